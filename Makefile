@@ -1,0 +1,41 @@
+# Gatehouse: `make run` starts the whole site on embedded defaults; `make test` runs every test.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+# The embedded setup: DEBUG on, SQLite, a filesystem broker, files and emails under var/.
+run: export DEBUG ?= true
+run: export DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: run test lint format bench venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	mkdir -p $(DATA_DIR)/broker/queue $(DATA_DIR)/broker/processed $(DATA_DIR)/emails
+	$(PY) manage.py migrate --noinput
+	$(VENV)/bin/honcho start -f Procfile
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+test: $(STAMP) lint
+	DEBUG=false SECRET_KEY=makemigrations-check $(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,57 @@
+"""Every kind of audit event, in one place. Values follow `source:subject:action`."""
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    # Accounts
+    ACCOUNT_CREATE = "account:create"
+    ACCOUNT_DISABLED = "account:disabled"
+    ACCOUNT_EMAIL_ADD = "account:email:add"
+    ACCOUNT_EMAIL_VERIFIED = "account:email:verified"
+    ACCOUNT_EMAIL_REMOVE = "account:email:remove"
+    ACCOUNT_EMAIL_PRIMARY_CHANGE = "account:email:primary:change"
+    ACCOUNT_LOGIN_SUCCESS = "account:login:success"
+    ACCOUNT_LOGIN_FAILURE = "account:login:failure"
+    ACCOUNT_LOGOUT = "account:logout"
+    ACCOUNT_REAUTHENTICATE_FAILURE = "account:reauthenticate:failure"
+    ACCOUNT_PASSWORD_CHANGE = "account:password:change"
+    ACCOUNT_PASSWORD_RESET_REQUEST = "account:password:reset:request"
+    ACCOUNT_PASSWORD_RESET = "account:password:reset"
+    # Two-factor authentication
+    ACCOUNT_TWO_FACTOR_METHOD_ADDED = "account:two_factor:method_added"
+    ACCOUNT_TWO_FACTOR_METHOD_REMOVED = "account:two_factor:method_removed"
+    ACCOUNT_TWO_FACTOR_RESET = "account:two_factor:reset"
+    ACCOUNT_RECOVERY_CODES_GENERATED = "account:recovery_codes:generated"
+    ACCOUNT_RECOVERY_CODES_REGENERATED = "account:recovery_codes:regenerated"
+    ACCOUNT_RECOVERY_CODE_USED = "account:recovery_codes:used"
+    ACCOUNT_WEBAUTHN_POSSIBLE_CLONE = "account:webauthn:possible_clone"
+    # API tokens
+    ACCOUNT_API_TOKEN_ADDED = "account:api_token:added"
+    ACCOUNT_API_TOKEN_REMOVED = "account:api_token:removed"
+    ACCOUNT_API_TOKEN_REMOVED_LEAK = "account:api_token:removed_leak"
+    ACCOUNT_API_TOKEN_EXPIRED = "account:api_token:expired"
+    ACCOUNT_API_TOKEN_REFUSED = "account:api_token:refused"
+    PROJECT_API_TOKEN_ADDED = "project:api_token:added"
+    PROJECT_API_TOKEN_REMOVED = "project:api_token:removed"
+    # Projects
+    PROJECT_CREATE = "project:create"
+    PROJECT_ROLE_INVITE = "project:role:invite"
+    PROJECT_ROLE_DECLINE_INVITE = "project:role:decline_invite"
+    PROJECT_ROLE_REVOKE_INVITE = "project:role:revoke_invite"
+    PROJECT_ROLE_ADD = "project:role:add"
+    PROJECT_ROLE_CHANGE = "project:role:change"
+    PROJECT_ROLE_REMOVE = "project:role:remove"
+    PROJECT_RELEASE_ADD = "project:release:add"
+    PROJECT_FILE_ADD = "project:file:add"
+    PROJECT_CRITICAL_ENTER = "project:critical:enter"
+    PROJECT_UPLOAD_LIMIT_CHANGE = "admin:project:set_upload_limit"
+    PROJECT_TRUSTED_PUBLISHING_ONLY_CHANGE = "project:trusted_publishing_only:change"
+    # Trusted publishing
+    PROJECT_SHORT_LIVED_API_TOKEN_ADDED = "project:short_lived_api_token:added"
+    PROJECT_OIDC_PUBLISHER_ADDED = "project:oidc:publisher-added"
+    PROJECT_OIDC_PUBLISHER_REMOVED = "project:oidc:publisher-removed"
+    ACCOUNT_OIDC_PENDING_PUBLISHER_ADDED = "account:oidc:pending-publisher-added"
+    ACCOUNT_OIDC_PENDING_PUBLISHER_REMOVED = "account:oidc:pending-publisher-removed"
+    # Authorization
+    AUTHZ_DENIED = "authz:denied"

@@ -1,0 +1,67 @@
+"""The one way to record an audit event."""
+
+from typing import Any
+
+from django.db import models
+from django.http import HttpRequest
+
+from auditlog.events import EventType
+from auditlog.models import AuditEvent
+from index_site.client_ip import client_ip
+
+REDACTED = "[redacted]"
+SECRET_KEY_PARTS = ("password", "secret", "token", "code", "otp", "key", "jwt", "macaroon")
+# Keys that contain a secret-looking word but name no secret.
+NON_SECRET_KEYS = frozenset({"token_name", "token_id", "token_type", "token_scope", "code_count"})
+USER_AGENT_MAX = 512
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if _is_secret_key(key) else _redact(item) for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact(item) for item in value]
+    return value
+
+
+def _is_secret_key(key: str) -> bool:
+    lowered = str(key).lower()
+    return lowered not in NON_SECRET_KEYS and any(part in lowered for part in SECRET_KEY_PARTS)
+
+
+def record_event(
+    *,
+    event_type: EventType,
+    actor: models.Model | None,
+    request: HttpRequest | None = None,
+    user: models.Model | None = None,
+    project: models.Model | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event; call it inside the transaction of the change it records.
+
+    `actor` did it, `user` is whose history shows it (defaults to the actor), `project` whose
+    project history shows it. The client's IP and user agent come from `request`, here and
+    nowhere else. Keys that look like secrets are redacted from `data`.
+    """
+    if user is None:
+        user = actor
+    ip_address = None
+    user_agent = ""
+    if request is not None:
+        ip_address = client_ip(request) or None
+        user_agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX]
+    return AuditEvent.objects.create(
+        event_type=EventType(event_type),
+        actor=actor,
+        actor_username=getattr(actor, "username", ""),
+        user=user,
+        username=getattr(user, "username", ""),
+        project=project,
+        project_name=getattr(project, "name", ""),
+        ip_address=ip_address,
+        user_agent=user_agent,
+        data=_redact(data or {}),
+    )

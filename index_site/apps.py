@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class IndexSiteConfig(AppConfig):
+    name = "index_site"
+    verbose_name = "Site"

@@ -1,0 +1,19 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from index_site import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("_/health", views.health, name="health"),
+    path("account/", include("accounts.urls")),
+    path("", include("projects.urls")),
+    path("", include("tokens.urls")),
+    path("", include("publishing.urls")),
+    path("", include("auditlog.urls")),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = f"{settings.SITE_NAME} administration"
+admin.site.site_title = settings.SITE_NAME

@@ -1,0 +1,174 @@
+from django.conf import settings
+from django.db import models
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=255, help_text="The name as first uploaded.")
+    normalized_name = models.CharField(max_length=255, unique=True, help_text="PEP 503 form.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    is_critical = models.BooleanField(
+        default=False, help_text="Among the most downloaded projects; maintainers need 2FA."
+    )
+    upload_limit = models.BigIntegerField(
+        null=True, blank=True, help_text="Largest file in bytes; empty for the site default."
+    )
+    total_size_limit = models.BigIntegerField(
+        null=True, blank=True, help_text="All files together in bytes; empty for the site default."
+    )
+    total_size = models.BigIntegerField(default=0)
+    is_trusted_publishing_only = models.BooleanField(
+        default=False, help_text="Refuse uploads made with long-lived API tokens."
+    )
+
+    class Meta:
+        ordering = ["normalized_name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Release(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="releases")
+    version = models.CharField(max_length=100)
+    canonical_version = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    summary = models.CharField(max_length=512, blank=True)
+    requires_python = models.CharField(max_length=255, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "canonical_version"], name="release_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.name} {self.version}"
+
+
+class File(models.Model):
+    class PackageType(models.TextChoices):
+        SDIST = "sdist"
+        WHEEL = "bdist_wheel"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="files")
+    filename = models.CharField(max_length=255, unique=True)
+    packagetype = models.CharField(max_length=32, choices=PackageType.choices)
+    python_version = models.CharField(max_length=64, blank=True)
+    requires_python = models.CharField(max_length=255, blank=True)
+    size = models.BigIntegerField()
+    md5_digest = models.CharField(max_length=32)
+    sha256_digest = models.CharField(max_length=64, unique=True)
+    blake2_256_digest = models.CharField(max_length=64, unique=True)
+    path = models.CharField(max_length=512, unique=True, help_text="Storage path.")
+    metadata_sha256_digest = models.CharField(
+        max_length=64, blank=True, help_text="Of the core metadata served as <file>.metadata."
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    uploaded_via = models.CharField(max_length=255, blank=True, help_text="Client user agent.")
+
+    class Meta:
+        ordering = ["filename"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class FilenameRegistry(models.Model):
+    """Every filename ever uploaded: a deleted file's name can never be used again."""
+
+    filename = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "filename registry"
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class Role(models.Model):
+    class Kind(models.TextChoices):
+        OWNER = "Owner"
+        MAINTAINER = "Maintainer"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="roles")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_roles"
+    )
+    role = models.CharField(max_length=16, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="role_project_user_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.project}"
+
+
+class RoleInvitation(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    invitee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_invitations"
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    role = models.CharField(max_length=16, choices=Role.Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "invitee"], name="invitation_project_invitee_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invitee} invited to {self.project} as {self.role}"
+
+
+class ProhibitedProjectName(models.Model):
+    """A name nobody may register; admins edit the list."""
+
+    name = models.CharField(max_length=255, unique=True, help_text="PEP 503 normalized.")
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DownloadCount(models.Model):
+    """Downloads of a project's files on one day; incremented with an UPDATE, not a row lock."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="download_counts")
+    day = models.DateField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "day"], name="download_count_day_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} on {self.day}: {self.count}"

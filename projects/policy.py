@@ -1,0 +1,45 @@
+"""The one two-factor policy: must this user have a second factor to act?
+
+Every protected view passes through `require_two_factor`, and the upload endpoint calls
+`two_factor_missing` itself. `accounts` only answers "does this user have a second factor?".
+"""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from accounts.selectors import has_two_factor
+
+TWO_FACTOR_REQUIRED_MESSAGE = (
+    "Two-factor authentication is required for this action. Add an authenticator app or a "
+    "security key in your account settings, then try again."
+)
+
+
+def two_factor_required(user) -> bool:
+    """Whether the policy requires `user` to have a second factor to manage or upload."""
+    if settings.TWO_FACTOR_POLICY == "critical":
+        return user.project_roles.filter(project__is_critical=True).exists()
+    return True
+
+
+def two_factor_missing(user) -> bool:
+    """Whether `user` must add a second factor before acting."""
+    return two_factor_required(user) and not has_two_factor(user)
+
+
+def require_two_factor(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Send a logged-in user the policy covers to two-factor setup until they have a factor."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated and two_factor_missing(request.user):
+            messages.warning(request, TWO_FACTOR_REQUIRED_MESSAGE)
+            return redirect("accounts:two_factor")
+        return view(request, *args, **kwargs)
+
+    return wrapper

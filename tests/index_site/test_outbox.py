@@ -1,0 +1,63 @@
+from pathlib import Path
+
+import pytest
+from django.core import mail
+
+from index_site.email import queue_email
+from index_site.models import OutboxEmail
+from index_site.outbox import deliver_email, pending_email_ids
+from index_site.tasks import send_pending_emails
+
+pytestmark = pytest.mark.django_db
+
+TEST_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@pytest.fixture(autouse=True)
+def _test_templates(settings):
+    settings.TEMPLATES = [
+        {**settings.TEMPLATES[0], "DIRS": [*settings.TEMPLATES[0]["DIRS"], TEST_TEMPLATES]}
+    ]
+
+
+@pytest.fixture
+def queued(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        (pk,) = queue_email(
+            recipients=["ada@example.com"],
+            template="test_email",
+            context={"message": "Hello"},
+        )
+    return pk, callbacks
+
+
+def test_queued_email_is_sent_only_after_commit(queued, django_capture_on_commit_callbacks):
+    pk, callbacks = queued
+    assert mail.outbox == []
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["ada@example.com"]
+    assert "Hello" in mail.outbox[0].body
+    assert OutboxEmail.objects.get(pk=pk).sent_at is not None
+
+
+def test_an_email_is_delivered_exactly_once_when_the_task_runs_twice(queued):
+    pk, _ = queued
+    assert deliver_email(pk) is True
+    assert deliver_email(pk) is False
+    send_pending_emails.delay()
+    assert len(mail.outbox) == 1
+
+
+def test_a_failed_send_is_retried_by_the_sweep(queued, settings):
+    pk, _ = queued
+    settings.EMAIL_BACKEND = "tests.index_site.failing_backend.FailingBackend"
+    with pytest.raises(ConnectionRefusedError, match="unreachable"):
+        deliver_email(pk)
+    assert OutboxEmail.objects.get(pk=pk).attempts == 1
+    assert pending_email_ids() == [pk]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    send_pending_emails.delay()
+    assert len(mail.outbox) == 1
+    assert pending_email_ids() == []
