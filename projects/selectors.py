@@ -1,0 +1,122 @@
+"""Reads on projects, roles and invitations, with their joins named."""
+
+from django.db.models import Count, F, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
+from django.utils import timezone
+
+from accounts.models import User
+from projects.models import File, Project, Release, Role, RoleInvitation
+from projects.names import normalize_project_name
+
+UPLOAD_ROLES = frozenset({Role.Kind.OWNER, Role.Kind.MAINTAINER})
+
+
+def get_project_by_name(name: str) -> Project | None:
+    """The project whose normalized name equals `name` normalized, or None."""
+    return Project.objects.filter(normalized_name=normalize_project_name(name)).first()
+
+
+def projects_for_user(user: User) -> QuerySet[Project]:
+    """Projects `user` holds a role on, with `user_role` set on each, by name."""
+    return (
+        Project.objects.filter(roles__user=user)
+        .annotate(
+            user_role=Subquery(
+                Role.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+            )
+        )
+        .order_by("normalized_name")
+    )
+
+
+def role_for_user(project: Project, user: User | None) -> Role | None:
+    """`user`'s role on `project`, or None (also for anonymous users)."""
+    if user is None or not user.is_authenticated:
+        return None
+    return Role.objects.filter(project=project, user=user).first()
+
+
+def is_owner(project: Project, user: User | None) -> bool:
+    role = role_for_user(project, user)
+    return role is not None and role.role == Role.Kind.OWNER
+
+
+def may_upload(project: Project, user: User | None) -> bool:
+    """Whether `user` may upload to `project` (Owners and Maintainers may)."""
+    role = role_for_user(project, user)
+    return role is not None and role.role in UPLOAD_ROLES
+
+
+def roles_for_project(project: Project) -> QuerySet[Role]:
+    """The project's collaborators, owners first, with their users."""
+    return (
+        Role.objects.filter(project=project)
+        .select_related("user")
+        .order_by("role", "user__username")
+    )
+
+
+def owners_of_project(project: Project) -> QuerySet[User]:
+    return User.objects.filter(
+        project_roles__project=project, project_roles__role=Role.Kind.OWNER
+    ).order_by("username")
+
+
+def owner_count(project: Project) -> int:
+    return Role.objects.filter(project=project, role=Role.Kind.OWNER).count()
+
+
+def pending_invitations_for_project(project: Project) -> QuerySet[RoleInvitation]:
+    return (
+        RoleInvitation.objects.filter(project=project, expires_at__gt=timezone.now())
+        .select_related("invitee", "invited_by")
+        .order_by("invitee__username")
+    )
+
+
+def pending_invitations_for_user(user: User) -> QuerySet[RoleInvitation]:
+    """Invitations `user` may still accept, with project and inviter."""
+    return (
+        RoleInvitation.objects.filter(invitee=user, expires_at__gt=timezone.now())
+        .select_related("project", "invited_by")
+        .order_by("-created_at")
+    )
+
+
+def releases_with_files(project: Project) -> QuerySet[Release]:
+    """The project's releases, newest first, with their files in one extra query."""
+    return (
+        Release.objects.filter(project=project)
+        .annotate(file_count=Count("files"))
+        .prefetch_related(Prefetch("files", queryset=File.objects.order_by("filename")))
+        .order_by("-created_at", "-pk")
+    )
+
+
+def files_for_project(project: Project) -> QuerySet[File]:
+    """Every file of the project, by filename, with only the columns the simple index needs."""
+    return (
+        File.objects.filter(release__project=project)
+        .only(
+            "filename",
+            "path",
+            "sha256_digest",
+            "requires_python",
+            "metadata_sha256_digest",
+            "uploaded_at",
+            "size",
+        )
+        .annotate(
+            # A file's own Requires-Python wins; older uploads may only have the release's.
+            effective_requires_python=Coalesce(
+                NullIf(F("requires_python"), Value("")),
+                F("release__requires_python"),
+            )
+        )
+        .order_by("filename")
+    )
+
+
+def project_names() -> QuerySet[Project]:
+    """Every project's name and normalized name, for the simple index root."""
+    return Project.objects.only("name", "normalized_name").order_by("normalized_name")
