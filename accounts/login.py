@@ -1,0 +1,169 @@
+"""Login mechanics shared by the password step and the second-factor step.
+
+The flow: a correct password either completes the login (no second factor) or starts a
+*pending login* (the user has one). The pending login is a signed token in the session, bound to
+the user and to their password hash and last login, valid for PENDING_LOGIN_MAX_AGE; the
+second-factor step reads it with `get_pending_login_user` and ends with `finish_login`.
+The session key rotates at both steps, so a planted session id never becomes authenticated.
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.core import signing
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, resolve_url
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from accounts.models import User
+from accounts.reauth import mark_authenticated
+from accounts.selectors import has_two_factor
+from auditlog.events import EventType
+from auditlog.services import record_event
+from index_site.client_ip import client_ip
+
+logger = logging.getLogger(__name__)
+
+PENDING_LOGIN_KEY = "pending_login"
+PENDING_LOGIN_NEXT_KEY = "pending_login_next"
+PENDING_LOGIN_SALT = "accounts.login.pending"
+PENDING_LOGIN_MAX_AGE = 5 * 60
+TWO_FACTOR_SETUP_MESSAGE = (
+    "Your account needs two-factor authentication before you can manage projects or upload. "
+    "Add an authenticator app or a security key below."
+)
+
+
+def _login_fingerprint(user: User) -> str:
+    """An HMAC of what a later login or password change alters, so either kills the token.
+
+    The password hash itself never goes into the session, only this keyed digest of it.
+    """
+    last_login = user.last_login.isoformat() if user.last_login else ""
+    return salted_hmac(
+        PENDING_LOGIN_SALT, f"{user.pk}|{user.password}|{last_login}", algorithm="sha256"
+    ).hexdigest()
+
+
+def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
+    """Return `candidate` when it is a same-site URL safe to redirect to, else ""."""
+    if not candidate:
+        return ""
+    is_safe = url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return candidate if is_safe else ""
+
+
+def start_pending_login(request: HttpRequest, user: User, *, next_url: str = "") -> None:
+    """Remember that `user` passed the password step and still owes a second factor.
+
+    The session key is cycled so an id known before the password step is useless after it.
+    `next_url` (checked again when used) is where `finish_login` sends the user.
+    """
+    token = signing.dumps(
+        {"user_id": user.pk, "fingerprint": _login_fingerprint(user)}, salt=PENDING_LOGIN_SALT
+    )
+    request.session.cycle_key()
+    request.session[PENDING_LOGIN_KEY] = token
+    request.session[PENDING_LOGIN_NEXT_KEY] = next_url
+
+
+def get_pending_login_user(request: HttpRequest) -> User | None:
+    """The user of a valid, unexpired pending login in this session, else None."""
+    token = request.session.get(PENDING_LOGIN_KEY)
+    if not isinstance(token, str):
+        return None
+    try:
+        payload = signing.loads(token, salt=PENDING_LOGIN_SALT, max_age=PENDING_LOGIN_MAX_AGE)
+    except signing.BadSignature:  # also SignatureExpired
+        return None
+    user = User.objects.filter(pk=payload.get("user_id"), is_active=True).first()
+    if user is None or not constant_time_compare(
+        payload.get("fingerprint", ""), _login_fingerprint(user)
+    ):
+        return None
+    return user
+
+
+def pending_login_next_url(request: HttpRequest) -> str:
+    """The safe `next` URL given at the password step, or ""."""
+    return safe_next_url(request, request.session.get(PENDING_LOGIN_NEXT_KEY))
+
+
+def clear_pending_login(request: HttpRequest) -> None:
+    request.session.pop(PENDING_LOGIN_KEY, None)
+    request.session.pop(PENDING_LOGIN_NEXT_KEY, None)
+
+
+@transaction.atomic
+def complete_login(request: HttpRequest, user: User, *, method: str) -> None:
+    """Log `user` in: a new session key and CSRF token, the login recorded as authenticated.
+
+    `method` names how the last step was proved ("password", "totp", "webauthn",
+    "recovery_code"). The `account:login:success` event commits with the new last_login.
+    """
+    # login() cycles the session key (keeping its data) and updates last_login, which also
+    # invalidates every pending-login token and password-reset link issued before.
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    clear_pending_login(request)
+    mark_authenticated(request)
+    record_event(
+        event_type=EventType.ACCOUNT_LOGIN_SUCCESS,
+        actor=user,
+        request=request,
+        data={"method": method},
+    )
+
+
+@transaction.atomic
+def record_login_failure(request: HttpRequest, *, user: User | None, reason: str) -> None:
+    """Record a failed login step for `user`; for an unknown username write only a log line.
+
+    Unauthenticated noise never reaches the audit table (it would let anyone fill it), and the
+    log line carries neither the submitted username nor any secret.
+    """
+    if user is None:
+        logger.info(
+            "login failure for an unknown username: reason=%s ip=%s", reason, client_ip(request)
+        )
+        return
+    record_event(
+        event_type=EventType.ACCOUNT_LOGIN_FAILURE,
+        actor=user,
+        request=request,
+        data={"reason": reason},
+    )
+
+
+def login_redirect(request: HttpRequest, user: User, *, next_url: str = "") -> HttpResponse:
+    """Where a freshly logged-in user goes: two-factor setup if the policy needs it, else next."""
+    # projects owns the two-factor policy; imported here because projects imports accounts.
+    from projects.policy import two_factor_missing  # noqa: PLC0415 - see the comment above
+
+    if two_factor_missing(user):
+        messages.warning(request, TWO_FACTOR_SETUP_MESSAGE)
+        return redirect("accounts:two_factor")
+    return HttpResponseRedirect(
+        safe_next_url(request, next_url) or resolve_url(settings.LOGIN_REDIRECT_URL)
+    )
+
+
+def finish_login(request: HttpRequest, user: User, *, method: str) -> HttpResponse:
+    """Complete a login and redirect to the `next` of the pending login (second-factor step)."""
+    next_url = pending_login_next_url(request)
+    complete_login(request, user, method=method)
+    return login_redirect(request, user, next_url=next_url)
+
+
+def finish_password_step(request: HttpRequest, user: User, *, next_url: str = "") -> HttpResponse:
+    """After a correct password: log in, or hand over to the second-factor step."""
+    if has_two_factor(user):
+        start_pending_login(request, user, next_url=safe_next_url(request, next_url))
+        return redirect("accounts:login_two_factor")
+    complete_login(request, user, method="password")
+    return login_redirect(request, user, next_url=next_url)

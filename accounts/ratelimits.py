@@ -1,0 +1,142 @@
+"""Rate limits on authentication and account actions, in one place.
+
+Counters live in the cache (Redis in production), so every web process shares them. Limits are
+checked before the expensive or sensitive work and counted on failure (logins, second factors)
+or on use (emails, resets). Figures follow PyPI's (warehouse `config.py`).
+
+Login and second-factor limits count per account *and* per client IP: the account key stops a
+slow guess at one account from many places, the IP key stops one place from trying many
+accounts. The account key is the submitted username, lower-cased, whether or not the account
+exists, so a limited answer reveals nothing about which usernames are taken.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
+from django_ratelimit.core import get_usage
+from django_ratelimit.exceptions import Ratelimited
+
+from index_site.client_ip import client_ip
+
+TOO_MANY_ATTEMPTS_MESSAGE = (
+    "There have been too many unsuccessful login attempts. Wait a few minutes, then try again."
+)
+# When the cache cannot say how long is left, ask the client to wait this long.
+DEFAULT_RETRY_AFTER = 300
+
+
+@dataclass(frozen=True)
+class Limit:
+    """`count` uses per window, in django-ratelimit's rate syntax (e.g. "10/5m")."""
+
+    group: str
+    rate: str
+
+
+LOGIN_PER_USER = (Limit("accounts.login.user", "10/5m"),)
+LOGIN_PER_IP = (Limit("accounts.login.ip", "10/5m"),)
+TWO_FACTOR_PER_USER = (
+    Limit("accounts.two_factor.user.short", "5/5m"),
+    Limit("accounts.two_factor.user.hour", "20/h"),
+    Limit("accounts.two_factor.user.day", "50/d"),
+)
+TWO_FACTOR_PER_IP = (
+    Limit("accounts.two_factor.ip.short", "10/5m"),
+    Limit("accounts.two_factor.ip.hour", "50/h"),
+)
+EMAIL_ADD_PER_USER = (Limit("accounts.email.add", "2/d"),)
+EMAIL_VERIFY_PER_USER = (Limit("accounts.email.verify", "3/6h"),)
+PASSWORD_RESET_PER_USER = (Limit("accounts.password.reset", "5/d"),)
+
+
+def _usage(request: HttpRequest, limit: Limit, value: str, *, increment: bool) -> dict | None:
+    return get_usage(
+        request,
+        group=limit.group,
+        key=lambda _group, _request: value,
+        rate=limit.rate,
+        increment=increment,
+    )
+
+
+def _retry_after(request: HttpRequest, checks: list[tuple[tuple[Limit, ...], str]]) -> int | None:
+    """Seconds to wait when any of `checks` has no use left, else None. Counts nothing."""
+    for limits, value in checks:
+        for limit in limits:
+            usage = _usage(request, limit, value, increment=False)
+            # `count` is the uses so far: with none left, this attempt must not run at all.
+            if usage is not None and usage["count"] >= usage["limit"]:
+                time_left = usage["time_left"]
+                return time_left if time_left > 0 else DEFAULT_RETRY_AFTER
+    return None
+
+
+def _count(request: HttpRequest, checks: list[tuple[tuple[Limit, ...], str]]) -> None:
+    for limits, value in checks:
+        for limit in limits:
+            _usage(request, limit, value, increment=True)
+
+
+def _username_key(username: str) -> str:
+    return "user:" + username.strip().lower()
+
+
+def _user_key(user) -> str:
+    return f"user-id:{user.pk}"
+
+
+def _ip_key(request: HttpRequest) -> str:
+    return "ip:" + client_ip(request)
+
+
+def _login_checks(request: HttpRequest, username: str) -> list[tuple[tuple[Limit, ...], str]]:
+    return [(LOGIN_PER_USER, _username_key(username)), (LOGIN_PER_IP, _ip_key(request))]
+
+
+def login_retry_after(request: HttpRequest, *, username: str) -> int | None:
+    """Seconds until `username` may try a password again from this client, else None.
+
+    Check it before verifying any password; it counts nothing.
+    """
+    return _retry_after(request, _login_checks(request, username))
+
+
+def count_login_failure(request: HttpRequest, *, username: str) -> None:
+    """Count one failed password (login or re-authentication) against the account and the IP."""
+    _count(request, _login_checks(request, username))
+
+
+def _two_factor_checks(request: HttpRequest, user) -> list[tuple[tuple[Limit, ...], str]]:
+    return [(TWO_FACTOR_PER_USER, _user_key(user)), (TWO_FACTOR_PER_IP, _ip_key(request))]
+
+
+def two_factor_retry_after(request: HttpRequest, *, user) -> int | None:
+    """Seconds until `user` may try a second factor again from this client, else None."""
+    return _retry_after(request, _two_factor_checks(request, user))
+
+
+def count_two_factor_failure(request: HttpRequest, *, user) -> None:
+    """Count one failed second factor (TOTP, WebAuthn, recovery code) for the user and the IP."""
+    _count(request, _two_factor_checks(request, user))
+
+
+def consume(request: HttpRequest, *, limits: tuple[Limit, ...], key: str) -> int | None:
+    """Use one of `limits` for `key`: return seconds to wait if none was left, else None.
+
+    For actions limited on use rather than on failure (adding an email, resending a
+    verification, requesting a password reset). A refused use is not counted.
+    """
+    retry_after = _retry_after(request, [(limits, key)])
+    if retry_after is None:
+        _count(request, [(limits, key)])
+    return retry_after
+
+
+def too_many_attempts(request: HttpRequest, *, retry_after: int) -> HttpResponse:
+    """The 429 page (settings.RATELIMIT_VIEW) with an exact Retry-After."""
+    response = import_string(settings.RATELIMIT_VIEW)(request, Ratelimited())
+    response.status_code = 429
+    response["Retry-After"] = str(retry_after)
+    return response
