@@ -1,11 +1,19 @@
 """Shared fixtures. Credentials are made through the real models and hashers."""
 
 import os
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 
 from tests.factories import UserFactory
+
+
+def pytest_configure(config):
+    """WhiteNoise warns (an error here) without STATIC_ROOT; tests never run collectstatic."""
+    from django.conf import settings  # noqa: PLC0415 - settings are configured by pytest-django
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,7 +2,7 @@ import factory
 from django.contrib.auth.hashers import make_password
 
 from accounts.models import Email, User, WebAuthnCredential
-from projects.models import Project, Role
+from projects.models import File, Project, Release, Role
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -65,3 +65,29 @@ class RoleFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.Kind.OWNER
+
+
+class ReleaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Release
+
+    project = factory.SubFactory(ProjectFactory)
+    version = factory.Sequence(lambda n: f"1.{n}")
+    canonical_version = factory.LazyAttribute(lambda o: o.version)
+
+
+class FileFactory(factory.django.DjangoModelFactory):
+    """A File row; its bytes are not in storage unless the test writes them to `path`."""
+
+    class Meta:
+        model = File
+
+    release = factory.SubFactory(ReleaseFactory)
+    filename = factory.Sequence(lambda n: f"sample_project-1.{n}-py3-none-any.whl")
+    packagetype = File.PackageType.WHEEL
+    python_version = "py3"
+    size = 1234
+    md5_digest = factory.Sequence(lambda n: f"{n:032x}")
+    sha256_digest = factory.Sequence(lambda n: f"{n:064x}")
+    blake2_256_digest = factory.Sequence(lambda n: f"{n + 1:064x}")
+    path = factory.LazyAttribute(lambda o: f"{o.blake2_256_digest[:2]}/{o.filename}")
