@@ -49,6 +49,20 @@ def _login_fingerprint(user: User) -> str:
     ).hexdigest()
 
 
+def check_password_for_login(*, username: str, password: str) -> tuple[User | None, bool]:
+    """The account named `username` (None if there is none) and whether `password` is right.
+
+    Inactive accounts are returned too: only a caller holding the right password may say an
+    account is disabled. For an unknown username the hasher runs anyway on the submitted
+    password, as Django's ModelBackend does, so both answers take as long.
+    """
+    user = User.objects.filter(username__iexact=username).first()
+    if user is None:
+        User().set_password(password)
+        return None, False
+    return user, user.check_password(password)
+
+
 def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
     """Return `candidate` when it is a same-site URL safe to redirect to, else ""."""
     if not candidate:

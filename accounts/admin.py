@@ -1,0 +1,104 @@
+"""Admin for users and their email addresses.
+
+No form here can set or show a password (not even its hash): an administrator sends a reset
+link instead, and the user chooses the password. Account state changes go through services so
+they are audited.
+"""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from accounts import services
+from accounts.models import Email, User
+
+
+class EmailInline(admin.TabularInline):
+    model = Email
+    extra = 0
+    fields = ("email", "is_primary", "is_verified", "verified_at", "created_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = ("username", "name", "primary_email", "is_active", "is_staff", "date_joined")
+    list_filter = ("is_active", "is_staff", "is_superuser")
+    search_fields = ("username", "name", "emails__email")
+    ordering = ("username",)
+    # `password` is deliberately absent: never shown, never set here.
+    fields = (
+        "username",
+        "name",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "groups",
+        "date_joined",
+        "last_login",
+        "password_changed_at",
+    )
+    readonly_fields = ("username", "is_active", "date_joined", "last_login", "password_changed_at")
+    filter_horizontal = ("groups",)
+    inlines = (EmailInline,)
+    actions = ("send_password_reset", "disable_accounts", "enable_accounts")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).prefetch_related("emails")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # People register themselves (with a verified address); admins use `createsuperuser`.
+        return False
+
+    @admin.display(description="Primary email")
+    def primary_email(self, obj: User) -> str:
+        return obj.email
+
+    @admin.action(description="Send a password reset link")
+    def send_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        sent = skipped = 0
+        for user in queryset:
+            if services.send_password_reset(user=user, actor=request.user, request=request):
+                sent += 1
+            else:
+                skipped += 1
+        self.message_user(request, f"Sent {sent} password reset link(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} account(s) have no active verified primary address; nothing was sent.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Disable the selected accounts")
+    def disable_accounts(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.set_user_active(
+                user=user, is_active=False, actor=request.user, request=request
+            )
+            self.log_change(request, user, "Disabled the account.")
+        self.message_user(request, "The selected accounts are disabled.", messages.SUCCESS)
+
+    @admin.action(description="Enable the selected accounts")
+    def enable_accounts(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.set_user_active(user=user, is_active=True, actor=request.user, request=request)
+            self.log_change(request, user, "Enabled the account.")
+        self.message_user(request, "The selected accounts are enabled.", messages.SUCCESS)
+
+
+@admin.register(Email)
+class EmailAdmin(admin.ModelAdmin):
+    list_display = ("email", "user", "is_primary", "is_verified", "created_at")
+    list_filter = ("is_primary", "is_verified")
+    search_fields = ("email", "user__username")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "email", "is_primary", "created_at", "verified_at")
+    fields = ("user", "email", "is_primary", "is_verified", "created_at", "verified_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
