@@ -33,6 +33,9 @@ if not TOKEN_SECRETS:
     TOKEN_SECRETS = {"1": SECRET_KEY}
 TOKEN_SECRET_ID = env.str("TOKEN_SECRET_ID", default=next(iter(TOKEN_SECRETS)))
 TOKEN_PREFIX = env.str("TOKEN_PREFIX", default="pypi")
+# Locations (hosts) written into tokens this index accepts; new tokens carry SITE_HOST. List the
+# old host here when the site moves, so existing tokens keep working.
+TOKEN_LOCATIONS = env.list("TOKEN_LOCATIONS", default=[])
 
 # Key encrypting TOTP secrets at rest (Fernet). Derived from SECRET_KEY unless given.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
@@ -42,6 +45,7 @@ SITE_NAME = env.str("SITE_NAME", default="Gatehouse")
 _site = urlsplit(SITE_URL)
 SITE_HOST = _site.hostname or "localhost"
 SITE_IS_HTTPS = _site.scheme == "https"
+TOKEN_LOCATIONS = list(dict.fromkeys([SITE_HOST, *TOKEN_LOCATIONS]))
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[SITE_HOST, "127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
@@ -158,6 +162,8 @@ REAUTH_MAX_AGE = timedelta(minutes=30)
 # "all": every maintainer needs two-factor authentication (PyPI since 2024).
 # "critical": only maintainers of projects flagged critical (PyPI's 2022-23 rollout).
 TWO_FACTOR_POLICY = env.str("TWO_FACTOR_POLICY", default="all")
+# How long a project role invitation (and its signed email link) stays valid, in hours.
+ROLE_INVITATION_MAX_AGE = timedelta(hours=env.int("ROLE_INVITATION_MAX_AGE_HOURS", default=72))
 
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = 60 * 60 * 12
@@ -167,6 +173,7 @@ SESSION_COOKIE_SECURE = SITE_IS_HTTPS
 SESSION_COOKIE_NAME = "__Host-sessionid" if SITE_IS_HTTPS else "sessionid"
 CSRF_COOKIE_SECURE = SITE_IS_HTTPS
 CSRF_COOKIE_NAME = "__Host-csrftoken" if SITE_IS_HTTPS else "csrftoken"
+CSRF_FAILURE_VIEW = "index_site.views.csrf_failure"
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SITE_IS_HTTPS)
 SECURE_REDIRECT_EXEMPT = [r"^_/health$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if SITE_IS_HTTPS else 0)
@@ -206,6 +213,16 @@ AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
 AWS_DEFAULT_ACL = None
 WHITENOISE_USE_FINDERS = DEBUG
 
+# Uploads (/legacy/). Per-file and per-project limits in bytes (PyPI's 100 MiB and 10 GiB);
+# admins raise them per project with Project.upload_limit / total_size_limit.
+UPLOAD_MAX_FILE_SIZE = env.int("UPLOAD_MAX_FILE_SIZE", default=100 * 1024 * 1024)
+UPLOAD_MAX_PROJECT_SIZE = env.int("UPLOAD_MAX_PROJECT_SIZE", default=10 * 1024 * 1024 * 1024)
+# New files may be added to a release for this many days after its first file.
+UPLOAD_RELEASE_MAX_AGE_DAYS = env.int("UPLOAD_RELEASE_MAX_AGE_DAYS", default=14)
+# New projects created by uploads (django-ratelimit rates), per user and per client IP.
+UPLOAD_PROJECT_CREATE_RATE_USER = env.str("UPLOAD_PROJECT_CREATE_RATE_USER", default="20/h")
+UPLOAD_PROJECT_CREATE_RATE_IP = env.str("UPLOAD_PROJECT_CREATE_RATE_IP", default="40/h")
+
 # Email: written as files under DATA_DIR/emails unless EMAIL_URL names an SMTP server
 # (smtp://user:password@host:port, or smtp+tls://...).
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SITE_NAME} <noreply@{SITE_HOST}>")
@@ -215,7 +232,7 @@ if EMAIL_URL:
     vars().update(env.email_url_config(EMAIL_URL))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = str(DATA_DIR / "emails")
+    EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(DATA_DIR / "emails"))
 
 # Celery. The embedded broker is kombu's filesystem transport: no server to install.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -225,6 +242,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL == "filesystem://"
@@ -249,7 +267,44 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.tasks.expire_role_invitations",
         "schedule": crontab(minute="*/5"),
     },
+    "expire-pending-publishers": {
+        "task": "publishing.tasks.expire_pending_publishers",
+        "schedule": crontab(minute=17),
+    },
+    "delete-used-jwt-ids": {
+        "task": "publishing.tasks.delete_expired_jwt_ids",
+        "schedule": crontab(minute="*/10"),
+    },
 }
+
+# Trusted publishing (OIDC). OIDC_AUDIENCE empty: trusted publishing is not configured (the
+# audience endpoint answers 404). TRUSTED_PUBLISHING_ENABLED false: switched off (403); admins
+# can also switch it off at run time with the "disallow-oidc" admin flag.
+OIDC_AUDIENCE = env.str("OIDC_AUDIENCE", default="")
+TRUSTED_PUBLISHING_ENABLED = env.bool("TRUSTED_PUBLISHING_ENABLED", default=True)
+# Issuers of the built-in providers; tests point them at a local test issuer.
+OIDC_GITHUB_ISSUER = env.str(
+    "OIDC_GITHUB_ISSUER", default="https://token.actions.githubusercontent.com"
+)
+OIDC_GITLAB_ISSUER = env.str("OIDC_GITLAB_ISSUER", default="https://gitlab.com")
+OIDC_GOOGLE_ISSUER = env.str("OIDC_GOOGLE_ISSUER", default="https://accounts.google.com")
+# Seconds: JWKS fetch timeout, minimum interval between refreshes of one issuer's keys, and the
+# clock leeway for exp/nbf/iat.
+OIDC_JWKS_TIMEOUT = env.float("OIDC_JWKS_TIMEOUT", default=5.0)
+OIDC_JWKS_REFRESH_INTERVAL = env.int("OIDC_JWKS_REFRESH_INTERVAL", default=60)
+OIDC_LEEWAY = env.int("OIDC_LEEWAY", default=30)
+# GitHub's REST API, asked for an owner's numeric id when a publisher is registered.
+OIDC_GITHUB_API_URL = env.str("OIDC_GITHUB_API_URL", default="https://api.github.com")
+# GitHub events whose workflows may not mint tokens (privileged triggers running fork code).
+OIDC_GITHUB_DENIED_EVENTS = env.list("OIDC_GITHUB_DENIED_EVENTS", default=["pull_request_target"])
+# django-ratelimit rate for mint-token and burn-token, per client IP.
+OIDC_MINT_RATE_LIMIT = env.str("OIDC_MINT_RATE_LIMIT", default="100/m")
+# Lifetime of a minted upload token, pending publishers per user, and their lifetime in days.
+OIDC_TOKEN_LIFETIME = timedelta(seconds=env.int("OIDC_TOKEN_LIFETIME", default=900))
+PENDING_PUBLISHERS_PER_USER = env.int("PENDING_PUBLISHERS_PER_USER", default=3)
+PENDING_PUBLISHER_LIFETIME = timedelta(days=env.int("PENDING_PUBLISHER_LIFETIME_DAYS", default=30))
+# Publisher registrations (pending or on a project) per user and per IP.
+PUBLISHER_REGISTRATION_RATE_LIMIT = env.str("PUBLISHER_REGISTRATION_RATE_LIMIT", default="100/d")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

@@ -84,10 +84,18 @@ def parse_token(raw: str) -> tuple[Macaroon, uuid.UUID]:
         macaroon = Macaroon.deserialize(body)
         identifier = macaroon.identifier_bytes.decode("utf-8")
         version = macaroon.version
+        # One encoding per token: unused base64 bits or non-minimal lengths that decode to the
+        # same bytes are refused, so any change to the string is a different, failing token.
+        canonical = macaroon.serialize() == body
+        location = macaroon.location
     except Exception as exc:  # pymacaroons raises anything on garbage
         raise TokenVerificationError(MALFORMED) from exc
-    if version != MACAROON_V2:
+    if version != MACAROON_V2 or not canonical:
         raise TokenVerificationError(MALFORMED)
+    if location not in settings.TOKEN_LOCATIONS:
+        # The location is not covered by the signature; only the locations this index issues
+        # are accepted, so the string cannot be altered there either.
+        raise TokenVerificationError("token was not issued by this index")
     try:
         token_id = uuid.UUID(identifier)
     except ValueError as exc:
