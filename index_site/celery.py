@@ -1,11 +1,32 @@
 """The Celery app: configured from Django settings (CELERY_*), JSON only."""
 
 import os
+from pathlib import Path
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "index_site.settings")
 
 app = Celery("gatehouse")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Transport options of kombu's filesystem broker that name folders. kombu does not create the
+# message folders itself: publishing to a missing folder fails, and a worker polling one fails.
+FILESYSTEM_BROKER_FOLDERS = (
+    "data_folder_in",
+    "data_folder_out",
+    "processed_folder",
+    "control_folder",
+)
+
+
+def ensure_broker_folders() -> None:
+    """Create the embedded broker's folders, so web, worker and beat can start in any order."""
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        return
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    for key in FILESYSTEM_BROKER_FOLDERS:
+        if options.get(key):
+            Path(options[key]).mkdir(parents=True, exist_ok=True)

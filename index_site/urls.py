@@ -15,5 +15,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "index_site.views.bad_request"
+handler403 = "index_site.views.permission_denied"
+handler404 = "index_site.views.page_not_found"
+handler500 = "index_site.views.server_error"
+
 admin.site.site_header = f"{settings.SITE_NAME} administration"
 admin.site.site_title = settings.SITE_NAME

@@ -1,6 +1,9 @@
+"""Site-wide views: home, health, and the error pages."""
+
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -32,3 +35,34 @@ def ratelimited(request: HttpRequest, exception: Exception) -> HttpResponse:
     )
     response["Retry-After"] = "300"
     return response
+
+
+CSRF_FAILURE_MESSAGE = (
+    "This form has expired or was sent from another site. Go back, reload the page and try again."
+)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """400: the exception's text is not shown; it may come from Django's internals."""
+    return render(request, "400.html", status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """403: show the reason a view gave in `PermissionDenied("...")`, written for users."""
+    message = exception.args[0] if exception.args and isinstance(exception.args[0], str) else ""
+    return render(request, "403.html", {"message": message}, status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404: one generic page, so a missing private page looks like one that never existed."""
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: a self-contained page rendered without context, so a broken database cannot break it."""
+    return HttpResponseServerError(loader.get_template("500.html").render())
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: the friendly 403 page; the technical reason goes only to the log."""
+    return render(request, "403.html", {"message": CSRF_FAILURE_MESSAGE}, status=403)
