@@ -1,0 +1,351 @@
+"""Writes for releases and their files: the row, the filename registry and the stored object.
+
+A file is stored at a path derived from its blake2 digest (never from the client's filename
+alone), then its rows commit in the same transaction as the audit events. If anything fails after
+the object was stored, the object is deleted again, so a refused or failed upload leaves no
+visible file and no orphan; `delete_orphaned_files` sweeps objects left by a crash between the two.
+"""
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File as DjangoFile
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Q
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import User
+from auditlog.events import EventType
+from auditlog.services import record_event
+from projects.models import File, FilenameRegistry, Project, Release
+
+FILE_REUSE_HELP = "Use a new version number: a filename can only ever hold one file."
+METADATA_SUFFIX = ".metadata"
+# Where the fan-out puts distributions and their `.metadata`; nothing else is ever swept.
+_STORED_PATH_RE = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/[^/]+\Z")
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+
+class FileRejectedError(Exception):
+    """The file cannot be added to the project; `message` says why and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A distribution file that passed validation and waits on local disk to be stored."""
+
+    filename: str
+    packagetype: str
+    python_version: str
+    requires_python: str
+    size: int
+    md5_digest: str
+    sha256_digest: str
+    blake2_256_digest: str
+    local_file: Any  # a Django File (the upload's temporary file)
+    core_metadata: bytes | None = None
+
+
+@dataclass(frozen=True)
+class NewRelease:
+    version: str
+    canonical_version: str
+    summary: str = ""
+    requires_python: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AddedFile:
+    file: File
+    project: Project
+    is_new: bool  # False: the identical file was already there; nothing changed
+
+
+def storage_path_for(*, blake2_256_digest: str, filename: str) -> str:
+    """`ab/cd/<rest of the blake2 digest>/<filename>`: content-addressed, as on PyPI."""
+    digest = blake2_256_digest
+    return f"{digest[:2]}/{digest[2:4]}/{digest[4:]}/{filename}"
+
+
+def file_size_limit(project: Project | None) -> int:
+    """The largest file `project` accepts: the site default, or more if an admin raised it."""
+    return max(settings.UPLOAD_MAX_FILE_SIZE, (project.upload_limit if project else None) or 0)
+
+
+def project_size_limit(project: Project | None) -> int:
+    """The most all of `project`'s files may weigh together."""
+    return max(
+        settings.UPLOAD_MAX_PROJECT_SIZE, (project.total_size_limit if project else None) or 0
+    )
+
+
+def largest_file_size_limit() -> int:
+    """The largest file any project accepts: how far an upload may be read before its project
+    is known."""
+    raised = Project.objects.aggregate(largest=Max("upload_limit"))["largest"] or 0
+    return max(settings.UPLOAD_MAX_FILE_SIZE, raised)
+
+
+def format_size_limit(size: int) -> str:
+    if size % GIB == 0:
+        return f"{size // GIB} GB"
+    if size % MIB == 0:
+        return f"{size // MIB} MB"
+    return f"{size} bytes"
+
+
+def file_too_large_message(project_name: str, limit: int) -> str:
+    return (
+        f"File too large. Limit for project '{project_name}' is {format_size_limit(limit)}. "
+        "Ask the site administrators to raise the limit if the project needs larger files."
+    )
+
+
+def project_too_large_message(project_name: str, limit: int) -> str:
+    return (
+        f"Project size too large. Limit for project '{project_name}' total size is "
+        f"{format_size_limit(limit)}. Delete old files, or ask the site administrators to raise "
+        "the limit."
+    )
+
+
+def check_new_file(*, project: Project | None, new_file: NewFile, canonical_version: str) -> bool:
+    """Check the project's rules for a new file; return True if the identical file exists.
+
+    Raise FileRejectedError for a filename or content clash, a deleted filename, a project over
+    its total size, a release too old for new files, or a second sdist.
+    """
+    existing = File.objects.filter(
+        Q(filename=new_file.filename) | Q(blake2_256_digest=new_file.blake2_256_digest)
+    ).first()
+    if existing is not None:
+        if (
+            existing.filename == new_file.filename
+            and existing.sha256_digest == new_file.sha256_digest
+            and existing.blake2_256_digest == new_file.blake2_256_digest
+        ):
+            return True
+        raise FileRejectedError(
+            f"File already exists ('{new_file.filename}', with blake2_256 hash "
+            f"'{new_file.blake2_256_digest}'). {FILE_REUSE_HELP}"
+        )
+    if FilenameRegistry.objects.filter(filename=new_file.filename).exists():
+        raise FileRejectedError(
+            "This filename was previously used by a file that has since been deleted. Use a "
+            "different version."
+        )
+    if project is None:
+        return False
+    limit = project_size_limit(project)
+    if project.total_size + new_file.size > limit:
+        raise FileRejectedError(project_too_large_message(project.name, limit))
+    release = Release.objects.filter(project=project, canonical_version=canonical_version).first()
+    if release is None:
+        return False
+    max_age = timedelta(days=settings.UPLOAD_RELEASE_MAX_AGE_DAYS)
+    if release.created_at < timezone.now() - max_age:
+        raise FileRejectedError(
+            f"Uploading new files to releases older than {settings.UPLOAD_RELEASE_MAX_AGE_DAYS} "
+            "days is not allowed. Publish a new version instead."
+        )
+    if (
+        new_file.packagetype == File.PackageType.SDIST
+        and release.files.filter(packagetype=File.PackageType.SDIST).exists()
+    ):
+        raise FileRejectedError(
+            "Only one sdist may be uploaded per release. Publish a new version to change it."
+        )
+    return False
+
+
+def add_release_file(
+    *,
+    project: Project | None,
+    create_project: Callable[[], Project] | None = None,
+    release: NewRelease,
+    new_file: NewFile,
+    actor: User | None,
+    request: HttpRequest | None = None,
+    event_data: dict[str, Any] | None = None,
+) -> AddedFile:
+    """Add `new_file` to the release (created if new) and store it; record the audit events.
+
+    When `project` is None, `create_project` is called inside the same transaction, so a failure
+    later on leaves no empty project behind. The identical file uploaded again changes nothing
+    and returns `is_new=False`. Raises FileRejectedError (see `check_new_file`).
+    """
+    stored: list[str] = []
+    try:
+        result = _add_release_file(
+            project=project,
+            create_project=create_project,
+            release=release,
+            new_file=new_file,
+            actor=actor,
+            request=request,
+            event_data=event_data or {},
+            stored=stored,
+        )
+    except BaseException:
+        # Rolled back (or the commit itself failed): the stored objects must not outlive it.
+        for path in stored:
+            default_storage.delete(path)
+        raise
+    return result
+
+
+@transaction.atomic
+def _add_release_file(
+    *,
+    project: Project | None,
+    create_project: Callable[[], Project] | None,
+    release: NewRelease,
+    new_file: NewFile,
+    actor: User | None,
+    request: HttpRequest | None,
+    event_data: dict[str, Any],
+    stored: list[str],
+) -> AddedFile:
+    if project is None:
+        if create_project is None:
+            raise ValueError("Pass create_project when the project does not exist yet.")
+        project = create_project()
+    # The project row lock serialises uploads to one project: concurrent identical uploads see
+    # each other's committed row and answer "already there" instead of racing the constraints.
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    if check_new_file(
+        project=project, new_file=new_file, canonical_version=release.canonical_version
+    ):
+        existing = File.objects.get(filename=new_file.filename)
+        return AddedFile(file=existing, project=project, is_new=False)
+
+    release_row = Release.objects.filter(
+        project=project, canonical_version=release.canonical_version
+    ).first()
+    data = {
+        **event_data,
+        "version": release.version,
+        "canonical_version": release.canonical_version,
+    }
+    if release_row is None:
+        release_row = Release.objects.create(
+            project=project,
+            version=release.version,
+            canonical_version=release.canonical_version,
+            summary=release.summary,
+            requires_python=release.requires_python,
+            metadata=release.metadata,
+            uploaded_by=actor,
+        )
+        record_event(
+            event_type=EventType.PROJECT_RELEASE_ADD,
+            actor=actor,
+            request=request,
+            project=project,
+            data=data,
+        )
+
+    path = storage_path_for(
+        blake2_256_digest=new_file.blake2_256_digest, filename=new_file.filename
+    )
+    metadata_digest = ""
+    if new_file.core_metadata is not None:
+        metadata_digest = hashlib.sha256(new_file.core_metadata).hexdigest()
+    try:
+        with transaction.atomic():
+            file = File.objects.create(
+                release=release_row,
+                filename=new_file.filename,
+                packagetype=new_file.packagetype,
+                python_version=new_file.python_version,
+                requires_python=new_file.requires_python,
+                size=new_file.size,
+                md5_digest=new_file.md5_digest,
+                sha256_digest=new_file.sha256_digest,
+                blake2_256_digest=new_file.blake2_256_digest,
+                path=path,
+                metadata_sha256_digest=metadata_digest,
+                uploaded_by=actor,
+                uploaded_via=(request.META.get("HTTP_USER_AGENT", "") if request else "")[:255],
+            )
+            FilenameRegistry.objects.create(filename=new_file.filename)
+    except IntegrityError:
+        # Another upload took the filename or digest between the check and the insert.
+        raise FileRejectedError(
+            f"File already exists ('{new_file.filename}', with blake2_256 hash "
+            f"'{new_file.blake2_256_digest}'). {FILE_REUSE_HELP}"
+        ) from None
+    Project.objects.filter(pk=project.pk).update(total_size=F("total_size") + new_file.size)
+    record_event(
+        event_type=EventType.PROJECT_FILE_ADD,
+        actor=actor,
+        request=request,
+        project=project,
+        data={
+            **data,
+            "filename": new_file.filename,
+            "packagetype": new_file.packagetype,
+            "sha256_digest": new_file.sha256_digest,
+        },
+    )
+    _store(path, DjangoFile(new_file.local_file), stored)
+    if new_file.core_metadata is not None:
+        _store(path + METADATA_SUFFIX, ContentFile(new_file.core_metadata), stored)
+    return AddedFile(file=file, project=project, is_new=True)
+
+
+def _store(path: str, content: Any, stored: list[str]) -> None:
+    # No File row names this path (checked under the project lock), so an object already there
+    # is an orphan of a crashed upload: replace it rather than store under another name.
+    if default_storage.exists(path):
+        default_storage.delete(path)
+    stored.append(path)
+    saved = default_storage.save(path, content)
+    if saved != path:
+        stored.append(saved)
+        raise OSError(f"Storage saved {path!r} as {saved!r}.")
+
+
+def delete_orphaned_files(*, older_than: timedelta = timedelta(hours=1)) -> int:
+    """Delete stored distribution objects no File row references; return how many.
+
+    Only objects older than `older_than` are considered, so an upload between storing and
+    committing is never swept. Filesystem-like storages (with `listdir`) only.
+    """
+    cutoff = timezone.now() - older_than
+    referenced = set(File.objects.values_list("path", flat=True))
+    deleted = 0
+    for path in _walk(""):
+        if not _STORED_PATH_RE.match(path):
+            continue
+        file_path = path.removesuffix(METADATA_SUFFIX)
+        if file_path in referenced:
+            continue
+        if default_storage.get_modified_time(path) >= cutoff:
+            continue
+        default_storage.delete(path)
+        deleted += 1
+    return deleted
+
+
+def _walk(directory: str):
+    directories, files = default_storage.listdir(directory)
+    for name in files:
+        yield f"{directory}/{name}" if directory else name
+    for name in directories:
+        # Only the two-level hex fan-out holds distributions.
+        yield from _walk(f"{directory}/{name}" if directory else name)

@@ -1,0 +1,177 @@
+"""What may be inside a distribution file, checked without extracting it.
+
+A wheel (and a `.zip` sdist) is checked from its central directory: member names and declared
+sizes, the compression methods, the ratio of unpacked to packed size (zip bombs), and a file that
+is a zip and a tar at once (parsers disagreeing on what the file holds). Only the few small
+members needed are decompressed, with a cap on the bytes actually read, since declared sizes can
+lie. A `.tar.gz` sdist has to be decompressed to list it, so that is bounded too.
+"""
+
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from packaging.metadata import Metadata
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from publishing.upload_errors import UploadError
+
+INVALID_FILE = "Invalid distribution file."
+# A zip is a bomb when it unpacks to more than 64 MiB at a ratio above 50 (PyPI's numbers).
+BOMB_MIN_SIZE = 64 * 1024 * 1024
+BOMB_MAX_RATIO = 50
+# Largest METADATA/WHEEL/RECORD/PKG-INFO read from an archive.
+MEMBER_READ_LIMIT = 16 * 1024 * 1024
+_ALLOWED_ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class WheelContents:
+    metadata: bytes
+
+
+def _invalid(reason: str) -> UploadError:
+    return UploadError(f"{INVALID_FILE} {reason}")
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    with archive.open(info) as member:
+        data = member.read(MEMBER_READ_LIMIT + 1)
+    if len(data) > MEMBER_READ_LIMIT:
+        raise _invalid(f"The member {info.filename} is too large.")
+    return data
+
+
+def _open_zip(path: str) -> zipfile.ZipFile:
+    with Path(path).open("rb") as handle:
+        head = handle.read(512)
+    # A file that also parses as a tar or a gzip stream is a polyglot: tools would disagree on
+    # what it contains.
+    if head.startswith(_GZIP_MAGIC) or _looks_like_tar(head):
+        raise _invalid("The file is both a zip archive and another archive format.")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise _invalid("The file is not a valid zip archive.") from None
+    try:
+        _check_zip_members(archive)
+    except UploadError:
+        archive.close()
+        raise
+    return archive
+
+
+def _looks_like_tar(head: bytes) -> bool:
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+def _check_zip_members(archive: zipfile.ZipFile) -> None:
+    infos = archive.infolist()
+    names = set()
+    packed = 0
+    unpacked = 0
+    for info in infos:
+        if info.compress_type not in _ALLOWED_ZIP_METHODS:
+            raise _invalid("Members must be stored or deflated; other compression is refused.")
+        if info.filename in names:
+            raise _invalid(f"The member {info.filename} appears twice.")
+        names.add(info.filename)
+        packed += info.compress_size
+        unpacked += info.file_size
+    if unpacked > BOMB_MIN_SIZE and unpacked > BOMB_MAX_RATIO * max(packed, 1):
+        raise _invalid(f"File exceeds compression ratio of {BOMB_MAX_RATIO}.")
+
+
+def check_wheel(
+    path: str, *, filename: str, dist_info: str, name: str, version: Version, requires_dist: list
+) -> WheelContents:
+    """Check a wheel's members and its METADATA against the form; return the METADATA bytes."""
+    with _open_zip(path) as archive:
+        members = {info.filename: info for info in archive.infolist()}
+        for required in ("WHEEL", "METADATA", "RECORD"):
+            if f"{dist_info}/{required}" not in members:
+                raise UploadError(
+                    f"Wheel '{filename}' does not contain the required {required} file: "
+                    f"{dist_info}/{required}"
+                )
+        metadata = _read_member(archive, members[f"{dist_info}/METADATA"])
+        _read_member(archive, members[f"{dist_info}/WHEEL"])
+    _check_wheel_metadata(
+        metadata, filename=filename, name=name, version=version, requires_dist=requires_dist
+    )
+    return WheelContents(metadata=metadata)
+
+
+def _check_wheel_metadata(
+    data: bytes, *, filename: str, name: str, version: Version, requires_dist: list
+) -> None:
+    try:
+        metadata = Metadata.from_email(data, validate=False)
+        wheel_name = canonicalize_name(metadata.name)
+        wheel_version = Version(str(metadata.version))
+        wheel_requires = sorted(str(Requirement(str(r))) for r in metadata.requires_dist or [])
+    except (ExceptionGroup, ValueError, InvalidVersion, InvalidRequirement, TypeError):
+        raise _invalid(f"The METADATA file of wheel '{filename}' cannot be parsed.") from None
+    if wheel_name != canonicalize_name(name) or wheel_version != version:
+        raise _invalid(
+            f"The wheel's METADATA names '{metadata.name} {metadata.version}' but the upload "
+            f"says '{name} {version}'; upload the metadata of the wheel itself."
+        )
+    form_requires = sorted(str(Requirement(str(r))) for r in requires_dist)
+    if wheel_requires != form_requires:
+        raise _invalid(
+            "The wheel's METADATA lists other Requires-Dist entries than the upload; upload the "
+            "metadata of the wheel itself."
+        )
+
+
+def check_zip_sdist(path: str) -> None:
+    with _open_zip(path) as archive:
+        names = archive.namelist()
+    _check_sdist_layout(names)
+
+
+def check_tar_sdist(path: str) -> None:
+    """Check a `.tar.gz` sdist: readable, no sparse or device members, one top dir, PKG-INFO."""
+    with Path(path).open("rb") as handle:
+        head = handle.read(2)
+    if head != _GZIP_MAGIC:
+        raise _invalid("The file is not a gzip-compressed tar archive.")
+    if zipfile.is_zipfile(path):
+        raise _invalid("The file is both a tar archive and a zip archive.")
+    names = []
+    unpacked = 0
+    packed = max(_file_size(path), 1)
+    try:
+        # Streaming mode ("r|gz"): members are read in order, nothing is extracted.
+        with tarfile.open(path, mode="r|gz") as archive:
+            for member in archive:
+                if member.issparse():
+                    raise _invalid("Sparse tar members are not allowed.")
+                if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+                    raise _invalid(f"The member {member.name} is not a file or directory.")
+                unpacked += member.size
+                if unpacked > BOMB_MIN_SIZE and unpacked > BOMB_MAX_RATIO * packed:
+                    raise _invalid(f"File exceeds compression ratio of {BOMB_MAX_RATIO}.")
+                names.append(member.name)
+    except (tarfile.TarError, OSError, EOFError):
+        raise _invalid("The file is not a readable tar.gz archive.") from None
+    _check_sdist_layout(names)
+
+
+def _file_size(path: str) -> int:
+    with Path(path).open("rb") as handle:
+        return handle.seek(0, 2)
+
+
+def _check_sdist_layout(names: list[str]) -> None:
+    tops = {PurePosixPath(name).parts[0] for name in names if PurePosixPath(name).parts}
+    if len(tops) != 1:
+        raise _invalid("An sdist must contain exactly one top-level directory.")
+    (top,) = tops
+    if not any(PurePosixPath(name) == PurePosixPath(top, "PKG-INFO") for name in names):
+        raise _invalid(f"An sdist must contain {top}/PKG-INFO.")

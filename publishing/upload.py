@@ -1,0 +1,443 @@
+"""The /legacy/ upload pipeline, in PyPI's order: each step accepts the upload or refuses it
+with one UploadError whose message the client prints.
+
+authentication (before the body is read) -> body (streamed, hashed) -> action -> protocol
+version -> form -> metadata -> project (create or permission) -> filename -> content type ->
+size -> digests -> duplicates, filename registry, release age, one sdist -> distribution
+filename -> archive contents -> store and commit.
+"""
+
+import hmac
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import HttpRequest, QueryDict
+from django.http.multipartparser import MultiPartParserError
+from django.urls import NoReverseMatch, reverse
+from django_ratelimit.core import is_ratelimited
+from packaging.metadata import Metadata
+from packaging.utils import canonicalize_name, canonicalize_version
+
+from accounts.selectors import verified_primary_email_for_user
+from projects.exceptions import ProjectNameError
+from projects.models import File, Project
+from projects.names import validate_project_name
+from projects.policy import two_factor_missing
+from projects.selectors import get_project_by_name, may_upload
+from projects.services.files import (
+    AddedFile,
+    FileRejectedError,
+    NewFile,
+    NewRelease,
+    add_release_file,
+    check_new_file,
+    file_size_limit,
+    file_too_large_message,
+    largest_file_size_limit,
+)
+from projects.services.projects import create_project
+from publishing import dist_archives, dist_filenames
+from publishing.upload_errors import UploadError
+from publishing.upload_form import (
+    UploadForm,
+    check_no_file_fields,
+    check_protocol_version,
+    sanitize_form,
+    validate_upload_form,
+)
+from publishing.upload_metadata import parse_upload_metadata, raw_metadata_from_form
+from publishing.upload_stream import (
+    CHUNK_SIZE,
+    HashedUpload,
+    HashingUploadHandler,
+    RawFilenameMultiPartParser,
+)
+from tokens.authentication import UploadIdentity, authenticate_upload
+from tokens.exceptions import TokenAuthenticationError
+
+RETIRED_ACTIONS = {
+    "submit": (
+        "Project pre-registration is no longer required or supported, upload your files instead."
+    ),
+    "submit_pkg_info": (
+        "Project pre-registration is no longer required or supported, upload your files instead."
+    ),
+    "doc_upload": (
+        "Uploading documentation is no longer supported, we recommend using "
+        "https://readthedocs.org/."
+    ),
+}
+NON_USER_CREATE_MESSAGE = (
+    "Non-user identities cannot create new projects. This was probably caused by successfully "
+    "using a pending publisher but specifying the project name incorrectly (either in the "
+    "publisher or in your project's metadata). Please ensure that both match."
+)
+TOO_MANY_PROJECTS_MESSAGE = (
+    "Too many new projects created. Wait an hour before creating another project, or upload "
+    "to one of your existing projects."
+)
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    file: File
+    is_new: bool
+
+
+def _site_link(url_name: str) -> str:
+    try:
+        return settings.SITE_URL + reverse(url_name)
+    except NoReverseMatch:
+        return settings.SITE_URL + "/"
+
+
+def authenticate(request: HttpRequest) -> UploadIdentity:
+    """The upload's identity from its `Authorization` header; users need email and 2FA."""
+    try:
+        identity = authenticate_upload(request)
+    except TokenAuthenticationError as exc:
+        raise UploadError(exc.message, status=exc.status) from None
+    user = identity.user
+    if identity.is_trusted_publisher or user is None:
+        return identity
+    if verified_primary_email_for_user(user) is None:
+        raise UploadError(
+            f"User '{user.username}', associated with the API token used, does not have a "
+            "verified primary email address. Please add a verified primary email before "
+            f"attempting to upload: {_site_link('accounts:settings')}",
+            status=403,
+        )
+    if two_factor_missing(user):
+        raise UploadError(
+            f"User '{user.username}', associated with the API token used, does not have "
+            "two-factor authentication enabled. Please enable two-factor authentication before "
+            f"attempting to upload: {_site_link('accounts:two_factor')}",
+            status=403,
+        )
+    return identity
+
+
+def read_body(request: HttpRequest) -> tuple[QueryDict, HashedUpload | None, HashingUploadHandler]:
+    """Parse the multipart body once, streaming the `content` part through the hashing handler."""
+    if not request.content_type.startswith("multipart/form-data"):
+        raise UploadError(
+            "The upload must be sent as multipart/form-data with ':action=file_upload', as "
+            "twine and uv do."
+        )
+    # Read no further than the largest file any project accepts; the exact project's limit is
+    # checked once the form says which project this is.
+    handler = HashingUploadHandler(request, max_size=largest_file_size_limit())
+    request.upload_handlers = [handler]
+    try:
+        post, files = RawFilenameMultiPartParser(
+            request.META, request, request.upload_handlers, request.encoding
+        ).parse()
+    except RequestDataTooBig:
+        raise UploadError(
+            "The metadata fields are too large. Shorten the description or other fields, then "
+            "upload again."
+        ) from None
+    except TooManyFieldsSent:
+        raise UploadError("Too many form fields. Send each metadata field once.") from None
+    except MultiPartParserError:
+        raise UploadError("The multipart body cannot be parsed. Upload with twine or uv.") from None
+    upload = files.get("content")
+    return post, upload, handler
+
+
+def drain_body(request: HttpRequest) -> None:
+    """Read and discard what is left of the body, so the client reads the answer.
+
+    Nothing is kept or hashed; a client that stops sending is cut off by the server's timeout.
+    """
+    try:
+        while request.read(CHUNK_SIZE):
+            pass
+    except OSError:
+        return
+
+
+def check_action(post: QueryDict) -> None:
+    action = post.get(":action", "")
+    if action == "file_upload":
+        return
+    if action in RETIRED_ACTIONS:
+        raise UploadError(RETIRED_ACTIONS[action], status=410)
+    raise UploadError(
+        f"Unknown :action {action[:40]!r}. This endpoint accepts ':action=file_upload' only.",
+        status=400,
+    )
+
+
+def _check_project_creation(
+    request: HttpRequest, identity: UploadIdentity, metadata: Metadata
+) -> str:
+    """Refuse a first upload that may not create its project; return the normalized name."""
+    if identity.is_trusted_publisher:
+        # The pending publisher (if any) is resolved when the project is created.
+        return canonicalize_name(metadata.name)
+    if not identity.may_create_projects:
+        raise UploadError(identity.scope_error(None), status=403)
+    try:
+        normalized = validate_project_name(metadata.name)
+    except ProjectNameError as exc:
+        raise UploadError(exc.message, status=409 if exc.code == "conflict" else 400) from None
+    if _project_creation_limited(request, identity, increment=False):
+        raise UploadError(TOO_MANY_PROJECTS_MESSAGE, status=429)
+    return normalized
+
+
+def _project_creation_limited(
+    request: HttpRequest, identity: UploadIdentity, *, increment: bool
+) -> bool:
+    user_key = f"user:{identity.user.pk if identity.user else 'none'}"
+    by_user = is_ratelimited(
+        request,
+        group="upload:project-create:user",
+        key=lambda _group, _request: user_key,
+        rate=settings.UPLOAD_PROJECT_CREATE_RATE_USER,
+        increment=increment,
+    )
+    by_ip = is_ratelimited(
+        request,
+        group="upload:project-create:ip",
+        key="ip",
+        rate=settings.UPLOAD_PROJECT_CREATE_RATE_IP,
+        increment=increment,
+    )
+    return by_user or by_ip
+
+
+def _check_project_permission(project: Project, identity: UploadIdentity) -> None:
+    if not identity.may_upload_to(project):
+        raise UploadError(identity.scope_error(project), status=403)
+    user = identity.user
+    if not identity.is_trusted_publisher:
+        if user is None or not may_upload(project, user):
+            username = user.username if user else ""
+            raise UploadError(
+                f"The user '{username}' isn't allowed to upload to project '{project.name}'. "
+                "Ask one of its owners to add you as a maintainer, or check the project name.",
+                status=403,
+            )
+        if project.is_trusted_publishing_only:
+            raise UploadError(
+                f"Project '{project.name}' accepts uploads from its trusted publishers only, "
+                "not from API tokens. Publish from the project's configured CI workflow, or ask "
+                "an owner to turn off 'trusted publishing only'.",
+                status=403,
+            )
+
+
+def _pending_publisher_project(
+    *, identity: UploadIdentity, name: str, request: HttpRequest
+) -> Project:
+    try:
+        pending = importlib.import_module("publishing.pending")
+    except ModuleNotFoundError:
+        raise UploadError(NON_USER_CREATE_MESSAGE) from None
+    try:
+        project = pending.project_from_pending_publisher(
+            identity=identity, name=name, request=request
+        )
+    except ProjectNameError as exc:
+        raise UploadError(exc.message, status=409 if exc.code == "conflict" else 400) from None
+    if project is None:
+        raise UploadError(NON_USER_CREATE_MESSAGE)
+    return project
+
+
+def _check_digests(form: UploadForm, upload: HashedUpload) -> None:
+    supplied = (
+        (form.md5_digest, upload.digests.md5),
+        (form.sha256_digest, upload.digests.sha256),
+        (form.blake2_256_digest, upload.digests.blake2_256),
+    )
+    for given, computed in supplied:
+        if given and not hmac.compare_digest(given, computed):
+            raise UploadError(
+                "The digest supplied does not match a digest calculated from the uploaded file. "
+                "Upload the file again; if it fails again, rebuild it."
+            )
+
+
+def _check_archive(
+    *,
+    form: UploadForm,
+    metadata: Metadata,
+    filename: str,
+    upload: HashedUpload,
+    project_name: str,
+    normalized_name: str,
+) -> bytes | None:
+    """Check the distribution's filename and contents; return a wheel's METADATA."""
+    path = upload.temporary_file_path()
+    if form.filetype == "sdist":
+        if filename.lower().endswith(".zip"):
+            dist_archives.check_zip_sdist(path)
+        else:
+            dist_archives.check_tar_sdist(path)
+        dist_filenames.check_sdist_filename(
+            filename,
+            project_name=project_name,
+            normalized_name=normalized_name,
+            version=metadata.version,
+        )
+        return None
+    dist_filenames.check_wheel_filename(
+        filename, normalized_name=normalized_name, version=metadata.version
+    )
+    contents = dist_archives.check_wheel(
+        path,
+        filename=filename,
+        dist_info=dist_filenames.wheel_dist_info_dir(filename),
+        name=metadata.name,
+        version=metadata.version,
+        requires_dist=[str(requirement) for requirement in metadata.requires_dist or []],
+    )
+    return contents.metadata
+
+
+def _event_data(request: HttpRequest, identity: UploadIdentity) -> dict[str, Any]:
+    return {
+        "uploader": identity.user.username if identity.user else "",
+        "token_name": identity.token_name,
+        "client": request.META.get("HTTP_USER_AGENT", "")[:255],
+        "uploaded_via_trusted_publisher": identity.is_trusted_publisher,
+        "publisher_id": identity.publisher_id,
+    }
+
+
+def upload_file(request: HttpRequest) -> UploadResult:
+    """Run the whole pipeline for one `POST /legacy/`; raise UploadError on the first refusal."""
+    identity = authenticate(request)
+    post, upload, handler = read_body(request)
+    try:
+        check_action(post)
+        post = sanitize_form(post)
+        check_no_file_fields(handler.unexpected_file_fields)
+        check_protocol_version(post)
+        form = validate_upload_form(post)
+        metadata = parse_upload_metadata(post)
+        if upload is None and not handler.is_too_large:
+            raise UploadError("Upload payload does not have a file.")
+
+        project = get_project_by_name(metadata.name)
+        if project is None:
+            normalized_name = _check_project_creation(request, identity, metadata)
+            project_name = metadata.name
+        else:
+            _check_project_permission(project, identity)
+            normalized_name = project.normalized_name
+            project_name = project.name
+
+        limit = file_size_limit(project)
+        if handler.is_too_large or upload is None or upload.size > limit:
+            raise UploadError(file_too_large_message(project_name, limit))
+        filename = upload.raw_filename
+        dist_filenames.check_filename_shape(filename, filetype=form.filetype)
+        if upload.content_type.startswith("image/"):
+            raise UploadError("Invalid distribution file.")
+        _check_digests(form, upload)
+
+        canonical_version = canonicalize_version(metadata.version)
+        new_file = NewFile(
+            filename=filename,
+            packagetype=form.filetype,
+            python_version=form.pyversion,
+            requires_python=str(metadata.requires_python or ""),
+            size=upload.size,
+            md5_digest=upload.digests.md5,
+            sha256_digest=upload.digests.sha256,
+            blake2_256_digest=upload.digests.blake2_256,
+            local_file=upload,
+        )
+        try:
+            if check_new_file(
+                project=project, new_file=new_file, canonical_version=canonical_version
+            ):
+                return UploadResult(file=File.objects.get(filename=filename), is_new=False)
+        except FileRejectedError as exc:
+            raise UploadError(exc.message) from None
+
+        core_metadata = _check_archive(
+            form=form,
+            metadata=metadata,
+            filename=filename,
+            upload=upload,
+            project_name=project_name,
+            normalized_name=normalized_name,
+        )
+        added = _store(
+            request=request,
+            identity=identity,
+            project=project,
+            post=post,
+            metadata=metadata,
+            new_file=NewFile(**{**new_file.__dict__, "core_metadata": core_metadata}),
+        )
+    finally:
+        if upload is not None:
+            upload.close()
+    if added.is_new and project is None and not identity.is_trusted_publisher:
+        _project_creation_limited(request, identity, increment=True)
+    if added.is_new and not identity.is_trusted_publisher:
+        _notify_token_upload(project=added.project, identity=identity)
+    return UploadResult(file=added.file, is_new=added.is_new)
+
+
+def _store(
+    *,
+    request: HttpRequest,
+    identity: UploadIdentity,
+    project: Project | None,
+    post: QueryDict,
+    metadata: Metadata,
+    new_file: NewFile,
+) -> AddedFile:
+    def new_project() -> Project:
+        if identity.is_trusted_publisher:
+            return _pending_publisher_project(
+                identity=identity, name=metadata.name, request=request
+            )
+        assert identity.user is not None  # noqa: S101 - user tokens always have a user
+        try:
+            return create_project(
+                name=metadata.name, creator=identity.user, request=request, via="upload"
+            )
+        except ProjectNameError as exc:
+            raise UploadError(exc.message, status=409 if exc.code == "conflict" else 400) from None
+
+    raw = dict(raw_metadata_from_form(post))
+    try:
+        return add_release_file(
+            project=project,
+            create_project=new_project,
+            release=NewRelease(
+                version=str(metadata.version),
+                canonical_version=canonicalize_version(metadata.version),
+                summary=metadata.summary or "",
+                requires_python=str(metadata.requires_python or ""),
+                metadata=raw,
+            ),
+            new_file=new_file,
+            actor=identity.user,
+            request=request,
+            event_data=_event_data(request, identity),
+        )
+    except FileRejectedError as exc:
+        raise UploadError(exc.message) from None
+
+
+def _notify_token_upload(*, project: Project, identity: UploadIdentity) -> None:
+    """Tell owners when a personal token uploaded to a project that has a trusted publisher."""
+    try:
+        services = importlib.import_module("publishing.services")
+    except ModuleNotFoundError:
+        return
+    notify = getattr(services, "notify_token_upload_to_published_project", None)
+    if notify is not None:
+        notify(project=project, identity=identity)

@@ -1,0 +1,53 @@
+"""How the upload API answers a refused upload.
+
+twine prints only the HTTP reason phrase, uv prints the `code` of a JSON body, and a human with
+curl reads the body: every refusal carries the same sentence in all three places, as PyPI does.
+"""
+
+from http import HTTPStatus
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+REASON_MAX_LENGTH = 1024
+
+
+class UploadError(Exception):
+    """A refused upload. `message` is the sentence the client shows; it says what to do."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _reason_phrase(message: str) -> str:
+    # The status line is Latin-1 on the wire and cannot hold line breaks: replace what cannot be
+    # sent rather than fail to answer at all (warehouse encodes with "replace" too).
+    flat = " ".join(message.split())[:REASON_MAX_LENGTH]
+    return flat.encode("latin-1", "replace").decode("latin-1")
+
+
+def _prefers_json(request: HttpRequest) -> bool:
+    # Listed first, text wins ties: `*/*` (twine, curl) gets plain text, uv's
+    # `application/json;q=0.9, text/plain;q=0.8` gets JSON.
+    return request.get_preferred_type(["text/plain", "application/json"]) == "application/json"
+
+
+def error_response(request: HttpRequest, error: UploadError) -> HttpResponse:
+    """The response for `error`: reason phrase plus a text or JSON body, by the Accept header."""
+    reason = _reason_phrase(error.message)
+    if _prefers_json(request):
+        response: HttpResponse = JsonResponse(
+            {
+                "message": error.message,
+                "code": f"{error.status} {error.message}",
+                "title": HTTPStatus(error.status).phrase,
+            },
+            status=error.status,
+        )
+    else:
+        response = HttpResponse(
+            error.message + "\n", status=error.status, content_type="text/plain; charset=utf-8"
+        )
+    response.reason_phrase = reason
+    return response
