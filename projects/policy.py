@@ -20,16 +20,30 @@ TWO_FACTOR_REQUIRED_MESSAGE = (
 )
 
 
-def two_factor_required(user) -> bool:
-    """Whether the policy requires `user` to have a second factor to manage or upload."""
+def two_factor_required(user, project=None) -> bool:
+    """Whether the policy requires `user` to have a second factor to manage or upload.
+
+    `project`: the project the user is about to act on or join; under the "critical" policy a
+    critical project requires a second factor even before the user holds a role on it.
+    """
     if settings.TWO_FACTOR_POLICY == "critical":
+        if project is not None and project.is_critical:
+            return True
         return user.project_roles.filter(project__is_critical=True).exists()
     return True
 
 
-def two_factor_missing(user) -> bool:
-    """Whether `user` must add a second factor before acting."""
-    return two_factor_required(user) and not has_two_factor(user)
+def two_factor_missing(user, project=None) -> bool:
+    """Whether `user` must add a second factor before acting (on `project`, if given)."""
+    return two_factor_required(user, project) and not has_two_factor(user)
+
+
+def admin_two_factor_missing(user) -> bool:
+    """Whether a staff member lacks the second factor the admin always requires.
+
+    The admin can change every project, so it needs a second factor whatever the policy.
+    """
+    return not has_two_factor(user)
 
 
 def require_two_factor(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

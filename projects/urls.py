@@ -1,6 +1,6 @@
 from django.urls import path
 
-from projects.views import files, simple
+from projects.views import files, manage, public, simple
 
 app_name = "projects"
 
@@ -8,4 +8,33 @@ urlpatterns = [
     path("simple/", simple.simple_index, name="simple_index"),
     path("simple/<str:name>/", simple.simple_project, name="simple_project"),
     path("files/<path:path>", files.download_file, name="file"),
+    path("project/<str:name>/", public.project_detail, name="detail"),
+    path("manage/projects/", manage.my_projects, name="mine"),
+    path("manage/project/<str:name>/settings/", manage.project_settings, name="settings"),
+    path("manage/project/<str:name>/history/", manage.project_history, name="history"),
+    path("manage/project/<str:name>/collaborators/invite/", manage.invite, name="invite"),
+    path(
+        "manage/project/<str:name>/collaborators/<int:role_id>/change/",
+        manage.change,
+        name="change_role",
+    ),
+    path(
+        "manage/project/<str:name>/collaborators/<int:role_id>/remove/",
+        manage.remove,
+        name="remove_role",
+    ),
+    path(
+        "manage/project/<str:name>/invitations/<int:invitation_id>/revoke/",
+        manage.revoke,
+        name="revoke_invitation",
+    ),
+    path(
+        "manage/project/<str:name>/trusted-publishing-only/",
+        manage.trusted_publishing_only,
+        name="trusted_publishing_only",
+    ),
+    path("manage/project/<str:name>/leave/", manage.leave, name="leave"),
+    path("invitations/<str:token>/", manage.invitation_from_link, name="invitation"),
+    path("invitations/<int:invitation_id>/accept/", manage.accept, name="accept_invitation"),
+    path("invitations/<int:invitation_id>/decline/", manage.decline, name="decline_invitation"),
 ]

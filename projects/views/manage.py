@@ -1,0 +1,310 @@
+"""Project management pages: "Your projects", settings, collaborators, history, invitations.
+
+Every view passes the 2FA policy (`require_two_factor`); role changes also need a recent
+password (`require_reauth`). Owner-only actions check the role on every request, POST included,
+and record `authz:denied` when refused.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from accounts.reauth import require_reauth
+from auditlog.selectors import events_for_project
+from projects.exceptions import RoleError
+from projects.forms import ChangeRoleForm, InviteCollaboratorForm, TrustedPublishingOnlyForm
+from projects.models import Project, Role, RoleInvitation
+from projects.names import normalize_project_name
+from projects.policy import TWO_FACTOR_REQUIRED_MESSAGE, require_two_factor, two_factor_missing
+from projects.selectors import (
+    pending_invitations_for_project,
+    pending_invitations_for_user,
+    projects_for_user,
+    role_for_user,
+    roles_for_project,
+)
+from projects.services.projects import set_trusted_publishing_only
+from projects.services.roles import (
+    accept_invitation,
+    change_role,
+    decline_invitation,
+    invite_collaborator,
+    read_invitation_token,
+    record_authorization_denied,
+    remove_role,
+    revoke_invitation,
+)
+
+EVENTS_PER_PAGE = 25
+OWNER_ONLY_MESSAGE = (
+    "Only the project's owners can do this. Ask an owner if you need the change made."
+)
+
+
+def _project(name: str) -> Project:
+    return get_object_or_404(Project, normalized_name=normalize_project_name(name))
+
+
+def _owned_project(request: HttpRequest, name: str, action: str) -> Project:
+    """The project, if the user owns it; otherwise record `authz:denied` and answer 403."""
+    project = _project(name)
+    role = role_for_user(project, request.user)
+    if role is None or role.role != Role.Kind.OWNER:
+        record_authorization_denied(
+            actor=request.user, project=project, action=action, request=request
+        )
+        raise PermissionDenied(OWNER_ONLY_MESSAGE)
+    return project
+
+
+def _back_to_settings(project: Project) -> HttpResponse:
+    return redirect("projects:settings", name=project.normalized_name)
+
+
+@login_required
+@require_two_factor
+@require_safe
+def my_projects(request: HttpRequest) -> HttpResponse:
+    """The user's projects with their role, and the invitations waiting for an answer."""
+    return render(
+        request,
+        "projects/mine.html",
+        {
+            "projects": projects_for_user(request.user),
+            "invitations": pending_invitations_for_user(request.user),
+        },
+    )
+
+
+@login_required
+@require_two_factor
+@require_reauth
+@require_safe
+def project_settings(request: HttpRequest, name: str) -> HttpResponse:
+    """Collaborators, invitations and the trusted-publishing-only switch (owners only)."""
+    project = _owned_project(request, name, "project:settings:view")
+    return render(
+        request,
+        "projects/settings.html",
+        {
+            "project": project,
+            "roles": roles_for_project(project),
+            "invitations": pending_invitations_for_project(project),
+            "invite_form": InviteCollaboratorForm(),
+            "role_choices": Role.Kind.choices,
+        },
+    )
+
+
+@login_required
+@require_two_factor
+@require_safe
+def project_history(request: HttpRequest, name: str) -> HttpResponse:
+    """The project's audit events, newest first (owners only)."""
+    project = _owned_project(request, name, "project:history:view")
+    page = Paginator(events_for_project(project), EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "projects/history.html", {"project": project, "page": page})
+
+
+@login_required
+@require_two_factor
+@require_reauth
+@require_http_methods(["GET", "POST"])
+def invite(request: HttpRequest, name: str) -> HttpResponse:
+    project = _owned_project(request, name, "project:role:invite")
+    if request.method == "POST":
+        form = InviteCollaboratorForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Enter a username and choose a role, then try again.")
+            return _back_to_settings(project)
+        try:
+            invitation = invite_collaborator(
+                project=project,
+                username=form.cleaned_data["username"],
+                role=form.cleaned_data["role"],
+                actor=request.user,
+                request=request,
+            )
+        except RoleError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request,
+                f"Invited {invitation.invitee.username} as {invitation.role}. They will get an "
+                "email and can accept until the invitation expires.",
+            )
+    return _back_to_settings(project)
+
+
+@login_required
+@require_two_factor
+@require_reauth
+@require_http_methods(["GET", "POST"])
+def revoke(request: HttpRequest, name: str, invitation_id: int) -> HttpResponse:
+    project = _owned_project(request, name, "project:role:revoke_invite")
+    if request.method == "POST":
+        invitation = get_object_or_404(RoleInvitation, pk=invitation_id, project=project)
+        try:
+            revoke_invitation(invitation=invitation, actor=request.user, request=request)
+        except RoleError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Revoked the invitation of {invitation.invitee.username}.")
+    return _back_to_settings(project)
+
+
+@login_required
+@require_two_factor
+@require_reauth
+@require_http_methods(["GET", "POST"])
+def change(request: HttpRequest, name: str, role_id: int) -> HttpResponse:
+    project = _owned_project(request, name, "project:role:change")
+    if request.method == "POST":
+        role = get_object_or_404(Role.objects.select_related("user"), pk=role_id, project=project)
+        form = ChangeRoleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose a role: Owner or Maintainer.")
+            return _back_to_settings(project)
+        try:
+            role = change_role(
+                role=role, new_role=form.cleaned_data["role"], actor=request.user, request=request
+            )
+        except RoleError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"{role.user.username} is now {role.role}.")
+    return _back_to_settings(project)
+
+
+@login_required
+@require_two_factor
+@require_reauth
+@require_http_methods(["GET", "POST"])
+def remove(request: HttpRequest, name: str, role_id: int) -> HttpResponse:
+    project = _owned_project(request, name, "project:role:remove")
+    if request.method == "POST":
+        role = get_object_or_404(Role.objects.select_related("user"), pk=role_id, project=project)
+        try:
+            remove_role(role=role, actor=request.user, request=request)
+        except RoleError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Removed {role.user.username} from {project.name}.")
+    return _back_to_settings(project)
+
+
+@login_required
+@require_two_factor
+@require_reauth
+@require_http_methods(["GET", "POST"])
+def trusted_publishing_only(request: HttpRequest, name: str) -> HttpResponse:
+    project = _owned_project(request, name, "project:trusted_publishing_only:change")
+    if request.method == "POST":
+        form = TrustedPublishingOnlyForm(request.POST)
+        form.is_valid()  # An unchecked box is simply "off".
+        enabled = bool(form.cleaned_data.get("enabled"))
+        if set_trusted_publishing_only(
+            project=project, enabled=enabled, actor=request.user, request=request
+        ):
+            messages.success(
+                request,
+                "Uploads now need trusted publishing; API tokens are refused."
+                if enabled
+                else "Uploads with API tokens are allowed again.",
+            )
+    return _back_to_settings(project)
+
+
+@login_required
+@require_two_factor
+@require_reauth
+@require_http_methods(["GET", "POST"])
+def leave(request: HttpRequest, name: str) -> HttpResponse:
+    """Give up one's own role on the project (the last owner cannot)."""
+    project = _project(name)
+    if request.method == "POST":
+        role = get_object_or_404(Role, project=project, user=request.user)
+        try:
+            remove_role(role=role, actor=request.user, request=request)
+        except RoleError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"You left {project.name}.")
+    return redirect("projects:mine")
+
+
+@login_required
+@require_two_factor
+@require_safe
+def invitation_from_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The page an invitation email links to: shows the invitation with accept and decline."""
+    payload = read_invitation_token(token)
+    invitation = None
+    error = None
+    if payload is None:
+        error = (
+            "This invitation link is invalid or has expired. Ask the project's owners to "
+            "invite you again."
+        )
+    elif payload.get("invitee") != request.user.pk:
+        error = (
+            "This invitation is for a different account. Log out and log in as the invited "
+            "user to answer it."
+        )
+    else:
+        invitation = (
+            pending_invitations_for_user(request.user).filter(pk=payload.get("invitation")).first()
+        )
+        if invitation is None:
+            error = (
+                "This invitation no longer exists: it was answered, revoked or has expired. "
+                "Ask the project's owners to invite you again if you still need access."
+            )
+    status = 200 if invitation is not None else 404
+    return render(
+        request,
+        "projects/invitation.html",
+        {"invitation": invitation, "error": error},
+        status=status,
+    )
+
+
+def _invitation_for(request: HttpRequest, invitation_id: int) -> RoleInvitation:
+    return get_object_or_404(
+        RoleInvitation.objects.select_related("project"), pk=invitation_id, invitee=request.user
+    )
+
+
+@login_required
+@require_two_factor
+@require_POST
+def accept(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = _invitation_for(request, invitation_id)
+    if two_factor_missing(request.user, project=invitation.project):
+        messages.warning(request, TWO_FACTOR_REQUIRED_MESSAGE)
+        return redirect("accounts:two_factor")
+    try:
+        role = accept_invitation(invitation=invitation, user=request.user, request=request)
+    except RoleError as error:
+        messages.error(request, error.message)
+        return redirect("projects:mine")
+    messages.success(request, f"You are now {role.role} of {invitation.project.name}.")
+    return redirect("projects:detail", name=invitation.project.normalized_name)
+
+
+@login_required
+@require_two_factor
+@require_POST
+def decline(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = _invitation_for(request, invitation_id)
+    try:
+        decline_invitation(invitation=invitation, user=request.user, request=request)
+    except RoleError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"You declined the invitation to {invitation.project.name}.")
+    return redirect("projects:mine")

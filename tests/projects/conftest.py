@@ -1,0 +1,39 @@
+import time
+
+import pytest
+
+from accounts.reauth import AUTHENTICATED_AT_KEY
+from projects.models import Role
+from projects.services.projects import create_project
+from tests.factories import RoleFactory, TwoFactorUserFactory
+
+
+@pytest.fixture
+def login(client):
+    """Log `user` in as if they had just entered their password (re-authentication fresh)."""
+
+    def _login(user):
+        client.force_login(user)
+        session = client.session
+        session[AUTHENTICATED_AT_KEY] = int(time.time())
+        session.save()
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def owner(db):
+    return TwoFactorUserFactory()
+
+
+@pytest.fixture
+def project(owner):
+    return create_project(name="Widget", creator=owner)
+
+
+@pytest.fixture
+def maintainer(project):
+    user = TwoFactorUserFactory()
+    RoleFactory(project=project, user=user, role=Role.Kind.MAINTAINER)
+    return user
