@@ -122,6 +122,19 @@ def count_two_factor_failure(request: HttpRequest, *, user) -> None:
     _count(request, _two_factor_checks(request, user))
 
 
+def passkey_retry_after(request: HttpRequest) -> int | None:
+    """Seconds until this client may try a passkey login (no username) again, else None.
+
+    No account is known before the passkey answers, so only the IP limits apply.
+    """
+    return _retry_after(request, [(TWO_FACTOR_PER_IP, _ip_key(request))])
+
+
+def count_passkey_failure(request: HttpRequest) -> None:
+    """Count one failed passkey login against the client IP."""
+    _count(request, [(TWO_FACTOR_PER_IP, _ip_key(request))])
+
+
 def consume(request: HttpRequest, *, limits: tuple[Limit, ...], key: str) -> int | None:
     """Use one of `limits` for `key`: return seconds to wait if none was left, else None.
 

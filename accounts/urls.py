@@ -1,6 +1,7 @@
 from django.urls import path
 
 from accounts import views
+from accounts.two_factor_urls import urlpatterns as two_factor_urlpatterns
 
 app_name = "accounts"
 
@@ -33,4 +34,5 @@ urlpatterns: list = [
         views.ResetPasswordView.as_view(),
         name="password_reset_confirm",
     ),
+    *two_factor_urlpatterns,
 ]

@@ -1,0 +1,463 @@
+"""Two-factor pages: managing methods, the second login step, passkey login, help.
+
+Views are thin: they read input, ask the limiter, call one service and render or redirect.
+"""
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import ratelimits
+from accounts.login import finish_login, get_pending_login_user, record_login_failure
+from accounts.models import TOTPDevice, User
+from accounts.reauth import require_reauth
+from accounts.recovery_codes import (
+    BURNED_CODE_MESSAGE,
+    LOW_REMAINING,
+    RecoveryCodeResult,
+    format_recovery_code,
+    generate_recovery_codes,
+    has_recovery_codes,
+    remaining_recovery_codes,
+    use_recovery_code,
+)
+from accounts.recovery_codes import INVALID_CODE_MESSAGE as INVALID_RECOVERY_MESSAGE
+from accounts.security_keys import (
+    KIND_PASSKEY,
+    KIND_SECURITY_KEY,
+    KINDS,
+    MAX_BODY_BYTES,
+    WebAuthnError,
+    authenticate_credential,
+    authentication_options,
+    register_credential,
+    registration_options,
+    remove_credential,
+)
+from accounts.selectors import has_two_factor
+from accounts.totp import (
+    INVALID_CODE_MESSAGE as INVALID_TOTP_MESSAGE,
+)
+from accounts.totp import (
+    TOTPResult,
+    check_totp_code,
+    confirm_totp_device,
+    pending_totp_device,
+    remove_totp_device,
+    start_totp_setup,
+    totp_qr_svg,
+    totp_secret_base32,
+)
+from accounts.two_factor import TwoFactorError, count_methods
+from accounts.two_factor_forms import RecoveryCodeForm, TOTPCodeForm
+
+CODES_TO_SHOW_KEY = "recovery_codes_to_show"
+NO_PENDING_LOGIN_MESSAGE = (
+    "Your login expired or was not started. Enter your username and password again."
+)
+TOTP_FAILURE_REASONS = {
+    TOTPResult.MALFORMED: "malformed_totp",
+    TOTPResult.INVALID: "invalid_totp",
+    TOTPResult.OUT_OF_SYNC: "totp_out_of_sync",
+    TOTPResult.REPLAY: "totp_replay",
+}
+RECOVERY_FAILURE_REASONS = {
+    RecoveryCodeResult.MALFORMED: "malformed_recovery_code",
+    RecoveryCodeResult.INVALID: "invalid_recovery_code",
+    RecoveryCodeResult.BURNED: "burned_recovery_code",
+}
+
+
+def _confirmed_device(user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, is_confirmed=True).first()
+
+
+def _has_null_byte(request: HttpRequest) -> bool:
+    return "\x00" in request.POST.get("code", "")
+
+
+def _read_json_body(request: HttpRequest) -> dict[str, Any] | None:
+    """The request's JSON object, or None if it is too large or not a JSON object."""
+    if len(request.body) > MAX_BODY_BYTES:
+        return None
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _json_error(message: str, *, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _json_too_many(retry_after: int) -> JsonResponse:
+    response = _json_error(ratelimits.TOO_MANY_ATTEMPTS_MESSAGE, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _after_first_method(request: HttpRequest, user: User) -> str:
+    """Where to go after adding a method: the recovery codes, made now if the user has none."""
+    if not has_recovery_codes(user):
+        request.session[CODES_TO_SHOW_KEY] = generate_recovery_codes(
+            user=user, actor=user, request=request
+        )
+        return reverse("accounts:recovery_codes")
+    return reverse("accounts:two_factor")
+
+
+# -- Managing methods ---------------------------------------------------------------------
+
+
+@never_cache
+@login_required
+@require_GET
+def two_factor(request: HttpRequest) -> HttpResponse:
+    """The two-factor page: the user's methods, and how to add or remove them."""
+    user = request.user
+    credentials = list(user.webauthn_credentials.order_by("created_at"))
+    context = {
+        "totp_device": _confirmed_device(user),
+        "credentials": credentials,
+        "has_two_factor": has_two_factor(user),
+        "method_count": count_methods(user),
+        "recovery_codes_remaining": remaining_recovery_codes(user),
+        "has_recovery_codes": has_recovery_codes(user),
+        "low_remaining": LOW_REMAINING,
+    }
+    return render(request, "accounts/two_factor/manage.html", context)
+
+
+@require_GET
+def two_factor_help(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/two_factor/help.html")
+
+
+@never_cache
+@require_reauth
+@require_http_methods(["GET", "POST"])
+def totp_setup(request: HttpRequest) -> HttpResponse:
+    """GET: a new secret with its QR code. POST: confirm it with a code from the app."""
+    user = request.user
+    if request.method == "GET":
+        try:
+            device = start_totp_setup(user=user)
+        except TwoFactorError as error:
+            messages.info(request, str(error))
+            return redirect("accounts:two_factor")
+        form = TOTPCodeForm()
+    else:
+        device = pending_totp_device(user)
+        if device is None:
+            messages.error(request, "Start the authenticator app setup again.")
+            return redirect("accounts:totp_setup")
+        form = TOTPCodeForm(request.POST)
+        if form.is_valid():
+            try:
+                result = confirm_totp_device(
+                    user=user, raw_code=form.cleaned_data["code"], request=request
+                )
+            except TwoFactorError as error:
+                messages.error(request, str(error))
+                return redirect("accounts:two_factor")
+            if result is TOTPResult.ACCEPTED:
+                messages.success(request, "Your authenticator app is set up.")
+                return redirect(_after_first_method(request, user))
+            form.add_error("code", INVALID_TOTP_MESSAGE)
+    context = {"form": form, "secret": totp_secret_base32(device)}
+    status = 400 if _has_null_byte(request) else 200
+    return render(request, "accounts/two_factor/totp_setup.html", context, status=status)
+
+
+@never_cache
+@login_required
+@require_GET
+def totp_qr(request: HttpRequest) -> HttpResponse:
+    """The QR code of the app being set up, as SVG. Gone once the app is confirmed."""
+    device = pending_totp_device(request.user)
+    if device is None:
+        raise Http404("No authenticator app is being set up.")
+    return HttpResponse(totp_qr_svg(device), content_type="image/svg+xml")
+
+
+@require_reauth
+@require_POST
+def totp_remove(request: HttpRequest) -> HttpResponse:
+    try:
+        remove_totp_device(user=request.user, actor=request.user, request=request)
+    except TwoFactorError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Your authenticator app was removed.")
+    return redirect("accounts:two_factor")
+
+
+@never_cache
+@ensure_csrf_cookie
+@require_reauth
+@require_GET
+def webauthn_add(request: HttpRequest) -> HttpResponse:
+    """The page that registers a security key or a passkey (with static/js/webauthn.js)."""
+    kind = request.GET.get("kind", KIND_SECURITY_KEY)
+    if kind not in KINDS:
+        kind = KIND_SECURITY_KEY
+    return render(
+        request,
+        "accounts/two_factor/webauthn_add.html",
+        {"kind": kind, "is_passkey": kind == KIND_PASSKEY},
+    )
+
+
+@never_cache
+@require_reauth
+@require_POST
+def webauthn_register_options(request: HttpRequest) -> HttpResponse:
+    kind = request.POST.get("kind", KIND_SECURITY_KEY)
+    try:
+        options = registration_options(request=request, user=request.user, kind=kind)
+    except WebAuthnError as error:
+        return _json_error(str(error))
+    return HttpResponse(options, content_type="application/json")
+
+
+@never_cache
+@require_reauth
+@require_POST
+def webauthn_register(request: HttpRequest) -> HttpResponse:
+    body = _read_json_body(request)
+    if body is None or not isinstance(body.get("credential"), dict):
+        request.session.pop("webauthn_register", None)
+        return _json_error("The browser sent an unreadable answer. Reload the page and retry.")
+    try:
+        credential = register_credential(
+            request=request,
+            user=request.user,
+            label=str(body.get("label", "")),
+            credential_json=json.dumps(body["credential"]),
+        )
+    except WebAuthnError as error:
+        return _json_error(str(error))
+    messages.success(request, f"“{credential.label}” was added.")
+    return JsonResponse({"redirect": _after_first_method(request, request.user)})
+
+
+@require_reauth
+@require_POST
+def webauthn_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        remove_credential(user=request.user, credential_pk=pk, actor=request.user, request=request)
+    except TwoFactorError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "The security key was removed.")
+    return redirect("accounts:two_factor")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def recovery_codes(request: HttpRequest) -> HttpResponse:
+    """GET: the new codes, shown this once. POST (re-authenticated): replace all codes."""
+    if request.method == "POST":
+        return _regenerate_recovery_codes(request)
+    codes = request.session.pop(CODES_TO_SHOW_KEY, None)
+    if not codes:
+        return redirect("accounts:two_factor")
+    context = {"codes": [format_recovery_code(code) for code in codes]}
+    return render(request, "accounts/two_factor/recovery_codes.html", context)
+
+
+@require_reauth
+def _regenerate_recovery_codes(request: HttpRequest) -> HttpResponse:
+    if not has_two_factor(request.user):
+        messages.error(request, "Add an authenticator app or a security key first.")
+        return redirect("accounts:two_factor")
+    request.session[CODES_TO_SHOW_KEY] = generate_recovery_codes(
+        user=request.user, actor=request.user, request=request
+    )
+    return redirect("accounts:recovery_codes")
+
+
+# -- The second login step ----------------------------------------------------------------
+
+
+def _no_pending_login(request: HttpRequest) -> HttpResponse:
+    messages.error(request, NO_PENDING_LOGIN_MESSAGE)
+    return redirect("accounts:login")
+
+
+def _second_step_context(user: User, **extra: Any) -> dict[str, Any]:
+    return {
+        "has_totp": _confirmed_device(user) is not None,
+        "has_webauthn": user.webauthn_credentials.exists(),
+        **extra,
+    }
+
+
+@never_cache
+@ensure_csrf_cookie
+@require_http_methods(["GET", "POST"])
+def login_two_factor(request: HttpRequest) -> HttpResponse:
+    """The second login step: a code from the app, or a security key (via JS)."""
+    user = get_pending_login_user(request)
+    if user is None:
+        return _no_pending_login(request)
+    form = TOTPCodeForm()
+    status = 200
+    if request.method == "POST":
+        retry_after = ratelimits.two_factor_retry_after(request, user=user)
+        if retry_after is not None:
+            return ratelimits.too_many_attempts(request, retry_after=retry_after)
+        device = _confirmed_device(user)
+        form = TOTPCodeForm(request.POST)
+        result = TOTPResult.MALFORMED
+        if device is not None and form.is_valid():
+            result = check_totp_code(device=device, raw_code=form.cleaned_data["code"])
+            if result is TOTPResult.ACCEPTED:
+                return finish_login(request, user, method="totp")
+        if not form.errors:
+            form.add_error("code", INVALID_TOTP_MESSAGE)
+        ratelimits.count_two_factor_failure(request, user=user)
+        record_login_failure(request, user=user, reason=TOTP_FAILURE_REASONS[result])
+        status = 400 if _has_null_byte(request) else 200
+    return render(
+        request,
+        "accounts/two_factor/login.html",
+        _second_step_context(user, form=form),
+        status=status,
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_recovery_code(request: HttpRequest) -> HttpResponse:
+    user = get_pending_login_user(request)
+    if user is None:
+        return _no_pending_login(request)
+    form = RecoveryCodeForm()
+    status = 200
+    if request.method == "POST":
+        retry_after = ratelimits.two_factor_retry_after(request, user=user)
+        if retry_after is not None:
+            return ratelimits.too_many_attempts(request, retry_after=retry_after)
+        form = RecoveryCodeForm(request.POST)
+        result = RecoveryCodeResult.MALFORMED
+        if form.is_valid():
+            result = use_recovery_code(
+                user=user, raw_code=form.cleaned_data["code"], request=request
+            )
+            if result is RecoveryCodeResult.ACCEPTED:
+                return _finish_recovery_login(request, user)
+            form.add_error(
+                "code",
+                BURNED_CODE_MESSAGE
+                if result is RecoveryCodeResult.BURNED
+                else INVALID_RECOVERY_MESSAGE,
+            )
+        ratelimits.count_two_factor_failure(request, user=user)
+        record_login_failure(request, user=user, reason=RECOVERY_FAILURE_REASONS[result])
+        status = 400 if _has_null_byte(request) else 200
+    return render(
+        request, "accounts/two_factor/login_recovery_code.html", {"form": form}, status=status
+    )
+
+
+def _finish_recovery_login(request: HttpRequest, user: User) -> HttpResponse:
+    response = finish_login(request, user, method="recovery_code")
+    remaining = remaining_recovery_codes(user)
+    text = f"You logged in with a recovery code. {remaining} unused codes remain."
+    if remaining <= LOW_REMAINING:
+        text += " Make new codes on the two-factor page so you are not locked out."
+        messages.warning(request, text)
+    else:
+        messages.info(request, text)
+    return response
+
+
+@never_cache
+@require_POST
+def login_webauthn_options(request: HttpRequest) -> HttpResponse:
+    user = get_pending_login_user(request)
+    if user is None:
+        return _json_error(NO_PENDING_LOGIN_MESSAGE, status=403)
+    return HttpResponse(
+        authentication_options(request=request, user=user), content_type="application/json"
+    )
+
+
+@never_cache
+@require_POST
+def login_webauthn_verify(request: HttpRequest) -> HttpResponse:
+    user = get_pending_login_user(request)
+    if user is None:
+        return _json_error(NO_PENDING_LOGIN_MESSAGE, status=403)
+    retry_after = ratelimits.two_factor_retry_after(request, user=user)
+    if retry_after is not None:
+        return _json_too_many(retry_after)
+    try:
+        _verify_assertion(request, user)
+    except WebAuthnError as error:
+        ratelimits.count_two_factor_failure(request, user=user)
+        record_login_failure(request, user=user, reason=f"invalid_webauthn:{error.reason}")
+        return _json_error(str(error))
+    response = finish_login(request, user, method="webauthn")
+    return JsonResponse({"redirect": response["Location"]})
+
+
+def _verify_assertion(request: HttpRequest, user: User | None):
+    body = _read_json_body(request)
+    if body is None:
+        # The challenge is spent on any attempt, readable or not.
+        request.session.pop("webauthn_authenticate", None)
+        raise WebAuthnError(
+            "The browser sent an unreadable answer. Reload the page and retry.",
+            reason="malformed",
+        )
+    return authenticate_credential(request=request, user=user, credential_json=json.dumps(body))
+
+
+# -- Passkey login (no username) ----------------------------------------------------------
+
+
+@never_cache
+@ensure_csrf_cookie
+@require_GET
+def login_passkey(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/two_factor/login_passkey.html")
+
+
+@never_cache
+@require_POST
+def passkey_login_options(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(
+        authentication_options(request=request, user=None), content_type="application/json"
+    )
+
+
+@never_cache
+@require_POST
+def passkey_login_verify(request: HttpRequest) -> HttpResponse:
+    retry_after = ratelimits.passkey_retry_after(request)
+    if retry_after is not None:
+        return _json_too_many(retry_after)
+    try:
+        credential = _verify_assertion(request, None)
+    except WebAuthnError as error:
+        ratelimits.count_passkey_failure(request)
+        return _json_error(str(error))
+    response = finish_login(request, credential.user, method="passkey")
+    return JsonResponse({"redirect": response["Location"]})
