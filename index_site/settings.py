@@ -36,6 +36,9 @@ TOKEN_PREFIX = env.str("TOKEN_PREFIX", default="pypi")
 # Locations (hosts) written into tokens this index accepts; new tokens carry SITE_HOST. List the
 # old host here when the site moves, so existing tokens keep working.
 TOKEN_LOCATIONS = env.list("TOKEN_LOCATIONS", default=[])
+# Public keys secret scanners sign leak reports with, as JSON {"key identifier": "PEM", ...}
+# (GitHub publishes its keys at https://api.github.com/meta/public_keys/token_scanning).
+SECRET_SCANNING_PUBLIC_KEYS = env.json("SECRET_SCANNING_PUBLIC_KEYS", default={})
 
 # Key encrypting TOTP secrets at rest (Fernet). Derived from SECRET_KEY unless given.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
@@ -262,6 +265,10 @@ CELERY_BEAT_SCHEDULE = {
     "send-pending-emails": {
         "task": "index_site.tasks.send_pending_emails",
         "schedule": 60.0,
+    },
+    "record-expired-api-tokens": {
+        "task": "tokens.tasks.record_expired_api_tokens",
+        "schedule": crontab(minute="*/15"),
     },
     "expire-role-invitations": {
         "task": "projects.tasks.expire_role_invitations",

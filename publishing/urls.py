@@ -1,6 +1,6 @@
 from django.urls import path
 
-from publishing import upload_views
+from publishing import api, upload_views, views
 
 app_name = "publishing"
 
@@ -8,4 +8,22 @@ urlpatterns: list = [
     # The upload API (twine, uv). Both spellings answer: twine treats a redirect as a failure.
     path("legacy/", upload_views.legacy_upload, name="legacy_upload"),
     path("legacy", upload_views.legacy_upload, name="legacy_upload_no_slash"),
+    # Trusted publishing (OIDC) API for CI clients.
+    path("_/oidc/audience", api.audience, name="oidc_audience"),
+    path("_/oidc/mint-token", api.mint_token, name="oidc_mint_token"),
+    path("_/oidc/github/mint-token", api.mint_token, name="oidc_github_mint_token"),
+    path("_/oidc/burn-token", api.burn_token, name="oidc_burn_token"),
+    # Trusted publisher management.
+    path("project/<str:name>/settings/publishing/", views.project_publishing, name="project"),
+    path(
+        "project/<str:name>/settings/publishing/<int:publisher_id>/remove/",
+        views.remove_project_publisher,
+        name="remove_publisher",
+    ),
+    path("account/publishing/", views.account_publishing, name="account"),
+    path(
+        "account/publishing/<int:pending_id>/remove/",
+        views.remove_pending_publisher,
+        name="remove_pending",
+    ),
 ]

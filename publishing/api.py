@@ -1,0 +1,121 @@
+"""The trusted-publishing JSON endpoints CI clients call (uv, twine, gh-action-pypi-publish).
+
+`GET /_/oidc/audience`, `POST /_/oidc/mint-token` (also `/_/oidc/github/mint-token`) and
+`POST /_/oidc/burn-token`. CSRF-exempt on purpose: they take no cookies and authenticate by
+the posted token alone. Error bodies are PyPI's, so the clients print them.
+"""
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from publishing import services
+from publishing.oidc.errors import TokenRequestError, invalid_payload
+from publishing.selectors import trusted_publishing_disabled_reason
+
+# A CI JWT is a few kilobytes; anything much larger is refused before parsing.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _rate(group: str, request: HttpRequest) -> str:
+    return settings.OIDC_MINT_RATE_LIMIT
+
+
+def _failure(error: TokenRequestError) -> JsonResponse:
+    return JsonResponse(
+        {
+            "message": "Token request failed",
+            "errors": [{"code": error.code, "description": error.description}],
+        },
+        status=error.status,
+    )
+
+
+def _too_many() -> JsonResponse:
+    response = JsonResponse(
+        {
+            "message": "Token request failed",
+            "errors": [
+                {
+                    "code": "rate-limited",
+                    "description": "too many token requests from this address; "
+                    "wait a minute and try again",
+                }
+            ],
+        },
+        status=429,
+    )
+    response["Retry-After"] = "60"
+    return response
+
+
+def _posted_token(request: HttpRequest) -> str:
+    """The `token` string of a `{"token": "..."}` body, or TokenRequestError."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        raise invalid_payload(f"request body larger than {MAX_BODY_BYTES} bytes")
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise invalid_payload(f"request body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        payload: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise invalid_payload('the request body must be JSON: {"token": "<JWT>"}') from None
+    if not isinstance(payload, dict) or set(payload) != {"token"}:
+        raise invalid_payload('the request body must be exactly {"token": "<JWT>"}')
+    token = payload["token"]
+    if not isinstance(token, str) or not token:
+        raise invalid_payload("'token' must be a non-empty string")
+    return token
+
+
+@never_cache
+@require_GET
+def audience(request: HttpRequest) -> JsonResponse:
+    """The audience CI providers must put in the JWT."""
+    if not settings.OIDC_AUDIENCE:
+        return JsonResponse(
+            {"message": "Trusted publishing is not configured on this index."}, status=404
+        )
+    if trusted_publishing_disabled_reason():
+        return JsonResponse({"message": "Trusted publishing functionality not enabled"}, status=403)
+    return JsonResponse({"audience": settings.OIDC_AUDIENCE})
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+@ratelimit(key="ip", rate=_rate, group="publishing:oidc:mint", block=False)
+def mint_token(request: HttpRequest) -> JsonResponse:
+    """Exchange a CI JWT for a 15-minute upload token."""
+    if getattr(request, "limited", False):
+        return _too_many()
+    try:
+        minted = services.mint_publisher_token(raw_token=_posted_token(request), request=request)
+    except TokenRequestError as error:
+        return _failure(error)
+    return JsonResponse({"success": True, "token": minted.token, "expires": minted.expires})
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+@ratelimit(key="ip", rate=_rate, group="publishing:oidc:burn", block=False)
+def burn_token(request: HttpRequest) -> JsonResponse:
+    """Revoke a minted token at once (uv calls this after every publish run)."""
+    if getattr(request, "limited", False):
+        return _too_many()
+    try:
+        services.burn_publisher_token(raw_token=_posted_token(request), request=request)
+    except TokenRequestError as error:
+        return _failure(error)
+    return JsonResponse({"success": True}, status=202)

@@ -1,0 +1,300 @@
+"""Forms for registering trusted publishers, one per provider; each cleans into a config dict.
+
+`config` (after is_valid) holds the PublisherConfig field values the services take.
+"""
+
+import re
+from typing import Any
+
+import requests
+from django import forms
+from django.conf import settings
+
+from publishing.models import OIDCIssuer, Provider
+
+GITHUB_OWNER = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]*$")
+GITHUB_REPOSITORY = re.compile(r"^[a-zA-Z0-9-_.]+$")
+GITLAB_NAMESPACE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-_./+]*[a-zA-Z0-9]$|^[a-zA-Z0-9]$")
+GITLAB_PROJECT = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9-_.+]*$")
+FORBIDDEN_ENVIRONMENT_CHARACTERS = set("'\"`,;\\")
+GOOGLE_DEFAULT_COMPUTE_SUFFIX = "-compute@developer.gserviceaccount.com"
+RULE_LINE = re.compile(r"^\s*([A-Za-z0-9_.:-]+)\s+(==|startswith)\s+(.+?)\s*$")
+
+
+def _clean_environment(value: str) -> str:
+    if value != value.strip():
+        raise forms.ValidationError("Remove the spaces at the start or end of the environment.")
+    if any(ch in FORBIDDEN_ENVIRONMENT_CHARACTERS or ord(ch) < 32 for ch in value):
+        raise forms.ValidationError(
+            "Environment names cannot contain quotes, backticks, commas, semicolons, backslashes "
+            "or control characters."
+        )
+    return value
+
+
+def _clean_workflow_file(value: str) -> str:
+    if not value.endswith((".yml", ".yaml")):
+        raise forms.ValidationError("The workflow file name must end in .yml or .yaml.")
+    return value
+
+
+class PublisherForm(forms.Form):
+    provider: str = ""
+
+    def config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class GitHubPublisherForm(PublisherForm):
+    provider = Provider.GITHUB
+
+    owner = forms.CharField(max_length=100, help_text="The GitHub user or organization.")
+    owner_id = forms.CharField(
+        max_length=32,
+        required=False,
+        label="Owner ID",
+        help_text="Looked up from GitHub when empty. Pinning it stops a re-created account "
+        "with the same name from publishing.",
+    )
+    repository = forms.CharField(max_length=100)
+    workflow_filename = forms.CharField(
+        max_length=255, label="Workflow file name", help_text="For example release.yml."
+    )
+    environment = forms.CharField(
+        max_length=255,
+        required=False,
+        help_text="Recommended: a GitHub environment with required reviewers.",
+    )
+
+    def clean_owner(self) -> str:
+        owner = self.cleaned_data["owner"].strip()
+        if not GITHUB_OWNER.match(owner):
+            raise forms.ValidationError("Enter a valid GitHub user or organization name.")
+        return owner
+
+    def clean_owner_id(self) -> str:
+        owner_id = self.cleaned_data["owner_id"].strip()
+        if owner_id and not owner_id.isdigit():
+            raise forms.ValidationError("The owner ID is a number.")
+        return owner_id
+
+    def clean_repository(self) -> str:
+        repository = self.cleaned_data["repository"].strip()
+        if repository.endswith(".git"):
+            repository = repository.removesuffix(".git")
+        if not GITHUB_REPOSITORY.match(repository):
+            raise forms.ValidationError("Enter a valid repository name (without the owner).")
+        return repository
+
+    def clean_workflow_filename(self) -> str:
+        value = self.cleaned_data["workflow_filename"].strip()
+        if "/" in value:
+            raise forms.ValidationError(
+                "Enter only the file name, such as release.yml, without .github/workflows/."
+            )
+        return _clean_workflow_file(value)
+
+    def clean_environment(self) -> str:
+        return _clean_environment(self.cleaned_data["environment"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("owner") and not data.get("owner_id") and not self.errors:
+            data["owner"], data["owner_id"] = self._lookup_owner(data["owner"])
+        return data
+
+    def _lookup_owner(self, owner: str) -> tuple[str, str]:
+        url = f"{settings.OIDC_GITHUB_API_URL.rstrip('/')}/users/{owner}"
+        try:
+            response = requests.get(url, timeout=5, headers={"Accept": "application/json"})
+        except requests.RequestException:
+            response = None
+        if response is not None and response.status_code == 404:
+            raise forms.ValidationError(f"GitHub has no user or organization named {owner!r}.")
+        try:
+            data = response.json() if response is not None and response.ok else {}
+        except ValueError:
+            data = {}
+        if not isinstance(data.get("id"), int) or not isinstance(data.get("login"), str):
+            raise forms.ValidationError(
+                "GitHub could not be asked for the owner's ID right now. Enter it yourself "
+                f"(the `id` at https://api.github.com/users/{owner}) or try again later."
+            )
+        return data["login"], str(data["id"])
+
+    def config(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "provider": Provider.GITHUB,
+            "repository_owner": data["owner"],
+            "repository_owner_id": data["owner_id"],
+            "repository_name": data["repository"],
+            "workflow_filename": data["workflow_filename"],
+            # GitHub environment names are case-insensitive: stored lower-cased.
+            "environment": data["environment"].lower(),
+        }
+
+
+class GitLabPublisherForm(PublisherForm):
+    provider = Provider.GITLAB
+
+    namespace = forms.CharField(max_length=255, help_text="The group or user, with subgroups.")
+    project = forms.CharField(max_length=255)
+    workflow_filepath = forms.CharField(
+        max_length=255, label="Pipeline file path", help_text="For example .gitlab-ci.yml."
+    )
+    environment = forms.CharField(max_length=255, required=False)
+    issuer = forms.ModelChoiceField(
+        queryset=OIDCIssuer.objects.none(),
+        required=False,
+        empty_label="gitlab.com",
+        help_text="A self-managed GitLab an administrator registered.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["issuer"].queryset = OIDCIssuer.objects.filter(
+            kind=OIDCIssuer.Kind.GITLAB, is_enabled=True
+        ).order_by("name")
+
+    def clean_namespace(self) -> str:
+        value = self.cleaned_data["namespace"].strip()
+        if not GITLAB_NAMESPACE.match(value):
+            raise forms.ValidationError("Enter a valid GitLab namespace, such as acme/tools.")
+        return value
+
+    def clean_project(self) -> str:
+        value = self.cleaned_data["project"].strip()
+        if not GITLAB_PROJECT.match(value) or value.endswith((".git", ".atom")):
+            raise forms.ValidationError("Enter a valid GitLab project name.")
+        return value
+
+    def clean_workflow_filepath(self) -> str:
+        value = self.cleaned_data["workflow_filepath"].strip()
+        if value.startswith("/") or value.endswith("/"):
+            raise forms.ValidationError("The pipeline path cannot start or end with a slash.")
+        return _clean_workflow_file(value)
+
+    def clean_environment(self) -> str:
+        return _clean_environment(self.cleaned_data["environment"])
+
+    def config(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "provider": Provider.GITLAB,
+            "namespace": data["namespace"],
+            "project": data["project"],
+            "workflow_filepath": data["workflow_filepath"],
+            "environment": data["environment"],
+            "issuer": data["issuer"],
+        }
+
+
+class GooglePublisherForm(PublisherForm):
+    provider = Provider.GOOGLE
+
+    email = forms.EmailField(label="Service account email")
+    subject = forms.CharField(
+        max_length=255,
+        required=False,
+        help_text="The service account's unique numeric ID. Recommended: an email can be "
+        "re-created by someone else, the ID cannot.",
+    )
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if email.endswith(GOOGLE_DEFAULT_COMPUTE_SUFFIX):
+            raise forms.ValidationError(
+                "Default compute service accounts are shared by every service of the Google "
+                "Cloud project. Create a dedicated service account for publishing and use it."
+            )
+        return email
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "provider": Provider.GOOGLE,
+            "email": self.cleaned_data["email"],
+            "subject": self.cleaned_data["subject"].strip(),
+        }
+
+
+class CustomPublisherForm(PublisherForm):
+    provider = Provider.CUSTOM
+
+    issuer = forms.ModelChoiceField(queryset=OIDCIssuer.objects.none())
+    rules = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Claim rules",
+        help_text="One per line: `repository == acme/tool` or `ref startswith refs/tags/`. At "
+        "least one `==` rule naming the repository or pipeline is required.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["issuer"].queryset = OIDCIssuer.objects.filter(
+            kind=OIDCIssuer.Kind.CUSTOM, is_enabled=True
+        ).order_by("name")
+
+    def clean_rules(self) -> list[dict[str, str]]:
+        rules = []
+        for number, line in enumerate(self.cleaned_data["rules"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            match = RULE_LINE.match(line)
+            if match is None:
+                raise forms.ValidationError(
+                    f"Line {number} is not a rule. Write `claim == value` or "
+                    "`claim startswith value`."
+                )
+            claim, op, value = match.groups()
+            rules.append(
+                {"claim": claim, "op": "equals" if op == "==" else "startswith", "value": value}
+            )
+        if not any(rule["op"] == "equals" for rule in rules):
+            raise forms.ValidationError(
+                "Add at least one `==` rule that names the repository or pipeline exactly."
+            )
+        return rules
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "provider": Provider.CUSTOM,
+            "issuer": self.cleaned_data["issuer"],
+            "claim_rules": self.cleaned_data["rules"],
+        }
+
+
+class PendingPublisherMixin(forms.Form):
+    project_name = forms.CharField(
+        max_length=255, help_text="The project the first publish will create."
+    )
+
+
+class PendingGitHubPublisherForm(PendingPublisherMixin, GitHubPublisherForm):
+    pass
+
+
+class PendingGitLabPublisherForm(PendingPublisherMixin, GitLabPublisherForm):
+    pass
+
+
+class PendingGooglePublisherForm(PendingPublisherMixin, GooglePublisherForm):
+    pass
+
+
+class PendingCustomPublisherForm(PendingPublisherMixin, CustomPublisherForm):
+    pass
+
+
+PROJECT_FORMS: dict[str, type[PublisherForm]] = {
+    Provider.GITHUB: GitHubPublisherForm,
+    Provider.GITLAB: GitLabPublisherForm,
+    Provider.GOOGLE: GooglePublisherForm,
+    Provider.CUSTOM: CustomPublisherForm,
+}
+PENDING_FORMS: dict[str, type[PublisherForm]] = {
+    Provider.GITHUB: PendingGitHubPublisherForm,
+    Provider.GITLAB: PendingGitLabPublisherForm,
+    Provider.GOOGLE: PendingGooglePublisherForm,
+    Provider.CUSTOM: PendingCustomPublisherForm,
+}

@@ -1,0 +1,221 @@
+"""Trusted publishers, pending publishers, custom OIDC issuers and used JWT ids.
+
+A publisher's configuration (which CI workflow may publish) lives in `PublisherConfig`, shared by
+`TrustedPublisher` (attached to projects) and `PendingPublisher` (for a project that does not
+exist yet). `config_key` is a canonical string of the configuration: two rows with the same key
+describe the same CI identity, so an identical publisher row is reused across projects.
+"""
+
+import json
+
+from django.conf import settings
+from django.db import models
+
+
+class Provider(models.TextChoices):
+    GITHUB = "github", "GitHub Actions"
+    GITLAB = "gitlab", "GitLab CI/CD"
+    GOOGLE = "google", "Google Cloud"
+    CUSTOM = "custom", "Custom issuer"
+
+
+class OIDCIssuer(models.Model):
+    """An issuer an admin registers: a self-managed GitLab, Forgejo/Gitea, Buildkite, ..."""
+
+    class Kind(models.TextChoices):
+        GITLAB = "gitlab", "Self-managed GitLab"
+        CUSTOM = "custom", "Custom (claim rules)"
+
+    class KeySource(models.TextChoices):
+        DISCOVERY = "discovery", "OpenID discovery (jwks_uri)"
+        PINNED = "pinned", "Pinned JWKS"
+
+    name = models.CharField(max_length=100, unique=True)
+    issuer_url = models.URLField(
+        max_length=255, unique=True, help_text="Compared exactly with the token's `iss` claim."
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CUSTOM)
+    key_source = models.CharField(
+        max_length=16, choices=KeySource.choices, default=KeySource.DISCOVERY
+    )
+    pinned_jwks = models.JSONField(
+        default=dict, blank=True, help_text='With a pinned key source: {"keys": [...]}.'
+    )
+    audience = models.CharField(
+        max_length=255, blank=True, help_text="Expected `aud`; empty means the site's audience."
+    )
+    algorithms = models.JSONField(
+        default=list, blank=True, help_text='Allowed algorithms, e.g. ["RS256"]; empty: RS256.'
+    )
+    requires_jti = models.BooleanField(
+        default=True, help_text="Refuse tokens without a `jti` (replay protection)."
+    )
+    is_enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "OIDC issuer"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.issuer_url})"
+
+
+class AdminFlag(models.Model):
+    """A switch an admin flips at run time. `disallow-oidc` turns trusted publishing off."""
+
+    DISALLOW_OIDC = "disallow-oidc"
+
+    id = models.CharField(max_length=64, primary_key=True)
+    is_enabled = models.BooleanField(default=False)
+    description = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.id} ({'on' if self.is_enabled else 'off'})"
+
+
+class PublisherConfig(models.Model):
+    """Which CI identity may publish. Fields unused by a provider stay empty."""
+
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    # GitHub Actions
+    repository_owner = models.CharField(max_length=100, blank=True)
+    repository_owner_id = models.CharField(max_length=32, blank=True)
+    repository_name = models.CharField(max_length=100, blank=True)
+    workflow_filename = models.CharField(max_length=255, blank=True)
+    # GitLab CI/CD
+    namespace = models.CharField(max_length=255, blank=True)
+    project = models.CharField(max_length=255, blank=True)
+    workflow_filepath = models.CharField(max_length=255, blank=True)
+    # GitHub (stored lower-cased, compared case-insensitively) and GitLab (exact).
+    environment = models.CharField(max_length=255, blank=True)
+    # Issuer: GitLab's is gitlab.com or a registered self-managed instance; custom publishers
+    # name their registered issuer.
+    issuer = models.ForeignKey(OIDCIssuer, null=True, blank=True, on_delete=models.PROTECT)
+    # Google Cloud
+    email = models.EmailField(blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    # Custom issuer: [{"claim": "repository", "op": "equals"|"startswith", "value": "..."}]
+    claim_rules = models.JSONField(default=list, blank=True)
+    config_key = models.CharField(max_length=1024, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def save(self, *args, **kwargs):
+        # Derived, never business logic: keeps identical configurations findable.
+        self.config_key = self.compute_config_key()
+        super().save(*args, **kwargs)
+
+    def compute_config_key(self) -> str:
+        data: dict = {"provider": self.provider}
+        if self.provider == Provider.GITHUB:
+            data |= {
+                "owner": self.repository_owner.lower(),
+                "owner_id": self.repository_owner_id,
+                "repo": self.repository_name.lower(),
+                "workflow": self.workflow_filename,
+                "env": self.environment.lower(),
+            }
+        elif self.provider == Provider.GITLAB:
+            data |= {
+                "namespace": self.namespace.lower(),
+                "project": self.project.lower(),
+                "workflow": self.workflow_filepath,
+                "env": self.environment,
+                "issuer": self.issuer_id,
+            }
+        elif self.provider == Provider.GOOGLE:
+            data |= {"email": self.email.lower(), "sub": self.subject}
+        else:
+            data |= {"issuer": self.issuer_id, "rules": self.claim_rules}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def display_name(self) -> str:
+        env = f" (environment {self.environment})" if self.environment else ""
+        if self.provider == Provider.GITHUB:
+            return (
+                f"GitHub: {self.repository_owner}/{self.repository_name} "
+                f"workflow {self.workflow_filename}{env}"
+            )
+        if self.provider == Provider.GITLAB:
+            host = self.issuer.issuer_url if self.issuer_id else "gitlab.com"
+            return f"GitLab ({host}): {self.namespace}/{self.project} {self.workflow_filepath}{env}"
+        if self.provider == Provider.GOOGLE:
+            sub = f" (subject {self.subject})" if self.subject else ""
+            return f"Google Cloud: {self.email}{sub}"
+        rules = ", ".join(
+            f"{rule['claim']} {rule['op']} {rule['value']!r}" for rule in self.claim_rules
+        )
+        issuer = self.issuer.name if self.issuer_id else "?"
+        return f"{issuer}: {rules}"
+
+    @property
+    def url(self) -> str:
+        """The CI project's web page, when the provider has one."""
+        if self.provider == Provider.GITHUB:
+            return f"https://github.com/{self.repository_owner}/{self.repository_name}"
+        if self.provider == Provider.GITLAB:
+            base = self.issuer.issuer_url if self.issuer_id else "https://gitlab.com"
+            return f"{base.rstrip('/')}/{self.namespace}/{self.project}"
+        return ""
+
+
+class TrustedPublisher(PublisherConfig):
+    """A CI identity allowed to publish the projects it is attached to."""
+
+    projects = models.ManyToManyField(
+        "projects.Project", related_name="trusted_publishers", blank=True
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["config_key"], name="publisher_config_unique"),
+        ]
+
+
+class PendingPublisher(PublisherConfig):
+    """A publisher for a project that does not exist yet; its first upload creates the project.
+
+    `publisher` is the TrustedPublisher row with the same configuration, created at
+    registration, so minting only ever looks up TrustedPublisher rows.
+    """
+
+    project_name = models.CharField(max_length=255)
+    normalized_name = models.CharField(max_length=255)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_publishers"
+    )
+    publisher = models.ForeignKey(
+        TrustedPublisher, on_delete=models.CASCADE, related_name="pending_publishers"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["config_key", "normalized_name"], name="pending_publisher_unique"
+            ),
+        ]
+
+
+class UsedJwtId(models.Model):
+    """A JWT id already exchanged for a token. The unique row is the atomic claim."""
+
+    issuer_url = models.CharField(max_length=255)
+    jti = models.CharField(max_length=255)
+    expires_at = models.DateTimeField(help_text="Deletable after this (exp + leeway + margin).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "used JWT id"
+        constraints = [
+            models.UniqueConstraint(fields=["issuer_url", "jti"], name="used_jwt_id_unique"),
+        ]
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.jti} ({self.issuer_url})"

@@ -1,0 +1,1 @@
+"""OIDC trusted publishing: issuers, their keys, token verification and publisher matching."""

@@ -1,0 +1,102 @@
+"""Each issuer's signing keys, from its JWKS, cached in the Django cache (Redis in production).
+
+Keys come only from the issuer's own discovery document (or a JWKS an admin pinned), never
+from a token's `jku`/`x5u`/`jwk`/`x5c` headers (RFC 8725 §3.10). The cache has no expiry: an
+unknown `kid` triggers a refresh, at most once per OIDC_JWKS_REFRESH_INTERVAL per issuer, and a
+failed refresh keeps the cached keys, so tokens keep verifying while the issuer is down.
+"""
+
+import hashlib
+import json
+import logging
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from jwt import PyJWK
+from jwt.exceptions import PyJWTError
+
+from publishing.oidc.issuers import Issuer
+
+logger = logging.getLogger(__name__)
+
+MAX_JWKS_BYTES = 256 * 1024
+
+
+def _cache_key(issuer_url: str, suffix: str) -> str:
+    digest = hashlib.sha256(issuer_url.encode()).hexdigest()
+    return f"publishing:oidc:jwks:{digest}:{suffix}"
+
+
+def _get_json(url: str) -> dict:
+    response = requests.get(
+        url, timeout=settings.OIDC_JWKS_TIMEOUT, allow_redirects=False, stream=True
+    )
+    response.raise_for_status()
+    body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
+    if len(body) > MAX_JWKS_BYTES:
+        raise ValueError("response too large")
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise TypeError("not a JSON object")
+    return data
+
+
+def fetch_jwks(issuer_url: str) -> dict[str, dict]:
+    """Fetch the issuer's keys through OpenID discovery; return them by `kid`."""
+    discovery = _get_json(f"{issuer_url.rstrip('/')}/.well-known/openid-configuration")
+    # OIDC Discovery §4.3: the document must name the issuer it was fetched for.
+    if discovery.get("issuer") != issuer_url:
+        raise ValueError("discovery document names another issuer")
+    jwks_uri = discovery.get("jwks_uri")
+    if not isinstance(jwks_uri, str) or not jwks_uri.startswith("https://"):
+        raise ValueError("jwks_uri is missing or not https")
+    return keys_by_kid(_get_json(jwks_uri))
+
+
+def keys_by_kid(jwks: dict) -> dict[str, dict]:
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list):
+        return {}
+    return {
+        key["kid"]: key
+        for key in keys
+        if isinstance(key, dict) and isinstance(key.get("kid"), str) and key.get("kty") != "oct"
+    }
+
+
+def _cached_keys(issuer: Issuer, kid: str) -> dict[str, dict]:
+    if issuer.pinned_jwks is not None:
+        return keys_by_kid(issuer.pinned_jwks)
+    keys_key = _cache_key(issuer.url, "keys")
+    keys = cache.get(keys_key) or {}
+    if kid in keys:
+        return keys
+    # cache.add is atomic (SET NX in Redis): one refresh per interval across all web replicas.
+    if not cache.add(_cache_key(issuer.url, "cooldown"), 1, settings.OIDC_JWKS_REFRESH_INTERVAL):
+        return keys
+    try:
+        fetched = fetch_jwks(issuer.url)
+    except (requests.RequestException, ValueError, TypeError) as error:
+        logger.warning("Could not refresh the keys of OIDC issuer %s: %s", issuer.url, error)
+        return keys
+    if not fetched:
+        logger.warning("OIDC issuer %s published no usable keys; keeping cached ones", issuer.url)
+        return keys
+    cache.set(keys_key, fetched, None)
+    return fetched
+
+
+def get_signing_key(issuer: Issuer, kid: str) -> PyJWK | None:
+    """Return the issuer's key `kid` bound to its one algorithm, or None if it has none."""
+    jwk = _cached_keys(issuer, kid).get(kid)
+    if jwk is None:
+        return None
+    try:
+        key = PyJWK(jwk)
+    except PyJWTError:
+        logger.warning("OIDC issuer %s published an unusable key %r", issuer.url, kid)
+        return None
+    if key.algorithm_name not in issuer.algorithms:
+        return None
+    return key

@@ -1,0 +1,265 @@
+"""Matching verified claims to a trusted publisher, per provider.
+
+Each provider names the claims it needs, finds the candidate publishers that share the token's
+proven identity (the same repository, GitLab project, service account or matching rule), and
+compares the rest. When no candidate matches, the refusal names the claim that differed and the
+value the closest candidate expects. Candidates are only publishers for the identity the token
+proves, so no other project's configuration is revealed.
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from publishing.models import Provider, TrustedPublisher
+from publishing.oidc.errors import TokenRequestError, invalid_publisher
+from publishing.oidc.issuers import Issuer
+
+Claims = dict[str, Any]
+
+
+def _require(claims: Claims, names: Iterable[str]) -> None:
+    for name in names:
+        value = claims.get(name)
+        if value is None or value == "":
+            raise invalid_publisher(f"Missing claim {name!r}")
+
+
+def active_publishers() -> QuerySet[TrustedPublisher]:
+    """Publishers attached to a project or awaiting one through a pending publisher."""
+    return (
+        TrustedPublisher.objects.filter(
+            Q(projects__isnull=False) | Q(pending_publishers__isnull=False)
+        )
+        .distinct()
+        .select_related("issuer")
+        .order_by("pk")
+    )
+
+
+def _split_ref(value: str) -> tuple[str, str]:
+    path, _, ref = value.rpartition("@")
+    return path, ref
+
+
+# GitHub Actions ---------------------------------------------------------------------------
+
+
+def _github_candidates(issuer: Issuer, claims: Claims) -> tuple[QuerySet, str]:
+    _require(
+        claims,
+        ["repository", "repository_owner", "repository_owner_id", "job_workflow_ref", "event_name"],
+    )
+    if not claims.get("ref") and not claims.get("sha"):
+        raise invalid_publisher("Missing claim 'ref' or 'sha'")
+    event = claims["event_name"]
+    if event in settings.OIDC_GITHUB_DENIED_EVENTS:
+        raise invalid_publisher(
+            f"Publishing from a workflow triggered by {event!r} is not supported: such "
+            "workflows can run code from forks. Publish from a push, tag or release workflow"
+        )
+    owner, _, name = str(claims["repository"]).partition("/")
+    if owner.lower() != str(claims["repository_owner"]).lower():
+        raise invalid_publisher("the 'repository' and 'repository_owner' claims disagree")
+    candidates = active_publishers().filter(
+        provider=Provider.GITHUB, repository_owner__iexact=owner, repository_name__iexact=name
+    )
+    return candidates, f"no trusted publisher is configured for repository {claims['repository']!r}"
+
+
+def _github_mismatches(publisher: TrustedPublisher, claims: Claims) -> list[str]:
+    problems = []
+    owner_id = str(claims["repository_owner_id"])
+    if owner_id != publisher.repository_owner_id:
+        problems.append(
+            f"claim 'repository_owner_id' is {owner_id!r} but the publisher expects "
+            f"{publisher.repository_owner_id!r}: the owner account was deleted and re-created, "
+            "so the publisher must be registered again"
+        )
+    expected_path = (
+        f"{publisher.repository_owner}/{publisher.repository_name}"
+        f"/.github/workflows/{publisher.workflow_filename}"
+    )
+    path, ref = _split_ref(str(claims["job_workflow_ref"]))
+    owner_repo, _, workflow = path.partition("/.github/workflows/")
+    if (
+        owner_repo.lower() != f"{publisher.repository_owner}/{publisher.repository_name}".lower()
+        or workflow != publisher.workflow_filename
+    ):
+        problems.append(
+            f"claim 'job_workflow_ref' is {claims['job_workflow_ref']!r} but the publisher "
+            f"expects the workflow {expected_path!r}"
+        )
+    elif ref not in {claims.get("ref"), claims.get("sha")} or not ref:
+        problems.append(
+            f"claim 'job_workflow_ref' names {ref!r}, "
+            "which is neither the 'ref' nor the 'sha' claim"
+        )
+    problems.extend(_environment_mismatch(publisher, claims, case_sensitive=False))
+    return problems
+
+
+def _environment_mismatch(
+    publisher: TrustedPublisher, claims: Claims, *, case_sensitive: bool
+) -> list[str]:
+    if not publisher.environment:
+        return []
+    environment = claims.get("environment")
+    if not environment:
+        return [
+            (
+                f"the publisher expects environment {publisher.environment!r} but the token has no "
+                "'environment' claim: set `environment:` on the publishing job"
+            )
+        ]
+    same = (
+        environment == publisher.environment
+        if case_sensitive
+        else str(environment).lower() == publisher.environment.lower()
+    )
+    if not same:
+        return [
+            (
+                f"claim 'environment' is {environment!r} but the publisher expects "
+                f"{publisher.environment!r}"
+            )
+        ]
+    return []
+
+
+# GitLab CI/CD -----------------------------------------------------------------------------
+
+
+def _gitlab_candidates(issuer: Issuer, claims: Claims) -> tuple[QuerySet, str]:
+    _require(claims, ["sub", "project_path", "ci_config_ref_uri", "ref_path", "sha"])
+    namespace, _, project = str(claims["project_path"]).rpartition("/")
+    candidates = active_publishers().filter(
+        provider=Provider.GITLAB, namespace__iexact=namespace, project__iexact=project
+    )
+    # A self-managed instance is another issuer: only its own publishers may match.
+    if issuer.registered is not None:
+        candidates = candidates.filter(issuer=issuer.registered)
+    else:
+        candidates = candidates.filter(issuer__isnull=True)
+    return candidates, (
+        f"no trusted publisher is configured for GitLab project {claims['project_path']!r} "
+        f"on {issuer.url}"
+    )
+
+
+def _gitlab_mismatches(publisher: TrustedPublisher, claims: Claims, issuer: Issuer) -> list[str]:
+    problems = []
+    full_path = f"{publisher.namespace}/{publisher.project}"
+    parts = str(claims["sub"]).split(":")
+    if len(parts) < 2 or parts[0] != "project_path" or parts[1].lower() != full_path.lower():
+        problems.append(f"claim 'sub' is {claims['sub']!r} but names another project")
+    host = urlsplit(issuer.url).netloc
+    expected_path = f"{host}/{full_path}//{publisher.workflow_filepath}"
+    path, ref = _split_ref(str(claims["ci_config_ref_uri"]))
+    if path.lower() != expected_path.lower():
+        problems.append(
+            f"claim 'ci_config_ref_uri' is {claims['ci_config_ref_uri']!r} but the publisher "
+            f"expects the pipeline {expected_path!r}"
+        )
+    elif ref not in {claims.get("ref_path"), claims.get("sha")}:
+        problems.append(
+            f"claim 'ci_config_ref_uri' names {ref!r}, which is neither 'ref_path' nor 'sha'"
+        )
+    problems.extend(_environment_mismatch(publisher, claims, case_sensitive=True))
+    return problems
+
+
+# Google Cloud -----------------------------------------------------------------------------
+
+
+def _google_candidates(issuer: Issuer, claims: Claims) -> tuple[QuerySet, str]:
+    _require(claims, ["email"])
+    if claims.get("email_verified") is not True:
+        raise invalid_publisher("the 'email_verified' claim must be true")
+    candidates = active_publishers().filter(provider=Provider.GOOGLE, email__iexact=claims["email"])
+    return candidates, f"no trusted publisher is configured for {claims['email']!r}"
+
+
+def _google_mismatches(publisher: TrustedPublisher, claims: Claims) -> list[str]:
+    if publisher.subject and claims.get("sub") != publisher.subject:
+        return [
+            f"claim 'sub' is {claims.get('sub')!r} but the publisher expects {publisher.subject!r}"
+        ]
+    return []
+
+
+# Custom issuers ---------------------------------------------------------------------------
+
+RULE_OPERATORS: dict[str, Callable[[str, str], bool]] = {
+    "equals": lambda actual, expected: actual == expected,
+    "startswith": lambda actual, expected: actual.startswith(expected),
+}
+
+
+def rule_holds(rule: dict, claims: Claims) -> bool:
+    actual = claims.get(rule["claim"])
+    if not isinstance(actual, str | int | bool) or isinstance(actual, bool):
+        return False
+    return RULE_OPERATORS[rule["op"]](str(actual), rule["value"])
+
+
+def _custom_candidates(issuer: Issuer, claims: Claims) -> tuple[list, str]:
+    publishers = active_publishers().filter(provider=Provider.CUSTOM, issuer=issuer.registered)
+    # A candidate shares at least one exact-match rule with the token, so explaining its other
+    # rules reveals nothing the token's holder does not already control.
+    candidates = [
+        publisher
+        for publisher in publishers
+        if publisher.claim_rules
+        and any(
+            rule["op"] == "equals" and rule_holds(rule, claims) for rule in publisher.claim_rules
+        )
+    ]
+    return candidates, f"no trusted publisher of {issuer.url} matches this token's claims"
+
+
+def _custom_mismatches(publisher: TrustedPublisher, claims: Claims) -> list[str]:
+    if not publisher.claim_rules:
+        return ["the publisher has no claim rules"]
+    return [
+        f"claim {rule['claim']!r} is {claims.get(rule['claim'])!r} but the publisher requires "
+        f"it to {rule['op'].replace('startswith', 'start with').replace('equals', 'equal')} "
+        f"{rule['value']!r}"
+        for rule in publisher.claim_rules
+        if not rule_holds(rule, claims)
+    ]
+
+
+def _specificity(publisher: TrustedPublisher) -> tuple:
+    return (0 if publisher.environment or publisher.subject else 1, -len(publisher.claim_rules))
+
+
+def find_publisher(issuer: Issuer, claims: Claims) -> TrustedPublisher:
+    """Return the most specific publisher the claims satisfy, or refuse with the differences."""
+    provider = issuer.provider
+    if provider == Provider.GITHUB:
+        candidates, none_message = _github_candidates(issuer, claims)
+        check = lambda publisher: _github_mismatches(publisher, claims)  # noqa: E731 - tiny adapter
+    elif provider == Provider.GITLAB:
+        candidates, none_message = _gitlab_candidates(issuer, claims)
+        check = lambda publisher: _gitlab_mismatches(publisher, claims, issuer)  # noqa: E731 - tiny adapter
+    elif provider == Provider.GOOGLE:
+        candidates, none_message = _google_candidates(issuer, claims)
+        check = lambda publisher: _google_mismatches(publisher, claims)  # noqa: E731 - tiny adapter
+    elif provider == Provider.CUSTOM:
+        candidates, none_message = _custom_candidates(issuer, claims)
+        check = lambda publisher: _custom_mismatches(publisher, claims)  # noqa: E731 - tiny adapter
+    else:  # pragma: no cover - Provider is a closed set
+        raise TokenRequestError("invalid-payload", "unknown trusted publishing issuer")
+    candidates = sorted(candidates, key=_specificity)
+    if not candidates:
+        raise invalid_publisher(none_message)
+    explained = [(publisher, check(publisher)) for publisher in candidates]
+    for publisher, problems in explained:
+        if not problems:
+            return publisher
+    _, problems = min(explained, key=lambda item: len(item[1]))
+    raise invalid_publisher("; ".join(problems))

@@ -1,0 +1,361 @@
+"""Writes of trusted publishing: minting and burning tokens, adding and removing publishers.
+
+Pending publishers (for projects that do not exist yet) live in `publishing.pending`.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, IntegrityError, transaction
+from django.http import HttpRequest
+from django.urls import reverse
+
+from accounts.models import User
+from accounts.notifications import email_user
+from auditlog.events import EventType
+from auditlog.services import record_event
+from projects.exceptions import ProjectNameError
+from projects.models import Project
+from projects.names import validate_project_name
+from projects.selectors import get_project_by_name, owners_of_project, roles_for_project
+from publishing.models import Provider, TrustedPublisher, UsedJwtId
+from publishing.oidc.errors import TokenRequestError, invalid_payload, invalid_publisher
+from publishing.oidc.providers import find_publisher
+from publishing.oidc.verification import peek_issuer, verify_token
+from publishing.publisher_errors import PublisherError
+from publishing.selectors import trusted_publishing_disabled_reason
+from tokens.exceptions import TokenVerificationError
+from tokens.macaroons import verify_token as verify_api_token
+from tokens.models import ApiToken
+from tokens.services import create_publisher_token, revoke_api_token
+
+logger = logging.getLogger(__name__)
+
+# A used jti is kept this long past the token's `exp` (beyond the leeway), then deleted.
+JTI_RETENTION_MARGIN = timedelta(minutes=5)
+ENVIRONMENT_NOTICE_INTERVAL = 24 * 60 * 60
+
+
+@dataclass(frozen=True)
+class MintedToken:
+    token: str
+    expires: int
+    publisher: TrustedPublisher
+
+
+def _claims_data(publisher: TrustedPublisher, claims: dict[str, Any]) -> dict[str, Any]:
+    """The claims worth keeping in the history: where the publish came from."""
+    keep = ("ref", "sha", "ref_path", "environment", "event_name")
+    data = {name: claims[name] for name in keep if isinstance(claims.get(name), str)}
+    if publisher.provider == Provider.GITHUB and claims.get("workflow_ref"):
+        data["reusable_workflow_used"] = claims.get("job_workflow_ref") != claims["workflow_ref"]
+    return data
+
+
+def _discard_unusable_pending(publisher: TrustedPublisher, request: HttpRequest | None) -> None:
+    """Delete the publisher's pending publishers whose project can no longer be created.
+
+    A project created meanwhile (by anyone) or a name the policy now refuses ends the pending
+    publisher (GHSA-c943-3cj2-g448). Raise when nothing is left for the token to publish to.
+    """
+    refusal: TokenRequestError | None = None
+    with transaction.atomic():
+        for pending in publisher.pending_publishers.select_related("added_by"):
+            if get_project_by_name(pending.project_name) is not None:
+                reason = "the project was created by other means"
+                error = TokenRequestError(
+                    "invalid-pending-publisher", "valid token, but project already exists"
+                )
+            else:
+                try:
+                    validate_project_name(pending.project_name)
+                except ProjectNameError as exc:
+                    reason = str(exc)
+                    error = invalid_payload(str(exc))
+                else:
+                    continue
+            record_event(
+                event_type=EventType.ACCOUNT_OIDC_PENDING_PUBLISHER_REMOVED,
+                actor=None,
+                user=pending.added_by,
+                request=request,
+                data={
+                    "project": pending.project_name,
+                    "publisher": pending.display_name,
+                    "removed_by": "system:project-unavailable",
+                    "reason": reason,
+                },
+            )
+            pending.delete()
+            refusal = refusal or error
+        if refusal is None or publisher.projects.exists() or publisher.pending_publishers.exists():
+            return
+    raise refusal
+
+
+def _claim_jti(*, issuer_url: str, claims: dict[str, Any]) -> None:
+    """Record the token's jti as used; refuse a second use. Atomic on SQLite and PostgreSQL."""
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        return
+    expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC) + timedelta(
+        seconds=settings.OIDC_LEEWAY
+    )
+    try:
+        with transaction.atomic():
+            UsedJwtId.objects.create(
+                issuer_url=issuer_url, jti=jti[:255], expires_at=expires_at + JTI_RETENTION_MARGIN
+            )
+    except IntegrityError:
+        raise TokenRequestError("invalid-reuse-token", "invalid token: already used") from None
+    except DatabaseError as exc:
+        # Fail closed: nothing is minted without a replay record.
+        raise TokenRequestError(
+            "service-unavailable",
+            "the replay store is unavailable; try again in a minute",
+            status=503,
+        ) from exc
+
+
+def _notify_environment_ignored(
+    publisher: TrustedPublisher, projects: list[Project], claims: dict[str, Any]
+) -> None:
+    """Tell owners that a publisher without environment accepted a token naming one."""
+    environment = claims.get("environment")
+    if (
+        publisher.provider not in (Provider.GITHUB, Provider.GITLAB)
+        or publisher.environment
+        or not isinstance(environment, str)
+        or not environment
+        or len(projects) != 1
+    ):
+        return
+    project = projects[0]
+    throttle = f"publishing:environment-ignored:{publisher.pk}:{environment.lower()}"
+    if not cache.add(throttle, 1, ENVIRONMENT_NOTICE_INTERVAL):
+        return
+    url = settings.SITE_URL + reverse("publishing:project", kwargs={"name": project.name})
+    for owner in owners_of_project(project):
+        email_user(
+            user=owner,
+            template="publishing/environment_ignored",
+            context={
+                "project": project,
+                "publisher": publisher,
+                "environment": environment,
+                "publishing_url": url,
+            },
+        )
+
+
+def mint_publisher_token(*, raw_token: str, request: HttpRequest | None = None) -> MintedToken:
+    """Exchange a CI provider's JWT for a short-lived upload token; raise TokenRequestError.
+
+    Order: issuer by exact `iss` -> signature, audience and times -> publisher match -> jti
+    claimed (once) -> token minted, in that order, so a replay never mints and a token of an
+    unknown CI never causes a key fetch.
+    """
+    disabled = trusted_publishing_disabled_reason()
+    if disabled:
+        raise TokenRequestError("not-enabled", disabled)
+    issuer = peek_issuer(raw_token)
+    disabled = trusted_publishing_disabled_reason(provider=issuer.provider)
+    if disabled:
+        raise TokenRequestError("not-enabled", disabled)
+    claims = verify_token(raw_token, issuer)
+    if issuer.requires_jti and not claims.get("jti"):
+        raise invalid_publisher("Missing claim 'jti'")
+    publisher = find_publisher(issuer, claims)
+    _discard_unusable_pending(publisher, request)
+    return _mint(publisher=publisher, issuer_url=issuer.url, claims=claims, request=request)
+
+
+@transaction.atomic
+def _mint(
+    *,
+    publisher: TrustedPublisher,
+    issuer_url: str,
+    claims: dict[str, Any],
+    request: HttpRequest | None,
+) -> MintedToken:
+    _claim_jti(issuer_url=issuer_url, claims=claims)
+    projects = list(publisher.projects.order_by("pk"))
+    token, raw = create_publisher_token(
+        publisher_id=publisher.pk,
+        project_ids=[project.pk for project in projects],
+        lifetime=settings.OIDC_TOKEN_LIFETIME,
+        request=request,
+    )
+    expires = int(token.expires_at.timestamp()) if token.expires_at else int(time.time())
+    data = {
+        "expires": expires,
+        "publisher_name": publisher.display_name,
+        "publisher_id": publisher.pk,
+        "publisher_url": publisher.url,
+        **_claims_data(publisher, claims),
+    }
+    for project in projects:
+        record_event(
+            event_type=EventType.PROJECT_SHORT_LIVED_API_TOKEN_ADDED,
+            actor=None,
+            request=request,
+            project=project,
+            data=data,
+        )
+    _notify_environment_ignored(publisher, projects, claims)
+    return MintedToken(token=raw, expires=expires, publisher=publisher)
+
+
+def burn_publisher_token(*, raw_token: str, request: HttpRequest | None = None) -> None:
+    """Revoke a minted trusted-publishing token at once (uv calls this after publishing).
+
+    Raise TokenRequestError for anything that is not a valid trusted-publishing token.
+    """
+    try:
+        verified = verify_api_token(raw_token, client_ip="", now=int(time.time()))
+    except TokenVerificationError as exc:
+        raise TokenRequestError("invalid-token", "malformed or invalid token") from exc
+    if not verified.token.is_trusted_publisher:
+        raise TokenRequestError("invalid-token", "only trusted publishing tokens can be burned")
+    revoke_api_token(
+        token=verified.token,
+        actor=None,
+        reason="burned by the trusted publishing client",
+        request=request,
+    )
+
+
+def _notify_collaborators(
+    *, project: Project, publisher: TrustedPublisher, actor: User, template: str
+) -> None:
+    url = settings.SITE_URL + reverse("publishing:project", kwargs={"name": project.name})
+    for role in roles_for_project(project):
+        email_user(
+            user=role.user,
+            template=template,
+            context={
+                "project": project,
+                "publisher": publisher,
+                "actor": actor,
+                "publishing_url": url,
+            },
+        )
+
+
+def get_or_create_publisher(*, config: dict[str, Any]) -> TrustedPublisher:
+    """The publisher row with this configuration, created when none exists."""
+    candidate = TrustedPublisher(**config)
+    key = candidate.compute_config_key()
+    existing = TrustedPublisher.objects.filter(config_key=key).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            candidate.save()
+    except IntegrityError:
+        return TrustedPublisher.objects.get(config_key=key)
+    return candidate
+
+
+@transaction.atomic
+def add_publisher_to_project(
+    *, project: Project, config: dict[str, Any], actor: User, request: HttpRequest | None = None
+) -> TrustedPublisher:
+    """Let the CI identity `config` publish `project`; email every collaborator."""
+    publisher = get_or_create_publisher(config=config)
+    if publisher.projects.filter(pk=project.pk).exists():
+        raise PublisherError(f"{publisher.display_name} is already registered with {project.name}.")
+    publisher.projects.add(project)
+    record_event(
+        event_type=EventType.PROJECT_OIDC_PUBLISHER_ADDED,
+        actor=actor,
+        request=request,
+        project=project,
+        data={
+            "publisher": publisher.display_name,
+            "publisher_id": publisher.pk,
+            "provider": publisher.provider,
+            "url": publisher.url,
+            "submitted_by": actor.username,
+        },
+    )
+    _notify_collaborators(
+        project=project, publisher=publisher, actor=actor, template="publishing/publisher_added"
+    )
+    return publisher
+
+
+@transaction.atomic
+def remove_publisher_from_project(
+    *,
+    project: Project,
+    publisher: TrustedPublisher,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> None:
+    """Stop `publisher` publishing `project`; its live tokens are revoked at once."""
+    if not publisher.projects.filter(pk=project.pk).exists():
+        raise PublisherError("This publisher is not registered with this project.")
+    publisher.projects.remove(project)
+    record_event(
+        event_type=EventType.PROJECT_OIDC_PUBLISHER_REMOVED,
+        actor=actor,
+        request=request,
+        project=project,
+        data={
+            "publisher": publisher.display_name,
+            "publisher_id": publisher.pk,
+            "provider": publisher.provider,
+            "url": publisher.url,
+            "removed_by": actor.username,
+        },
+    )
+    _notify_collaborators(
+        project=project, publisher=publisher, actor=actor, template="publishing/publisher_removed"
+    )
+    # Minted tokens list the projects they were minted for; revoke them so the removal takes
+    # effect now, not in up to 15 minutes.
+    for token in ApiToken.objects.filter(publisher_id=publisher.pk):
+        revoke_api_token(
+            token=token,
+            actor=actor,
+            reason=f"trusted publisher removed from {project.name}",
+            request=request,
+        )
+    if not publisher.projects.exists() and not publisher.pending_publishers.exists():
+        publisher.delete()
+
+
+def notify_token_upload_to_published_project(*, project: Project, identity: Any) -> None:
+    """Email owners when a long-lived API token uploaded to a project with a trusted publisher.
+
+    Call it after a successful upload by a user token (not by a trusted publisher). A project
+    that publishes from CI should not see uploads from personal tokens; if this one was not
+    expected, the token may be stolen.
+    """
+    if getattr(identity, "is_trusted_publisher", False):
+        return
+    if not TrustedPublisher.objects.filter(projects=project).exists():
+        return
+    user = getattr(identity, "user", None)
+    tokens_url = settings.SITE_URL + reverse("tokens:list")
+    publishing_url = settings.SITE_URL + reverse(
+        "publishing:project", kwargs={"name": project.name}
+    )
+    for owner in owners_of_project(project):
+        email_user(
+            user=owner,
+            template="publishing/token_upload_to_published_project",
+            context={
+                "project": project,
+                "uploader": getattr(user, "username", ""),
+                "token_name": getattr(identity, "token_name", ""),
+                "tokens_url": tokens_url,
+                "publishing_url": publishing_url,
+            },
+        )

@@ -1,0 +1,167 @@
+"""Pages for managing trusted publishers: on a project (owners) and pending ones (account)."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from accounts.reauth import require_reauth
+from projects.exceptions import ProjectNameError
+from projects.models import Project
+from projects.policy import require_two_factor
+from projects.selectors import get_project_by_name, is_owner
+from publishing import pending as pending_services
+from publishing import services
+from publishing.forms import PENDING_FORMS, PROJECT_FORMS
+from publishing.models import PendingPublisher, Provider
+from publishing.publisher_errors import PublisherError
+from publishing.selectors import pending_publishers_for_user, publishers_for_project
+
+
+def _registration_rate(group: str, request: HttpRequest) -> str:
+    return settings.PUBLISHER_REGISTRATION_RATE_LIMIT
+
+
+def _owned_project(request: HttpRequest, name: str) -> Project:
+    project = get_project_by_name(name)
+    if project is None:
+        raise Http404("No such project.")
+    if not is_owner(project, request.user):
+        raise PermissionDenied("Only the project's owners can manage its trusted publishers.")
+    return project
+
+
+def _selected_provider(request: HttpRequest) -> str:
+    provider = request.POST.get("provider") or request.GET.get("provider") or Provider.GITHUB
+    return provider if provider in Provider.values else Provider.GITHUB
+
+
+def _prefill(request: HttpRequest, form_class) -> dict[str, str]:
+    """Initial values from the query string (links such as ?provider=github&owner=acme)."""
+    return {
+        name: request.GET[name][:255]
+        for name in form_class.base_fields
+        if name in request.GET and name != "issuer"
+    }
+
+
+def _forms(request: HttpRequest, registry, selected: str, bound=None) -> list:
+    forms = []
+    for provider, form_class in registry.items():
+        if bound is not None and provider == selected:
+            form = bound
+        else:
+            initial = _prefill(request, form_class) if provider == selected else {}
+            form = form_class(initial=initial, prefix=provider)
+        forms.append((Provider(provider), form))
+    return forms
+
+
+@login_required
+@require_two_factor
+@require_reauth
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="user", rate=_registration_rate, method="POST", group="publishing:register")
+@ratelimit(key="ip", rate=_registration_rate, method="POST", group="publishing:register")
+def project_publishing(request: HttpRequest, name: str) -> HttpResponse:
+    project = _owned_project(request, name)
+    selected = _selected_provider(request)
+    bound = None
+    if request.method == "POST":
+        bound = PROJECT_FORMS[selected](request.POST, prefix=selected)
+        if bound.is_valid():
+            try:
+                publisher = services.add_publisher_to_project(
+                    project=project, config=bound.config(), actor=request.user, request=request
+                )
+            except PublisherError as exc:
+                bound.add_error(None, str(exc))
+            else:
+                messages.success(request, f"Added {publisher.display_name} as a trusted publisher.")
+                return redirect("publishing:project", name=project.name)
+    return render(
+        request,
+        "publishing/project.html",
+        {
+            "project": project,
+            "publishers": publishers_for_project(project),
+            "forms": _forms(request, PROJECT_FORMS, selected, bound),
+            "selected": selected,
+        },
+        status=400 if bound is not None else 200,
+    )
+
+
+@login_required
+@require_two_factor
+@require_reauth
+@require_POST
+def remove_project_publisher(request: HttpRequest, name: str, publisher_id: int) -> HttpResponse:
+    project = _owned_project(request, name)
+    publisher = get_object_or_404(publishers_for_project(project), pk=publisher_id)
+    services.remove_publisher_from_project(
+        project=project, publisher=publisher, actor=request.user, request=request
+    )
+    messages.success(
+        request,
+        f"Removed {publisher.display_name}. Its upload tokens were revoked at once.",
+    )
+    return redirect("publishing:project", name=project.name)
+
+
+@login_required
+@require_two_factor
+@require_reauth
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="user", rate=_registration_rate, method="POST", group="publishing:register")
+@ratelimit(key="ip", rate=_registration_rate, method="POST", group="publishing:register")
+def account_publishing(request: HttpRequest) -> HttpResponse:
+    selected = _selected_provider(request)
+    bound = None
+    if request.method == "POST":
+        bound = PENDING_FORMS[selected](request.POST, prefix=selected)
+        if bound.is_valid():
+            try:
+                pending = pending_services.register_pending_publisher(
+                    user=request.user,
+                    project_name=bound.cleaned_data["project_name"].strip(),
+                    config=bound.config(),
+                    request=request,
+                )
+            except (PublisherError, ProjectNameError) as exc:
+                bound.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request,
+                    f"Registered a pending publisher for {pending.project_name}. Its first "
+                    f"publish creates the project; it expires in "
+                    f"{settings.PENDING_PUBLISHER_LIFETIME.days} days if unused.",
+                )
+                return redirect("publishing:account")
+    return render(
+        request,
+        "publishing/account.html",
+        {
+            "pending_publishers": pending_publishers_for_user(request.user),
+            "limit": settings.PENDING_PUBLISHERS_PER_USER,
+            "lifetime_days": settings.PENDING_PUBLISHER_LIFETIME.days,
+            "forms": _forms(request, PENDING_FORMS, selected, bound),
+            "selected": selected,
+        },
+        status=400 if bound is not None else 200,
+    )
+
+
+@login_required
+@require_two_factor
+@require_reauth
+@require_POST
+def remove_pending_publisher(request: HttpRequest, pending_id: int) -> HttpResponse:
+    pending = get_object_or_404(PendingPublisher, pk=pending_id, added_by=request.user)
+    pending_services.remove_pending_publisher(pending=pending, actor=request.user, request=request)
+    messages.success(request, f"Removed the pending publisher for {pending.project_name}.")
+    return redirect("publishing:account")
