@@ -7,6 +7,7 @@ members needed are decompressed, with a cap on the bytes actually read, since de
 lie. A `.tar.gz` sdist has to be decompressed to list it, so that is bounded too.
 """
 
+import configparser
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -100,10 +101,24 @@ def check_wheel(
                 )
         metadata = _read_member(archive, members[f"{dist_info}/METADATA"])
         _read_member(archive, members[f"{dist_info}/WHEEL"])
+        entry_points = members.get(f"{dist_info}/entry_points.txt")
+        if entry_points is not None:
+            _check_entry_points(_read_member(archive, entry_points), filename=filename)
     _check_wheel_metadata(
         metadata, filename=filename, name=name, version=version, requires_dist=requires_dist
     )
     return WheelContents(metadata=metadata)
+
+
+def _check_entry_points(data: bytes, *, filename: str) -> None:
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+    try:
+        parser.read_string(data.decode("utf-8"))
+    except (configparser.Error, UnicodeDecodeError):
+        raise UploadError(
+            f"Wheel '{filename}' has invalid entry points defined in the entry_points.txt file. "
+            "Fix the entry points in the project's configuration and rebuild the wheel."
+        ) from None
 
 
 def _check_wheel_metadata(

@@ -9,6 +9,7 @@ filename -> archive contents -> store and commit.
 
 import hmac
 import importlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.urls import NoReverseMatch, reverse
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit.core import get_usage
 from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name, canonicalize_version
 
@@ -57,6 +58,8 @@ from publishing.upload_stream import (
 )
 from tokens.authentication import UploadIdentity, authenticate_upload
 from tokens.exceptions import TokenAuthenticationError
+
+logger = logging.getLogger(__name__)
 
 RETIRED_ACTIONS = {
     "submit": (
@@ -193,22 +196,26 @@ def _check_project_creation(
 def _project_creation_limited(
     request: HttpRequest, identity: UploadIdentity, *, increment: bool
 ) -> bool:
+    """Whether this user or client IP created its share of projects for now.
+
+    Tested before creating (the count must still have room for one more) and counted after a
+    project was created, so refused uploads do not use up the allowance.
+    """
     user_key = f"user:{identity.user.pk if identity.user else 'none'}"
-    by_user = is_ratelimited(
-        request,
-        group="upload:project-create:user",
-        key=lambda _group, _request: user_key,
-        rate=settings.UPLOAD_PROJECT_CREATE_RATE_USER,
-        increment=increment,
+    limits = (
+        (
+            "upload:project-create:user",
+            lambda _group, _request: user_key,
+            settings.UPLOAD_PROJECT_CREATE_RATE_USER,
+        ),
+        ("upload:project-create:ip", "ip", settings.UPLOAD_PROJECT_CREATE_RATE_IP),
     )
-    by_ip = is_ratelimited(
-        request,
-        group="upload:project-create:ip",
-        key="ip",
-        rate=settings.UPLOAD_PROJECT_CREATE_RATE_IP,
-        increment=increment,
-    )
-    return by_user or by_ip
+    limited = False
+    for group, key, rate in limits:
+        usage = get_usage(request, group=group, key=key, rate=rate, increment=increment)
+        if usage is not None and usage["count"] >= usage["limit"] + (1 if increment else 0):
+            limited = True
+    return limited
 
 
 def _check_project_permission(project: Project, identity: UploadIdentity) -> None:
@@ -430,6 +437,12 @@ def _store(
         )
     except FileRejectedError as exc:
         raise UploadError(exc.message) from None
+    except OSError:
+        logger.exception("Storing an upload failed")
+        raise UploadError(
+            "The file could not be stored. Nothing was published; upload it again in a moment.",
+            status=503,
+        ) from None
 
 
 def _notify_token_upload(*, project: Project, identity: UploadIdentity) -> None:

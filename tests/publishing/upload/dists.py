@@ -105,7 +105,7 @@ def make_wheel(
             info = zipfile.ZipInfo(path, date_time=(2024, 1, 1, 0, 0, 0))
             info.compress_type = compression
             archive.writestr(info, data)
-    python_tag = tag.split("-")[0]
+    python_tag = tag.split("-", maxsplit=1)[0]
     metadata_fields = {"requires_dist": list(requires_dist)} if requires_dist else {}
     return Dist(
         filename=filename or f"{stem}-{version}-{tag}.whl",

@@ -1,0 +1,70 @@
+"""The upload handler hashes while writing, once, and stops at the size limit."""
+
+import hashlib
+import os
+
+import pytest
+from django.core.files.uploadhandler import StopUpload
+
+from publishing.upload_stream import CHUNK_SIZE, HashingUploadHandler
+
+
+def feed(handler: HashingUploadHandler, data: bytes, *, field: str = "content"):
+    handler.new_file(field, "sample_pkg-1.0-py3-none-any.whl", "application/octet-stream", None)
+    for start in range(0, len(data), CHUNK_SIZE):
+        handler.receive_data_chunk(data[start : start + CHUNK_SIZE], start)
+    return handler.file_complete(len(data))
+
+
+def test_digests_are_computed_while_the_file_arrives():
+    data = os.urandom(3 * CHUNK_SIZE + 17)
+
+    upload = feed(HashingUploadHandler(max_size=10 * CHUNK_SIZE), data)
+
+    assert upload.size == len(data)
+    assert upload.digests.md5 == hashlib.md5(data, usedforsecurity=False).hexdigest()
+    assert upload.digests.sha256 == hashlib.sha256(data).hexdigest()
+    assert upload.digests.blake2_256 == hashlib.blake2b(data, digest_size=32).hexdigest()
+    with open(upload.temporary_file_path(), "rb") as written:  # noqa: PTH123 - a temp file path
+        assert written.read() == data
+    upload.close()
+
+
+def test_client_filename_is_kept_verbatim_for_validation():
+    upload = feed(HashingUploadHandler(max_size=CHUNK_SIZE), b"x")
+
+    assert upload.raw_filename == "sample_pkg-1.0-py3-none-any.whl"
+    upload.close()
+
+
+def test_reading_stops_at_the_chunk_that_passes_the_limit():
+    handler = HashingUploadHandler(max_size=CHUNK_SIZE + 10)
+    handler.new_file("content", "big.whl", "application/octet-stream", None)
+    handler.receive_data_chunk(b"x" * CHUNK_SIZE, 0)
+    path = handler._file.temporary_file_path()
+
+    with pytest.raises(StopUpload) as stopped:
+        handler.receive_data_chunk(b"x" * CHUNK_SIZE, CHUNK_SIZE)
+
+    assert handler.is_too_large
+    # The rest of the body is drained (not reset), so the client reads the answer.
+    assert stopped.value.connection_reset is False
+    assert not os.path.exists(path)  # noqa: PTH110 - a temp file path
+
+
+def test_declared_part_length_over_the_limit_stops_before_reading():
+    handler = HashingUploadHandler(max_size=100)
+
+    with pytest.raises(StopUpload):
+        handler.new_file("content", "big.whl", "application/octet-stream", 101)
+
+    assert handler.is_too_large
+
+
+def test_other_file_parts_are_recorded_not_kept():
+    handler = HashingUploadHandler(max_size=CHUNK_SIZE)
+
+    assert feed(handler, b"x", field="summary") is None
+    assert feed(handler, b"sig", field="gpg_signature") is None
+
+    assert handler.unexpected_file_fields == ["summary"]
