@@ -26,7 +26,7 @@ def project_detail(request: HttpRequest, name: str) -> HttpResponse:
         "projects/detail.html",
         {
             "project": project,
-            "releases": releases_with_files(project),
+            "releases": list(releases_with_files(project)),
             "roles": roles,
             "is_owner": viewer_role == Role.Kind.OWNER,
         },

@@ -1,0 +1,93 @@
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages import get_messages
+from django.contrib.messages.storage.fallback import FallbackStorage
+from django.http import HttpResponse
+from django.test import RequestFactory
+from django.urls import reverse
+
+from projects.models import Role
+from projects.policy import (
+    TWO_FACTOR_REQUIRED_MESSAGE,
+    admin_two_factor_missing,
+    require_two_factor,
+    two_factor_missing,
+    two_factor_required,
+)
+from tests.factories import ProjectFactory, RoleFactory, TwoFactorUserFactory, UserFactory
+
+
+@pytest.fixture
+def plain_user(db):
+    return UserFactory()
+
+
+def test_policy_all_requires_every_user_to_have_a_second_factor(settings, plain_user):
+    settings.TWO_FACTOR_POLICY = "all"
+    assert two_factor_required(plain_user)
+    assert two_factor_missing(plain_user)
+    assert not two_factor_missing(TwoFactorUserFactory())
+
+
+def test_policy_critical_spares_users_without_critical_projects(settings, plain_user):
+    settings.TWO_FACTOR_POLICY = "critical"
+    RoleFactory(user=plain_user, project=ProjectFactory(is_critical=False))
+    assert not two_factor_required(plain_user)
+    assert not two_factor_missing(plain_user)
+
+
+@pytest.mark.parametrize("kind", [Role.Kind.OWNER, Role.Kind.MAINTAINER])
+def test_policy_critical_requires_maintainers_of_critical_projects(settings, plain_user, kind):
+    settings.TWO_FACTOR_POLICY = "critical"
+    RoleFactory(user=plain_user, project=ProjectFactory(is_critical=True), role=kind)
+    assert two_factor_required(plain_user)
+    assert two_factor_missing(plain_user)
+
+
+def test_policy_critical_covers_a_critical_project_the_user_is_joining(settings, plain_user):
+    settings.TWO_FACTOR_POLICY = "critical"
+    critical = ProjectFactory(is_critical=True)
+    assert two_factor_missing(plain_user, project=critical)
+    assert not two_factor_missing(plain_user, project=ProjectFactory(is_critical=False))
+
+
+@pytest.mark.parametrize("policy", ["all", "critical"])
+def test_admin_always_needs_a_second_factor(settings, plain_user, policy):
+    settings.TWO_FACTOR_POLICY = policy
+    assert admin_two_factor_missing(plain_user)
+    assert not admin_two_factor_missing(TwoFactorUserFactory())
+
+
+def _request(user):
+    request = RequestFactory().get("/manage/")
+    request.user = user
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    return request
+
+
+@require_two_factor
+def _protected(request):
+    return HttpResponse("done")
+
+
+def test_decorator_redirects_users_the_policy_covers_with_a_message(settings, plain_user):
+    settings.TWO_FACTOR_POLICY = "all"
+    request = _request(plain_user)
+    response = _protected(request)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:two_factor")
+    assert [str(m) for m in get_messages(request)] == [TWO_FACTOR_REQUIRED_MESSAGE]
+
+
+def test_decorator_lets_users_with_a_second_factor_through(db):
+    assert _protected(_request(TwoFactorUserFactory())).content == b"done"
+
+
+def test_decorator_lets_users_outside_critical_policy_through(settings, plain_user):
+    settings.TWO_FACTOR_POLICY = "critical"
+    assert _protected(_request(plain_user)).content == b"done"
+
+
+def test_decorator_leaves_anonymous_users_to_the_login_check(db):
+    assert _protected(_request(AnonymousUser())).content == b"done"

@@ -1,0 +1,260 @@
+import pytest
+from django.urls import reverse
+
+from auditlog.models import AuditEvent
+from projects.models import File, Project, Role, RoleInvitation
+from projects.services.roles import invite_collaborator, make_invitation_token
+from tests.factories import (
+    FileFactory,
+    ReleaseFactory,
+    RoleFactory,
+    TwoFactorUserFactory,
+    UserFactory,
+)
+
+
+def _owner_post_urls(project, owner_role_id, invitation_id):
+    name = project.normalized_name
+    return [
+        (reverse("projects:invite", kwargs={"name": name}), {"username": "x", "role": "Owner"}),
+        (
+            reverse("projects:change_role", kwargs={"name": name, "role_id": owner_role_id}),
+            {"role": "Maintainer"},
+        ),
+        (reverse("projects:remove_role", kwargs={"name": name, "role_id": owner_role_id}), {}),
+        (
+            reverse(
+                "projects:revoke_invitation",
+                kwargs={"name": name, "invitation_id": invitation_id},
+            ),
+            {},
+        ),
+        (reverse("projects:trusted_publishing_only", kwargs={"name": name}), {"enabled": "on"}),
+    ]
+
+
+def test_maintainer_posts_to_every_owner_action_are_denied_and_recorded(
+    login, project, owner, maintainer
+):
+    invitation = invite_collaborator(
+        project=project, username=UserFactory().username, role="Owner", actor=owner
+    )
+    owner_role = Role.objects.get(project=project, user=owner)
+    client = login(maintainer)
+    urls = _owner_post_urls(project, owner_role.pk, invitation.pk)
+    for url, data in urls:
+        assert client.post(url, data).status_code == 403, url
+    denied = AuditEvent.objects.filter(event_type="authz:denied", actor=maintainer)
+    assert denied.count() == len(urls)
+    assert all(event.project == project for event in denied)
+    # Nothing changed.
+    assert Role.objects.get(pk=owner_role.pk).role == Role.Kind.OWNER
+    assert RoleInvitation.objects.filter(pk=invitation.pk).exists()
+    assert not Project.objects.get(pk=project.pk).is_trusted_publishing_only
+
+
+@pytest.mark.parametrize("page", ["projects:settings", "projects:history"])
+def test_owner_pages_are_denied_to_maintainers_and_strangers(login, project, maintainer, page):
+    url = reverse(page, kwargs={"name": project.normalized_name})
+    assert login(maintainer).get(url).status_code == 403
+    assert login(TwoFactorUserFactory()).get(url).status_code == 403
+    assert AuditEvent.objects.filter(event_type="authz:denied").count() == 2
+
+
+def test_anonymous_is_sent_to_login(client, project):
+    response = client.get(reverse("projects:settings", kwargs={"name": "widget"}))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_management_without_second_factor_goes_to_two_factor_setup(login, db):
+    user = UserFactory()
+    response = login(user).get(reverse("projects:mine"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:two_factor")
+
+
+def test_role_change_needs_recent_authentication(client, project, owner, maintainer):
+    client.force_login(owner)  # Logged in, but no recent password entry.
+    role = Role.objects.get(project=project, user=maintainer)
+    url = reverse("projects:change_role", kwargs={"name": "widget", "role_id": role.pk})
+    response = client.post(url, {"role": "Owner"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:reauth"))
+    assert Role.objects.get(pk=role.pk).role == Role.Kind.MAINTAINER
+
+
+def test_owner_invites_changes_and_removes_through_the_pages(login, project, owner, maintainer):
+    client = login(owner)
+    settings_url = reverse("projects:settings", kwargs={"name": "widget"})
+    page = client.get(settings_url)
+    assert page.status_code == 200
+    assert maintainer.username in page.content.decode()
+
+    invitee = UserFactory()
+    response = client.post(
+        reverse("projects:invite", kwargs={"name": "widget"}),
+        {"username": invitee.username, "role": "Maintainer"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == settings_url
+    assert RoleInvitation.objects.filter(invitee=invitee).exists()
+
+    role = Role.objects.get(project=project, user=maintainer)
+    client.post(
+        reverse("projects:change_role", kwargs={"name": "widget", "role_id": role.pk}),
+        {"role": "Owner"},
+    )
+    assert Role.objects.get(pk=role.pk).role == Role.Kind.OWNER
+    client.post(reverse("projects:remove_role", kwargs={"name": "widget", "role_id": role.pk}))
+    assert not Role.objects.filter(pk=role.pk).exists()
+
+
+def test_removing_the_last_owner_shows_the_reason(login, project, owner):
+    client = login(owner)
+    role = Role.objects.get(project=project, user=owner)
+    response = client.post(
+        reverse("projects:remove_role", kwargs={"name": "widget", "role_id": role.pk}),
+        follow=True,
+    )
+    assert "is the only owner of Widget and cannot be removed" in response.content.decode()
+    assert Role.objects.filter(pk=role.pk).exists()
+
+
+def test_last_owner_cannot_leave(login, project, owner):
+    response = login(owner).post(reverse("projects:leave", kwargs={"name": "widget"}), follow=True)
+    assert "Make another collaborator an owner first" in response.content.decode()
+    assert Role.objects.filter(project=project, user=owner).exists()
+
+
+def test_trusted_publishing_only_toggle_records_event(login, project, owner):
+    client = login(owner)
+    url = reverse("projects:trusted_publishing_only", kwargs={"name": "widget"})
+    client.post(url, {"enabled": "on"})
+    assert Project.objects.get(pk=project.pk).is_trusted_publishing_only
+    client.post(url, {})
+    assert not Project.objects.get(pk=project.pk).is_trusted_publishing_only
+    events = AuditEvent.objects.filter(
+        project=project, event_type="project:trusted_publishing_only:change"
+    ).order_by("pk")
+    assert [event.data for event in events] == [{"enabled": True}, {"enabled": False}]
+
+
+def test_invitation_link_page_and_accept(login, project, owner):
+    invitee = TwoFactorUserFactory()
+    invitation = invite_collaborator(
+        project=project, username=invitee.username, role="Maintainer", actor=owner
+    )
+    token = make_invitation_token(invitation)
+    client = login(invitee)
+    page = client.get(reverse("projects:invitation", kwargs={"token": token}))
+    assert page.status_code == 200
+    assert "Accept" in page.content.decode()
+    response = client.post(
+        reverse("projects:accept_invitation", kwargs={"invitation_id": invitation.pk})
+    )
+    assert response.status_code == 302
+    assert Role.objects.get(project=project, user=invitee).role == Role.Kind.MAINTAINER
+
+
+def test_invitation_link_for_another_account_is_refused(login, project, owner):
+    invitee = TwoFactorUserFactory()
+    invitation = invite_collaborator(
+        project=project, username=invitee.username, role="Owner", actor=owner
+    )
+    token = make_invitation_token(invitation)
+    intruder = TwoFactorUserFactory()
+    client = login(intruder)
+    page = client.get(reverse("projects:invitation", kwargs={"token": token}))
+    assert page.status_code == 404
+    assert "for a different account" in page.content.decode()
+    response = client.post(
+        reverse("projects:accept_invitation", kwargs={"invitation_id": invitation.pk})
+    )
+    assert response.status_code == 404
+    assert not Role.objects.filter(user=intruder).exists()
+
+
+def test_tampered_invitation_link_is_refused(login, project, owner):
+    page = login(owner).get(reverse("projects:invitation", kwargs={"token": "abc:def"}))
+    assert page.status_code == 404
+    assert "invalid or has expired" in page.content.decode()
+
+
+def test_decline_from_projects_page(login, project, owner):
+    invitee = TwoFactorUserFactory()
+    invitation = invite_collaborator(
+        project=project, username=invitee.username, role="Owner", actor=owner
+    )
+    client = login(invitee)
+    mine = client.get(reverse("projects:mine")).content.decode()
+    assert "Invitations waiting for you" in mine
+    assert "Widget" in mine
+    client.post(reverse("projects:decline_invitation", kwargs={"invitation_id": invitation.pk}))
+    assert not RoleInvitation.objects.exists()
+
+
+def test_critical_policy_requires_second_factor_to_join_a_critical_project(
+    login, settings, project, owner
+):
+    settings.TWO_FACTOR_POLICY = "critical"
+    Project.objects.filter(pk=project.pk).update(is_critical=True)
+    invitee = UserFactory()
+    invitation = invite_collaborator(
+        project=project, username=invitee.username, role="Maintainer", actor=owner
+    )
+    response = login(invitee).post(
+        reverse("projects:accept_invitation", kwargs={"invitation_id": invitation.pk})
+    )
+    assert response["Location"] == reverse("accounts:two_factor")
+    assert not Role.objects.filter(user=invitee).exists()
+
+
+def test_history_is_paginated_and_owner_only(login, project, owner, maintainer):
+    client = login(owner)
+    response = client.get(reverse("projects:history", kwargs={"name": "widget"}))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "project:create" in html
+    assert "project:role:add" in html
+
+
+def test_my_projects_query_count_is_fixed(login, owner, django_assert_max_num_queries):
+    for _ in range(20):
+        RoleFactory(user=owner, role=Role.Kind.MAINTAINER)
+    client = login(owner)
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("projects:mine"))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("count", [1, 2000])
+def test_project_page_query_count_does_not_grow_with_files(
+    client, project, count, django_assert_max_num_queries
+):
+    release = ReleaseFactory(project=project, version="1.0")
+    File.objects.bulk_create(
+        File(
+            release=release,
+            filename=f"widget-{n}.tar.gz",
+            packagetype=File.PackageType.SDIST,
+            size=10,
+            md5_digest=f"{n:032x}",
+            sha256_digest=f"{n:064x}",
+            blake2_256_digest=f"{n + 1:064x}",
+            path=f"p/{n}/widget-{n}.tar.gz",
+        )
+        for n in range(count)
+    )
+    with django_assert_max_num_queries(4):
+        response = client.get(reverse("projects:detail", kwargs={"name": "widget"}))
+    assert response.status_code == 200
+    assert response.content.count(b"widget-") >= count
+
+
+def test_project_page_non_normalized_redirects_and_unknown_is_404(client, project):
+    FileFactory(release=ReleaseFactory(project=project))
+    response = client.get("/project/Widget/")
+    assert response.status_code == 301
+    assert response["Location"] == "/project/widget/"
+    assert client.get("/project/nothing/").status_code == 404
