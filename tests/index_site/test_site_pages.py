@@ -1,0 +1,88 @@
+"""The health check, the friendly error pages and the security headers every response carries."""
+
+import pytest
+from django.db import DatabaseError
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_answers_200_when_the_database_answers(client):
+    response = client.get("/_/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_health_answers_503_when_the_database_fails(client, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise DatabaseError("connection refused")
+
+    monkeypatch.setattr("index_site.views.connection.cursor", refuse)
+    response = client.get("/_/health")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}
+
+
+def test_health_is_not_redirected_to_https(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/_/health").status_code == 200
+    assert client.get("/").status_code == 301
+
+
+def test_unknown_address_gets_the_friendly_404_page(client):
+    response = client.get("/no-such-page/anywhere")
+    assert response.status_code == 404
+    content = response.content.decode()
+    assert "Not found" in content
+    assert "There is nothing at this address." in content
+    assert 'href="/"' in content
+    assert "Traceback" not in content
+
+
+@pytest.mark.urls("tests.index_site.error_urls")
+def test_permission_denied_shows_the_views_reason(client):
+    response = client.get("/test-errors/forbidden")
+    assert response.status_code == 403
+    assert "Only owners of this project can change its settings." in response.content.decode()
+
+
+@pytest.mark.urls("tests.index_site.error_urls")
+def test_bad_request_page_hides_internal_details(client):
+    response = client.get("/test-errors/suspicious")
+    assert response.status_code == 400
+    content = response.content.decode()
+    assert "The request could not be understood." in content
+    assert "internal detail" not in content
+
+
+@pytest.mark.urls("tests.index_site.error_urls")
+def test_server_error_page_hides_internal_details():
+    client = Client(raise_request_exception=False)
+    response = client.get("/test-errors/broken")
+    assert response.status_code == 500
+    content = response.content.decode()
+    assert "Something went wrong" in content
+    assert "internal detail" not in content
+
+
+def test_csrf_failure_page_says_what_to_do(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post("/_/health")
+    assert response.status_code == 403
+    assert "reload the page and try again" in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/", "/_/health", "/no-such-page"])
+def test_every_response_carries_the_security_headers(client, path):
+    response = client.get(path)
+    csp = response["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp
+    assert "camera=()" in response["Permissions-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
