@@ -56,7 +56,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "projects.apps.GatehouseAdminConfig",  # django.contrib.admin behind the site login and 2FA
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -196,7 +196,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "staticfiles"
+# Where collectstatic writes (the Docker image collects at build time, outside the data volume).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "files")))
 MEDIA_URL = "/files/"
 # FILE_STORAGE: "filesystem" (MEDIA_ROOT) or "s3" (AWS_* variables, read by django-storages).

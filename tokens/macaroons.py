@@ -165,3 +165,24 @@ def verify_token(raw: str, *, client_ip: str, now: int) -> VerifiedToken:
         projects=projects,
         is_attenuated=any(caveat not in issued_bytes for caveat in presented),
     )
+
+
+def find_authentic_token(raw: str) -> ApiToken | None:
+    """The row of a token whose signature checks, whatever its caveats say; else None.
+
+    For revocation (leak reports, self-revocation): a token that has expired or is bound to
+    other addresses is still a leaked credential worth revoking, but a forgery revokes nothing.
+    """
+    try:
+        macaroon, token_id = parse_token(raw)
+        if macaroon.third_party_caveats():
+            return None
+        token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
+        if token is None:
+            return None
+        for caveat in token.caveats:
+            macaroon.add_first_party_caveat(serialize_caveat(caveat))
+        _check_signature(macaroon, derive_root_key(key_id=token.key_id, token_id=token.id))
+    except TokenVerificationError:
+        return None
+    return token

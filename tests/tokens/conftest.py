@@ -43,3 +43,17 @@ def request_with(raw: str | None, *, scheme: str = "basic", ip: str = "192.0.2.1
         else:
             headers["HTTP_AUTHORIZATION"] = f"{scheme} {raw}"
     return RequestFactory().post("/legacy/", **headers)
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    """A client logged in as `owner` who re-authenticated just now."""
+    import time  # noqa: PLC0415 - only this fixture needs it
+
+    from accounts.reauth import AUTHENTICATED_AT_KEY  # noqa: PLC0415 - only this fixture needs it
+
+    client.force_login(owner)
+    session = client.session
+    session[AUTHENTICATED_AT_KEY] = int(time.time())
+    session.save()
+    return client
