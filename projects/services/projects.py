@@ -63,3 +63,61 @@ def set_trusted_publishing_only(
         data={"enabled": enabled},
     )
     return True
+
+
+@transaction.atomic
+def set_project_limits(
+    *,
+    project: Project,
+    upload_limit: int | None,
+    total_size_limit: int | None,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> bool:
+    """Set a project's own file and total size limits (admins); return whether they changed.
+
+    None means the site default. The limits only ever raise the site defaults (see
+    projects.services.files).
+    """
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    previous = {"upload_limit": project.upload_limit, "total_size_limit": project.total_size_limit}
+    current = {"upload_limit": upload_limit, "total_size_limit": total_size_limit}
+    if previous == current:
+        return False
+    project.upload_limit = upload_limit
+    project.total_size_limit = total_size_limit
+    project.save(update_fields=["upload_limit", "total_size_limit"])
+    record_event(
+        event_type=EventType.PROJECT_UPLOAD_LIMIT_CHANGE,
+        actor=actor,
+        request=request,
+        project=project,
+        data={
+            "upload_limit": upload_limit,
+            "previous_upload_limit": previous["upload_limit"],
+            "total_size_limit": total_size_limit,
+            "previous_total_size_limit": previous["total_size_limit"],
+        },
+    )
+    return True
+
+
+@transaction.atomic
+def set_project_critical(
+    *, project: Project, is_critical: bool, actor: User | None, request: HttpRequest | None = None
+) -> bool:
+    """Flag or unflag a project as critical (its maintainers then need 2FA under "critical")."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    if project.is_critical == is_critical:
+        return False
+    project.is_critical = is_critical
+    project.save(update_fields=["is_critical"])
+    if is_critical:
+        record_event(
+            event_type=EventType.PROJECT_CRITICAL_ENTER,
+            actor=actor,
+            request=request,
+            project=project,
+            data={"by": "admin" if actor is not None else "system"},
+        )
+    return True

@@ -1,0 +1,170 @@
+"""Django admin for projects. Limits and the critical flag change through services (audited)."""
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count
+
+from projects.models import (
+    DownloadCount,
+    FilenameRegistry,
+    ProhibitedProjectName,
+    Project,
+    Role,
+    RoleInvitation,
+)
+from projects.names import normalize_project_name
+from projects.services.projects import set_project_critical, set_project_limits
+
+UPLOAD_LIMIT_CAP = 1024 * 1024 * 1024  # 1 GiB, PyPI's cap on a single file.
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    actions = None
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ProjectAdminForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["is_critical", "upload_limit", "total_size_limit"]
+
+    def clean_upload_limit(self):
+        value = self.cleaned_data["upload_limit"]
+        if value is not None and not 0 < value <= UPLOAD_LIMIT_CAP:
+            raise forms.ValidationError(
+                f"Enter a size in bytes between 1 and {UPLOAD_LIMIT_CAP} (1 GiB), or leave it "
+                "empty for the site default."
+            )
+        return value
+
+    def clean_total_size_limit(self):
+        value = self.cleaned_data["total_size_limit"]
+        if value is not None and value <= 0:
+            raise forms.ValidationError(
+                "Enter a positive size in bytes, or leave it empty for the site default."
+            )
+        return value
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    form = ProjectAdminForm
+    list_display = [
+        "name",
+        "normalized_name",
+        "is_critical",
+        "is_trusted_publishing_only",
+        "created_at",
+    ]
+    list_filter = ["is_critical", "is_trusted_publishing_only"]
+    search_fields = ["name", "normalized_name"]
+    readonly_fields = [
+        "name",
+        "normalized_name",
+        "created_at",
+        "total_size",
+        "is_trusted_publishing_only",
+        "release_count",
+        "collaborators",
+    ]
+    fields = [
+        "name",
+        "normalized_name",
+        "created_at",
+        "release_count",
+        "collaborators",
+        "total_size",
+        "is_trusted_publishing_only",
+        "is_critical",
+        "upload_limit",
+        "total_size_limit",
+    ]
+    actions = None
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(release_total=Count("releases"))
+
+    @admin.display(description="Releases")
+    def release_count(self, obj) -> int:
+        return obj.release_total
+
+    @admin.display(description="Collaborators")
+    def collaborators(self, obj) -> str:
+        roles = Role.objects.filter(project=obj).select_related("user").order_by("role")
+        return ", ".join(f"{role.user.username} ({role.role})" for role in roles) or "—"
+
+    def has_add_permission(self, request) -> bool:
+        # Projects are created by uploads, so the creator becomes Owner with an audit trail.
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Changes go through the services, which record the audit events.
+        set_project_limits(
+            project=obj,
+            upload_limit=form.cleaned_data["upload_limit"],
+            total_size_limit=form.cleaned_data["total_size_limit"],
+            actor=request.user,
+            request=request,
+        )
+        set_project_critical(
+            project=obj,
+            is_critical=form.cleaned_data["is_critical"],
+            actor=request.user,
+            request=request,
+        )
+
+
+@admin.register(Role)
+class RoleAdmin(ReadOnlyAdmin):
+    """Read-only: role changes go through the project pages, which email every owner."""
+
+    list_display = ["project", "user", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["project__normalized_name", "user__username"]
+    list_select_related = ["project", "user"]
+
+
+@admin.register(RoleInvitation)
+class RoleInvitationAdmin(ReadOnlyAdmin):
+    list_display = ["project", "invitee", "role", "invited_by", "created_at", "expires_at"]
+    search_fields = ["project__normalized_name", "invitee__username"]
+    list_select_related = ["project", "invitee", "invited_by"]
+
+
+class ProhibitedProjectNameForm(forms.ModelForm):
+    class Meta:
+        model = ProhibitedProjectName
+        fields = ["name", "reason"]
+
+    def clean_name(self) -> str:
+        # Stored normalized, so every spelling of the name is refused.
+        return normalize_project_name(self.cleaned_data["name"])
+
+
+@admin.register(ProhibitedProjectName)
+class ProhibitedProjectNameAdmin(admin.ModelAdmin):
+    form = ProhibitedProjectNameForm
+    list_display = ["name", "reason", "created_at"]
+    search_fields = ["name", "reason"]
+
+
+@admin.register(FilenameRegistry)
+class FilenameRegistryAdmin(ReadOnlyAdmin):
+    list_display = ["filename", "created_at"]
+    search_fields = ["filename"]
+
+
+@admin.register(DownloadCount)
+class DownloadCountAdmin(ReadOnlyAdmin):
+    list_display = ["project", "day", "count"]
+    search_fields = ["project__normalized_name"]
+    date_hierarchy = "day"
+    list_select_related = ["project"]

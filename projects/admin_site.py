@@ -1,0 +1,45 @@
+"""The admin site: reached only through the site's own login, and only with a second factor.
+
+Django's admin has its own password-only login form; here it is replaced by a redirect to the
+site's login (password, then second factor), so the admin cannot be used to skip 2FA. Staff
+without a second factor are sent to set one up, whatever the project 2FA policy says.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from projects.policy import admin_two_factor_missing
+
+ADMIN_TWO_FACTOR_MESSAGE = (
+    "The administration needs two-factor authentication. Add an authenticator app or a security "
+    "key, then open the administration again."
+)
+
+
+class GatehouseAdminSite(admin.AdminSite):
+    def has_permission(self, request: HttpRequest) -> bool:
+        return super().has_permission(request) and not admin_two_factor_missing(request.user)
+
+    def login(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        """No second login form: send people to the site's login, or explain what is missing."""
+        next_url = request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            next_url = reverse("admin:index")
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(next_url, reverse("accounts:login"))
+        if user.is_active and user.is_staff and admin_two_factor_missing(user):
+            messages.warning(request, ADMIN_TWO_FACTOR_MESSAGE)
+            return redirect("accounts:two_factor")
+        if self.has_permission(request):
+            return redirect(next_url)
+        raise PermissionDenied(
+            "Your account has no access to the administration. Ask an administrator if you need it."
+        )
