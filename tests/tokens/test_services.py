@@ -1,0 +1,122 @@
+"""Token services: creation rules, revocation with notice, expiry bookkeeping."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.db import IntegrityError
+from django.utils import timezone
+
+from auditlog.events import EventType
+from auditlog.models import AuditEvent
+from index_site.models import OutboxEmail
+from tests.factories import TwoFactorUserFactory
+from tokens.exceptions import TokenCreationError
+from tokens.models import ApiToken
+from tokens.services import (
+    create_api_token,
+    create_publisher_token,
+    record_expired_api_tokens,
+    revoke_api_token,
+)
+from tokens.tasks import record_expired_api_tokens as expiry_task
+
+
+def test_expiry_in_the_past_is_refused(owner):
+    with pytest.raises(TokenCreationError, match="in the future"):
+        create_api_token(
+            user=owner, name="x", expires_at=timezone.now() - timedelta(days=1), actor=owner
+        )
+
+
+def test_not_before_after_expiry_is_refused(owner):
+    now = timezone.now()
+    with pytest.raises(TokenCreationError, match="valid before it expires"):
+        create_api_token(
+            user=owner,
+            name="x",
+            expires_at=now + timedelta(days=1),
+            not_before=now + timedelta(days=2),
+            actor=owner,
+        )
+
+
+def test_empty_project_list_is_refused(owner):
+    with pytest.raises(TokenCreationError, match="at least one project"):
+        create_api_token(user=owner, name="x", project_ids=[], actor=owner)
+
+
+def test_too_many_ip_ranges_are_refused(owner):
+    networks = [f"10.0.{n}.0/24" for n in range(40)]
+    with pytest.raises(TokenCreationError, match="at most 32"):
+        create_api_token(user=owner, name="x", ip_networks=networks, actor=owner)
+
+
+def test_a_token_belongs_to_a_user_or_a_publisher_never_both(owner):
+    with pytest.raises(IntegrityError):
+        ApiToken.objects.create(user=owner, publisher_id=1, name="both", key_id="1")
+
+
+def test_publisher_token_carries_publisher_project_and_expiry_caveats(project):
+    token, raw = create_publisher_token(
+        publisher_id=12, project_ids=[project.pk], lifetime=timedelta(minutes=5)
+    )
+    tags = [caveat[0] for caveat in token.caveats]
+    assert tags == [4, 2, 0]
+    assert token.user is None
+    assert token.key_id == settings.TOKEN_SECRET_ID
+    assert list(token.projects.all()) == [project]
+    assert abs(token.expires_at - (timezone.now() + timedelta(minutes=5))) < timedelta(seconds=5)
+    assert raw.startswith("pypi-")
+
+
+def test_admin_revocation_emails_the_owner_with_the_reason(make_token, owner):
+    admin = TwoFactorUserFactory(is_staff=True)
+    token, _raw = make_token(name="suspicious")
+    revoke_api_token(token=token, actor=admin, reason="found in a public gist", notify=True)
+    email = OutboxEmail.objects.get(template="tokens/revoked")
+    assert email.recipient == owner.email
+    assert "suspicious" in email.subject
+    assert "found in a public gist" in email.body_text
+    event = AuditEvent.objects.get(event_type=EventType.ACCOUNT_API_TOKEN_REMOVED)
+    assert event.actor == admin
+    assert event.user == owner
+    assert event.data["reason"] == "found in a public gist"
+    assert event.data["removed_by"] == admin.username
+
+
+def test_owner_revocation_sends_no_email(make_token, owner):
+    token, _raw = make_token()
+    revoke_api_token(token=token, actor=owner, reason="done")
+    assert not OutboxEmail.objects.filter(template="tokens/revoked").exists()
+
+
+def test_expiry_is_recorded_once_per_token(make_token, owner):
+    expires = timezone.now() + timedelta(days=1)
+    token, _raw = make_token(name="short", expires_at=expires)
+    make_token(name="forever")
+    assert record_expired_api_tokens() == 0
+    with time_machine.travel(expires + timedelta(minutes=1)):
+        assert expiry_task.delay().get() == 1
+        assert record_expired_api_tokens() == 0
+    events = AuditEvent.objects.filter(event_type=EventType.ACCOUNT_API_TOKEN_EXPIRED)
+    assert events.count() == 1
+    assert events.get().user == owner
+    assert events.get().data["token_name"] == "short"
+    token.refresh_from_db()
+    assert token.expiry_recorded_at is not None
+
+
+def test_publisher_tokens_are_deleted_a_day_after_creation(project):
+    old, _ = create_publisher_token(publisher_id=1, project_ids=[project.pk])
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        fresh, _ = create_publisher_token(publisher_id=1, project_ids=[project.pk])
+        record_expired_api_tokens()
+    assert not ApiToken.objects.filter(pk=old.pk).exists()
+    assert ApiToken.objects.filter(pk=fresh.pk).exists()
+
+
+def test_expiry_task_is_scheduled():
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "tokens.tasks.record_expired_api_tokens" in tasks
