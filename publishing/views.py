@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
 from accounts.reauth import require_reauth
+from index_site.views import ratelimited
 from projects.exceptions import ProjectNameError
 from projects.models import Project
 from projects.policy import require_two_factor
@@ -65,10 +66,16 @@ def _forms(request: HttpRequest, registry, selected: str, bound=None) -> list:
 @require_two_factor
 @require_reauth
 @require_http_methods(["GET", "POST"])
-@ratelimit(key="user", rate=_registration_rate, method="POST", group="publishing:register")
-@ratelimit(key="ip", rate=_registration_rate, method="POST", group="publishing:register")
+@ratelimit(
+    key="user", rate=_registration_rate, method="POST", group="publishing:register", block=False
+)
+@ratelimit(
+    key="ip", rate=_registration_rate, method="POST", group="publishing:register", block=False
+)
 def project_publishing(request: HttpRequest, name: str) -> HttpResponse:
     project = _owned_project(request, name)
+    if getattr(request, "limited", False):
+        return ratelimited(request, None)
     selected = _selected_provider(request)
     bound = None
     if request.method == "POST":
@@ -117,9 +124,15 @@ def remove_project_publisher(request: HttpRequest, name: str, publisher_id: int)
 @require_two_factor
 @require_reauth
 @require_http_methods(["GET", "POST"])
-@ratelimit(key="user", rate=_registration_rate, method="POST", group="publishing:register")
-@ratelimit(key="ip", rate=_registration_rate, method="POST", group="publishing:register")
+@ratelimit(
+    key="user", rate=_registration_rate, method="POST", group="publishing:register", block=False
+)
+@ratelimit(
+    key="ip", rate=_registration_rate, method="POST", group="publishing:register", block=False
+)
 def account_publishing(request: HttpRequest) -> HttpResponse:
+    if getattr(request, "limited", False):
+        return ratelimited(request, None)
     selected = _selected_provider(request)
     bound = None
     if request.method == "POST":
