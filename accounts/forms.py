@@ -96,7 +96,10 @@ class RegistrationForm(NewPasswordMixin, forms.Form):
 
     def clean(self) -> dict:
         cleaned_data = super().clean()
+        # Not a User yet: its `email` is a property over saved rows. `_meta` names the fields
+        # in the similarity validator's message ("too similar to the display name").
         user_like = SimpleNamespace(
+            _meta=User._meta,
             username=cleaned_data.get("username", ""),
             name=cleaned_data.get("name", ""),
             email=cleaned_data.get("email", ""),
