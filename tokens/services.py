@@ -112,13 +112,14 @@ def create_api_token(
     expires_at: datetime | None = None,
     not_before: datetime | None = None,
     ip_networks: list[str] | None = None,
-    actor: User,
+    actor: User | None,
     request: HttpRequest | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a user's API token; return the row and the token string, shown only once.
 
     `project_ids=None` scopes the token to all the user's projects (and lets it create new
     ones); a list scopes it to those projects, each of which the user must own or maintain.
+    `actor` is None when the system (an administrator's command) issues the token.
     """
     name = _validated_name(user=user, name=name)
     now = timezone.now()
@@ -177,7 +178,11 @@ def create_api_token(
             request=request,
             user=user,
             project=project,
-            data={"token_name": name, "created_by": actor.username, "owner": user.username},
+            data={
+                "token_name": name,
+                "created_by": actor.username if actor else "an administrator",
+                "owner": user.username,
+            },
         )
     return token, mint_token(token=token)
 
