@@ -105,6 +105,8 @@ def format_size_limit(size: int) -> str:
         return f"{size // GIB} GB"
     if size % MIB == 0:
         return f"{size // MIB} MB"
+    if size % 1024 == 0:
+        return f"{size // 1024} KB"
     return f"{size} bytes"
 
 

@@ -424,6 +424,13 @@ def test_wheel_with_manylinux_tag_is_accepted(upload):
 # --- #131 content type ---
 
 
+def test_content_part_without_content_type_is_accepted_as_uv_sends_it(upload):
+    # uv's multipart `content` part has no Content-Type header at all (checked against uv 0.13).
+    response = upload(make_wheel(), content_type=None)
+
+    assert response.status_code == 200, response.content
+
+
 def test_content_part_declared_as_image_is_refused(upload, nothing_stored):
     response = upload(make_wheel(), content_type="image/png")
 
@@ -439,7 +446,7 @@ def test_file_over_the_size_limit_is_refused(upload, settings, nothing_stored):
 
     message = refused(upload(wheel))
 
-    assert message.startswith("File too large. Limit for project 'sample-pkg' is 1024 bytes.")
+    assert message.startswith("File too large. Limit for project 'sample-pkg' is 1 KB.")
 
 
 def test_file_size_limit_is_reported_in_megabytes(upload, settings, nothing_stored):
