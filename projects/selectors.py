@@ -1,6 +1,6 @@
 """Reads on projects, roles and invitations, with their joins named."""
 
-from django.db.models import Count, F, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
@@ -120,3 +120,15 @@ def files_for_project(project: Project) -> QuerySet[File]:
 def project_names() -> QuerySet[Project]:
     """Every project's name and normalized name, for the simple index root."""
     return Project.objects.only("name", "normalized_name").order_by("normalized_name")
+
+
+def sole_owned_projects(user: User) -> QuerySet[Project]:
+    """Projects where `user` is the only owner (they must hand over before deleting the account)."""
+    return (
+        Project.objects.filter(
+            pk__in=Role.objects.filter(user=user, role=Role.Kind.OWNER).values("project")
+        )
+        .annotate(owner_total=Count("roles", filter=Q(roles__role=Role.Kind.OWNER)))
+        .filter(owner_total=1)
+        .order_by("normalized_name")
+    )

@@ -1,7 +1,13 @@
 import pytest
 
 from projects.models import Role
-from projects.selectors import is_owner, may_upload, projects_for_user, role_for_user
+from projects.selectors import (
+    is_owner,
+    may_upload,
+    projects_for_user,
+    role_for_user,
+    sole_owned_projects,
+)
 from tests.factories import ProjectFactory, RoleFactory, UserFactory
 
 
@@ -30,3 +36,14 @@ def test_projects_for_user_lists_only_their_projects_with_role():
     projects = list(projects_for_user(user))
     assert projects == [mine]
     assert projects[0].user_role == Role.Kind.MAINTAINER
+
+
+@pytest.mark.django_db
+def test_sole_owned_projects_lists_only_projects_without_another_owner():
+    user = UserFactory()
+    alone = RoleFactory(user=user, role=Role.Kind.OWNER).project
+    shared = RoleFactory(user=user, role=Role.Kind.OWNER).project
+    RoleFactory(project=shared, role=Role.Kind.OWNER)
+    RoleFactory(project=alone, role=Role.Kind.MAINTAINER)
+    RoleFactory(user=user, role=Role.Kind.MAINTAINER)
+    assert list(sole_owned_projects(user)) == [alone]

@@ -258,3 +258,30 @@ def test_project_page_non_normalized_redirects_and_unknown_is_404(client, projec
     assert response.status_code == 301
     assert response["Location"] == "/project/widget/"
     assert client.get("/project/nothing/").status_code == 404
+
+
+def test_history_never_shows_secrets_and_query_count_is_fixed(
+    login, project, owner, django_assert_max_num_queries
+):
+    from auditlog.services import record_event  # noqa: PLC0415 - only this test writes raw events
+
+    for n in range(30):
+        record_event(
+            event_type="project:file:add",
+            actor=owner,
+            project=project,
+            data={"filename": f"w-{n}.whl", "token": "pypi-SENTINEL-SECRET"},
+        )
+    client = login(owner)
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("projects:history", kwargs={"name": "widget"}))
+    html = response.content.decode()
+    assert "SENTINEL" not in html
+    assert "[redacted]" in html
+    assert "Page 1 of 2" in html
+
+
+def test_simple_page_without_trailing_slash_redirects(client, project):
+    response = client.get("/simple/widget")
+    assert response.status_code == 301
+    assert response["Location"] == "/simple/widget/"
