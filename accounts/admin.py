@@ -5,6 +5,8 @@ link instead, and the user chooses the password. Account state changes go throug
 they are audited.
 """
 
+from typing import cast
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -62,7 +64,9 @@ class UserAdmin(admin.ModelAdmin):
     def send_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         sent = skipped = 0
         for user in queryset:
-            if services.send_password_reset(user=user, actor=request.user, request=request):
+            if services.send_password_reset(
+                user=user, actor=cast(User, request.user), request=request
+            ):
                 sent += 1
             else:
                 skipped += 1
@@ -78,7 +82,7 @@ class UserAdmin(admin.ModelAdmin):
     def disable_accounts(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             services.set_user_active(
-                user=user, is_active=False, actor=request.user, request=request
+                user=user, is_active=False, actor=cast(User, request.user), request=request
             )
             self.log_change(request, user, "Disabled the account.")
         self.message_user(request, "The selected accounts are disabled.", messages.SUCCESS)
@@ -86,7 +90,9 @@ class UserAdmin(admin.ModelAdmin):
     @admin.action(description="Enable the selected accounts")
     def enable_accounts(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
-            services.set_user_active(user=user, is_active=True, actor=request.user, request=request)
+            services.set_user_active(
+                user=user, is_active=True, actor=cast(User, request.user), request=request
+            )
             self.log_change(request, user, "Enabled the account.")
         self.message_user(request, "The selected accounts are enabled.", messages.SUCCESS)
 

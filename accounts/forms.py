@@ -1,6 +1,7 @@
 """Account forms. They validate input only; the views call one service each."""
 
 from types import SimpleNamespace
+from typing import Any
 
 from django import forms
 from django.contrib.auth import password_validation
@@ -31,10 +32,10 @@ def clean_length(password: str) -> str:
     return password
 
 
-class NewPasswordMixin:
+class NewPasswordForm(forms.Form):
     """Two new-password fields checked against the validators for the given user attributes."""
 
-    def check_new_password(self, cleaned_data: dict, user_like: object) -> None:
+    def check_new_password(self, cleaned_data: dict, user_like: Any) -> None:
         password1 = cleaned_data.get("new_password1")
         password2 = cleaned_data.get("new_password2")
         if password1 is None or password2 is None:
@@ -48,7 +49,7 @@ class NewPasswordMixin:
             self.add_error("new_password1", error)
 
 
-class RegistrationForm(NewPasswordMixin, forms.Form):
+class RegistrationForm(NewPasswordForm):
     username = forms.CharField(
         max_length=50,
         validators=[
@@ -95,7 +96,8 @@ class RegistrationForm(NewPasswordMixin, forms.Form):
         return clean_length(self.cleaned_data["new_password2"])
 
     def clean(self) -> dict:
-        cleaned_data = super().clean()
+        super().clean()
+        cleaned_data = self.cleaned_data
         # Not a User yet: its `email` is a property over saved rows. `_meta` names the fields
         # in the similarity validator's message ("too similar to the display name").
         user_like = SimpleNamespace(
@@ -151,7 +153,7 @@ class AddEmailForm(forms.Form):
     )
 
 
-class PasswordChangeForm(NewPasswordMixin, forms.Form):
+class PasswordChangeForm(NewPasswordForm):
     current_password = password_field("Current password", autocomplete="current-password")
     new_password1 = password_field(
         "New password",
@@ -179,7 +181,8 @@ class PasswordChangeForm(NewPasswordMixin, forms.Form):
         return clean_length(self.cleaned_data["new_password2"])
 
     def clean(self) -> dict:
-        cleaned_data = super().clean()
+        super().clean()
+        cleaned_data = self.cleaned_data
         self.check_new_password(cleaned_data, self.user)
         return cleaned_data
 

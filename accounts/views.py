@@ -4,6 +4,8 @@ Views are thin: a form, one service or login-mechanics call, a redirect. Every P
 CSRF-protected by the middleware; no view here is exempt.
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
@@ -39,9 +41,16 @@ from accounts.login import (
     record_login_failure,
     safe_next_url,
 )
-from accounts.models import Email
+from accounts.models import Email, User
 from accounts.reauth import is_recently_authenticated, mark_authenticated
 from accounts.selectors import emails_for_user, has_two_factor
+
+
+class AuthenticatedRequest(HttpRequest):
+    """The request of a `login_required` view, for type checkers."""
+
+    user: User
+
 
 LOGIN_FAILED_MESSAGE = (
     "The username or password is incorrect. Check both and try again, or reset your password."
@@ -106,7 +115,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def reauth_view(request: HttpRequest) -> HttpResponse:
+def reauth_view(request: AuthenticatedRequest) -> HttpResponse:
     next_url = safe_next_url(request, request.POST.get("next") or request.GET.get("next"))
     form = ReauthForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -168,11 +177,11 @@ def verify_email_view(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:login")
 
 
-def _emails(request: HttpRequest) -> QuerySet[Email]:
+def _emails(request: AuthenticatedRequest) -> QuerySet[Email]:
     return emails_for_user(request.user)
 
 
-def _render_settings(request: HttpRequest, **forms) -> HttpResponse:
+def _render_settings(request: AuthenticatedRequest, **forms: Any) -> HttpResponse:
     context = {
         "profile_form": ProfileForm(initial={"name": request.user.name}),
         "email_form": AddEmailForm(),
@@ -187,7 +196,7 @@ def _render_settings(request: HttpRequest, **forms) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def settings_view(request: HttpRequest) -> HttpResponse:
+def settings_view(request: AuthenticatedRequest) -> HttpResponse:
     return _render_settings(request)
 
 
@@ -198,7 +207,7 @@ def _reauth_redirect(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def update_profile_view(request: HttpRequest) -> HttpResponse:
+def update_profile_view(request: AuthenticatedRequest) -> HttpResponse:
     form = ProfileForm(request.POST)
     if not form.is_valid():
         return _render_settings(request, profile_form=form)
@@ -209,7 +218,7 @@ def update_profile_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def add_email_view(request: HttpRequest) -> HttpResponse:
+def add_email_view(request: AuthenticatedRequest) -> HttpResponse:
     if not is_recently_authenticated(request):
         return _reauth_redirect(request)
     form = AddEmailForm(request.POST)
@@ -236,13 +245,13 @@ def _check_inbox(address: str) -> str:
     )
 
 
-def _own_email(request: HttpRequest, email_id: int) -> Email:
+def _own_email(request: AuthenticatedRequest, email_id: int) -> Email:
     return get_object_or_404(Email, pk=email_id, user=request.user)
 
 
 @login_required
 @require_POST
-def resend_verification_view(request: HttpRequest, email_id: int) -> HttpResponse:
+def resend_verification_view(request: AuthenticatedRequest, email_id: int) -> HttpResponse:
     email = _own_email(request, email_id)
     retry_after = ratelimits.consume(
         request, limits=ratelimits.EMAIL_VERIFY_PER_USER, key=f"user-id:{request.user.pk}"
@@ -260,7 +269,7 @@ def resend_verification_view(request: HttpRequest, email_id: int) -> HttpRespons
 
 @login_required
 @require_POST
-def make_primary_email_view(request: HttpRequest, email_id: int) -> HttpResponse:
+def make_primary_email_view(request: AuthenticatedRequest, email_id: int) -> HttpResponse:
     if not is_recently_authenticated(request):
         return _reauth_redirect(request)
     email = _own_email(request, email_id)
@@ -275,7 +284,7 @@ def make_primary_email_view(request: HttpRequest, email_id: int) -> HttpResponse
 
 @login_required
 @require_POST
-def remove_email_view(request: HttpRequest, email_id: int) -> HttpResponse:
+def remove_email_view(request: AuthenticatedRequest, email_id: int) -> HttpResponse:
     if not is_recently_authenticated(request):
         return _reauth_redirect(request)
     email = _own_email(request, email_id)
@@ -291,7 +300,7 @@ def remove_email_view(request: HttpRequest, email_id: int) -> HttpResponse:
 @sensitive_post_parameters("current_password", "new_password1", "new_password2")
 @login_required
 @require_POST
-def change_password_view(request: HttpRequest) -> HttpResponse:
+def change_password_view(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     retry_after = ratelimits.login_retry_after(request, username=user.username)
     if retry_after is not None:
