@@ -136,7 +136,7 @@ def expire_pending_publishers(*, now: datetime | None = None) -> int:
     """Delete pending publishers older than PENDING_PUBLISHER_LIFETIME, telling each registrant."""
     cutoff = (now or timezone.now()) - settings.PENDING_PUBLISHER_LIFETIME
     expired = list(
-        PendingPublisher.objects.select_for_update(skip_locked=True)
+        PendingPublisher.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(created_at__lt=cutoff)
         .select_related("added_by", "publisher", "issuer")
     )
@@ -185,7 +185,7 @@ def project_from_pending_publisher(
         return None
     normalized = normalize_project_name(name)
     pending = (
-        PendingPublisher.objects.select_for_update()
+        PendingPublisher.objects.select_for_update(of=("self",))
         .filter(publisher_id=identity.publisher_id, normalized_name=normalized)
         .select_related("added_by", "publisher", "issuer")
         .order_by("created_at", "pk")
