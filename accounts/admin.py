@@ -13,6 +13,7 @@ from django.http import HttpRequest
 
 from accounts import services
 from accounts.models import Email, User
+from accounts.two_factor_admin import TwoFactorUserAdminMixin
 
 
 class EmailInline(admin.TabularInline):
@@ -27,7 +28,7 @@ class EmailInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(TwoFactorUserAdminMixin, admin.ModelAdmin):
     list_display = ("username", "name", "primary_email", "is_active", "is_staff", "date_joined")
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("username", "name", "emails__email")
