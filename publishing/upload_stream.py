@@ -1,7 +1,8 @@
 """Read an upload's body once: hash it while writing it to a temporary file, stop at the limit.
 
 Django's multipart parser hands the `content` part to `HashingUploadHandler` chunk by chunk. Each
-chunk updates md5, sha256 and blake2b-256 (hashlib, in C) and is written to a temporary file, so
+chunk updates md5, sha256 and blake2b-256 (hashlib, in C) and is written to a temporary file, in
+two helper threads so that receiving, hashing and writing overlap, so
 the server's memory stays flat whatever the file size and the file is never read a second time
 for its digests. Once the size passes the limit the handler stops writing and hashing; the rest
 of the body is drained and discarded so the client still reads the answer instead of a reset
@@ -9,6 +10,8 @@ connection.
 """
 
 import hashlib
+import queue
+import threading
 from dataclasses import dataclass
 
 from django.core.files.uploadedfile import TemporaryUploadedFile
@@ -37,6 +40,69 @@ class HashedUpload(TemporaryUploadedFile):
     raw_filename: str
 
 
+class _Pipeline:
+    """Hash and write chunks in two threads while the request thread receives the next one.
+
+    hashlib and file writes release the GIL on large buffers, so parsing the body, hashing it
+    and writing it to disk overlap instead of adding up. The queues are bounded: memory stays at
+    a few chunks whatever the file size.
+    """
+
+    QUEUE_CHUNKS = 3
+
+    def __init__(self, file: HashedUpload) -> None:
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha256 = hashlib.sha256()
+        self.blake2 = hashlib.blake2b(digest_size=32)
+        self._file = file
+        self._error: BaseException | None = None
+        self._queues: list[queue.Queue] = []
+        self._threads: list[threading.Thread] = []
+        for work in (self._hash, self._write):
+            chunks: queue.Queue = queue.Queue(maxsize=self.QUEUE_CHUNKS)
+            thread = threading.Thread(target=self._run, args=(work, chunks), daemon=True)
+            self._queues.append(chunks)
+            self._threads.append(thread)
+            thread.start()
+
+    def _hash(self, chunk: bytes) -> None:
+        self.md5.update(chunk)
+        self.sha256.update(chunk)
+        self.blake2.update(chunk)
+
+    def _write(self, chunk: bytes) -> None:
+        self._file.write(chunk)
+
+    def _run(self, work, chunks: queue.Queue) -> None:
+        while (chunk := chunks.get()) is not None:
+            if self._error is None:
+                try:
+                    work(chunk)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the request thread
+                    self._error = exc
+
+    def put(self, chunk: bytes) -> None:
+        for chunks in self._queues:
+            chunks.put(chunk)
+
+    def finish(self) -> Digests:
+        """Wait for every chunk to be hashed and written; raise what a thread raised."""
+        self.stop()
+        if self._error is not None:
+            raise OSError("Writing the upload to a temporary file failed.") from self._error
+        return Digests(
+            md5=self.md5.hexdigest(),
+            sha256=self.sha256.hexdigest(),
+            blake2_256=self.blake2.hexdigest(),
+        )
+
+    def stop(self) -> None:
+        for chunks in self._queues:
+            chunks.put(None)
+        for thread in self._threads:
+            thread.join()
+
+
 class HashingUploadHandler(FileUploadHandler):
     """Stream the `content` part to a temporary file, hashing it, up to `max_size` bytes."""
 
@@ -49,11 +115,9 @@ class HashingUploadHandler(FileUploadHandler):
         self.unexpected_file_fields: list[str] = []
         self.content_parts = 0
         self._file: HashedUpload | None = None
+        self._pipeline: _Pipeline | None = None
         self._discarding = False
         self._size = 0
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._sha256 = hashlib.sha256()
-        self._blake2 = hashlib.blake2b(digest_size=32)
 
     def new_file(  # noqa: PLR0917 - Django's FileUploadHandler signature
         self,
@@ -82,6 +146,7 @@ class HashingUploadHandler(FileUploadHandler):
         # is never used for storage (the stored path comes from the blake2 digest).
         self._file = HashedUpload("upload.bin", content_type, 0, charset, content_type_extra)
         self._file.raw_filename = file_name
+        self._pipeline = _Pipeline(self._file)
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         if self._discarding:
@@ -89,24 +154,23 @@ class HashingUploadHandler(FileUploadHandler):
         self._size += len(raw_data)
         if self._size > self.max_size:
             self._stop_too_large()
-        self._md5.update(raw_data)
-        self._sha256.update(raw_data)
-        self._blake2.update(raw_data)
-        assert self._file is not None  # noqa: S101 - set by new_file for the content part
-        self._file.write(raw_data)
+        assert self._pipeline is not None  # noqa: S101 - set by new_file for the content part
+        self._pipeline.put(raw_data)
 
     def file_complete(self, file_size: int) -> HashedUpload | None:
-        if self._discarding or self._file is None:
+        if self._discarding or self._file is None or self._pipeline is None:
             return None
         self._discarding = True
+        try:
+            digests = self._pipeline.finish()
+        except OSError:
+            self._discard_file()
+            raise
+        self._pipeline = None
         self._file.flush()
         self._file.seek(0)
         self._file.size = self._size
-        self._file.digests = Digests(
-            md5=self._md5.hexdigest(),
-            sha256=self._sha256.hexdigest(),
-            blake2_256=self._blake2.hexdigest(),
-        )
+        self._file.digests = digests
         return self._file
 
     def upload_interrupted(self) -> None:
@@ -121,6 +185,9 @@ class HashingUploadHandler(FileUploadHandler):
 
     def _discard_file(self) -> None:
         self._discarding = True
+        if self._pipeline is not None:
+            self._pipeline.stop()
+            self._pipeline = None
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -304,7 +304,10 @@ def _add_release_file(
             "sha256_digest": new_file.sha256_digest,
         },
     )
-    _store(path, DjangoFile(new_file.local_file), stored)
+    local = new_file.local_file
+    # A temporary upload (with a path) is moved into place by the filesystem storage, not read
+    # and copied a second time.
+    _store(path, local if hasattr(local, "temporary_file_path") else DjangoFile(local), stored)
     if new_file.core_metadata is not None:
         _store(path + METADATA_SUFFIX, ContentFile(new_file.core_metadata), stored)
     return AddedFile(file=file, project=project, is_new=True)
