@@ -1,8 +1,8 @@
 """Read an upload's body once: hash it while writing it to a temporary file, stop at the limit.
 
 Django's multipart parser hands the `content` part to `HashingUploadHandler` chunk by chunk. Each
-chunk updates md5, sha256 and blake2b-256 (hashlib, in C) and is written to a temporary file, in
-two helper threads so that receiving, hashing and writing overlap, so
+chunk updates md5, sha256 and blake2b-256 (hashlib, in C) and is written to a temporary file (for
+large files in two helper threads, so receiving, hashing and writing overlap), so
 the server's memory stays flat whatever the file size and the file is never read a second time
 for its digests. Once the size passes the limit the handler stops writing and hashing; the rest
 of the body is drained and discarded so the client still reads the answer instead of a reset
@@ -40,30 +40,28 @@ class HashedUpload(TemporaryUploadedFile):
     raw_filename: str
 
 
-class _Pipeline:
-    """Hash and write chunks in two threads while the request thread receives the next one.
+class _Sink:
+    """The three digests and the temporary file of one upload.
 
-    hashlib and file writes release the GIL on large buffers, so parsing the body, hashing it
-    and writing it to disk overlap instead of adding up. The queues are bounded: memory stays at
-    a few chunks whatever the file size.
+    Small files are hashed and written in the request thread. Past `THREADED_AFTER` bytes two
+    helper threads take over, one hashing and one writing, while the request thread receives the
+    next chunk: hashlib and file writes release the GIL on large buffers, so receiving, hashing
+    and writing overlap instead of adding up. Their queues are bounded, so memory stays at a few
+    chunks whatever the file size.
     """
 
+    THREADED_AFTER = 4 * CHUNK_SIZE
     QUEUE_CHUNKS = 3
 
     def __init__(self, file: HashedUpload) -> None:
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.sha256 = hashlib.sha256()
         self.blake2 = hashlib.blake2b(digest_size=32)
+        self.size = 0
         self._file = file
         self._error: BaseException | None = None
         self._queues: list[queue.Queue] = []
         self._threads: list[threading.Thread] = []
-        for work in (self._hash, self._write):
-            chunks: queue.Queue = queue.Queue(maxsize=self.QUEUE_CHUNKS)
-            thread = threading.Thread(target=self._run, args=(work, chunks), daemon=True)
-            self._queues.append(chunks)
-            self._threads.append(thread)
-            thread.start()
 
     def _hash(self, chunk: bytes) -> None:
         self.md5.update(chunk)
@@ -73,6 +71,25 @@ class _Pipeline:
     def _write(self, chunk: bytes) -> None:
         self._file.write(chunk)
 
+    def put(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if not self._threads and self.size <= self.THREADED_AFTER:
+            self._hash(chunk)
+            self._write(chunk)
+            return
+        if not self._threads:
+            self._start_threads()
+        for chunks in self._queues:
+            chunks.put(chunk)
+
+    def _start_threads(self) -> None:
+        for work in (self._hash, self._write):
+            chunks: queue.Queue = queue.Queue(maxsize=self.QUEUE_CHUNKS)
+            thread = threading.Thread(target=self._run, args=(work, chunks), daemon=True)
+            self._queues.append(chunks)
+            self._threads.append(thread)
+            thread.start()
+
     def _run(self, work, chunks: queue.Queue) -> None:
         while (chunk := chunks.get()) is not None:
             if self._error is None:
@@ -81,12 +98,8 @@ class _Pipeline:
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the request thread
                     self._error = exc
 
-    def put(self, chunk: bytes) -> None:
-        for chunks in self._queues:
-            chunks.put(chunk)
-
     def finish(self) -> Digests:
-        """Wait for every chunk to be hashed and written; raise what a thread raised."""
+        """Wait for every chunk to be hashed and written; raise what a helper thread raised."""
         self.stop()
         if self._error is not None:
             raise OSError("Writing the upload to a temporary file failed.") from self._error
@@ -101,6 +114,8 @@ class _Pipeline:
             chunks.put(None)
         for thread in self._threads:
             thread.join()
+        self._queues = []
+        self._threads = []
 
 
 class HashingUploadHandler(FileUploadHandler):
@@ -115,7 +130,7 @@ class HashingUploadHandler(FileUploadHandler):
         self.unexpected_file_fields: list[str] = []
         self.content_parts = 0
         self._file: HashedUpload | None = None
-        self._pipeline: _Pipeline | None = None
+        self._pipeline: _Sink | None = None
         self._discarding = False
         self._size = 0
 
@@ -146,7 +161,7 @@ class HashingUploadHandler(FileUploadHandler):
         # is never used for storage (the stored path comes from the blake2 digest).
         self._file = HashedUpload("upload.bin", content_type, 0, charset, content_type_extra)
         self._file.raw_filename = file_name
-        self._pipeline = _Pipeline(self._file)
+        self._pipeline = _Sink(self._file)
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         if self._discarding:

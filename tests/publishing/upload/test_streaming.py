@@ -16,8 +16,10 @@ def feed(handler: HashingUploadHandler, data: bytes, *, field: str = "content"):
     return handler.file_complete(len(data))
 
 
-def test_digests_are_computed_while_the_file_arrives():
-    data = os.urandom(3 * CHUNK_SIZE + 17)
+# Small files are hashed in the request thread, larger ones in helper threads.
+@pytest.mark.parametrize("size", [3 * CHUNK_SIZE + 17, 9 * CHUNK_SIZE + 5])
+def test_digests_are_computed_while_the_file_arrives(size):
+    data = os.urandom(size)
 
     upload = feed(HashingUploadHandler(max_size=10 * CHUNK_SIZE), data)
 
@@ -38,13 +40,14 @@ def test_client_filename_is_kept_verbatim_for_validation():
 
 
 def test_reading_stops_at_the_chunk_that_passes_the_limit():
-    handler = HashingUploadHandler(max_size=CHUNK_SIZE + 10)
+    handler = HashingUploadHandler(max_size=6 * CHUNK_SIZE + 10)
     handler.new_file("content", "big.whl", "application/octet-stream", None)
-    handler.receive_data_chunk(b"x" * CHUNK_SIZE, 0)
+    for index in range(6):
+        handler.receive_data_chunk(b"x" * CHUNK_SIZE, index * CHUNK_SIZE)
     path = handler._file.temporary_file_path()
 
     with pytest.raises(StopUpload) as stopped:
-        handler.receive_data_chunk(b"x" * CHUNK_SIZE, CHUNK_SIZE)
+        handler.receive_data_chunk(b"x" * CHUNK_SIZE, 6 * CHUNK_SIZE)
 
     assert handler.is_too_large
     # The rest of the body is drained (not reset), so the client reads the answer.

@@ -196,3 +196,14 @@ def test_errors_are_json_with_code_when_the_client_prefers_json(upload):
         "title": "Bad Request",
     }
     assert response.reason_phrase == "Unknown protocol version."
+
+
+def test_upload_to_existing_project_runs_a_bounded_number_of_queries(
+    upload, django_assert_max_num_queries
+):
+    upload(make_wheel("sample-pkg", "1.0"))
+
+    with django_assert_max_num_queries(26):
+        response = upload(make_wheel("sample-pkg", "2.0"))
+
+    assert response.status_code == 200, response.content

@@ -763,3 +763,22 @@ def test_name_refused_by_policy_is_refused(upload, nothing_stored):
     response = upload(make_wheel("os"))
 
     assert "isn't allowed (conflict with Python Standard Library module name)" in refused(response)
+
+
+# --- #135 an API token used where a trusted publisher is configured ---
+
+
+def test_api_token_upload_to_project_with_trusted_publisher_is_accepted_with_warning_email(
+    upload, uploader, existing
+):
+    from index_site.models import OutboxEmail  # noqa: PLC0415 - only this test reads the outbox
+    from tests.publishing.oidc.conftest import GITHUB_CONFIG, add_publisher  # noqa: PLC0415
+
+    add_publisher(existing, **GITHUB_CONFIG)
+
+    response = upload(make_wheel())
+
+    assert response.status_code == 200, response.content
+    email = OutboxEmail.objects.get(template="publishing/token_upload_to_published_project")
+    assert email.recipient == uploader.email
+    assert "ci upload" in email.body_text
