@@ -5,6 +5,13 @@ from django.db import models
 class Project(models.Model):
     name = models.CharField(max_length=255, help_text="The name as first uploaded.")
     normalized_name = models.CharField(max_length=255, unique=True, help_text="PEP 503 form.")
+    ultranormalized_name = models.CharField(
+        max_length=255,
+        db_index=True,
+        blank=True,
+        editable=False,
+        help_text="Confusable form (no -_. and l/i as 1, o as 0): a new name may not match it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     is_critical = models.BooleanField(
         default=False, help_text="Among the most downloaded projects; maintainers need 2FA."

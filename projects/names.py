@@ -28,9 +28,20 @@ HELP_TEXT = (
 STDLIB_NAMES = frozenset(canonicalize_name(name) for name in sys.stdlib_module_names)
 
 
+CONFUSABLES = str.maketrans({"l": "1", "i": "1", "o": "0"})
+
+
 def normalize_project_name(name: str) -> str:
     """Return the PEP 503 form of `name`: lower case, runs of `-_.` replaced by one `-`."""
     return canonicalize_name(name)
+
+
+def ultranormalize_project_name(name: str) -> str:
+    """Return PyPI's confusable form: no `-_.`, lower case, `l`/`i` as `1` and `o` as `0`.
+
+    Two names with the same form are too alike to tell apart at a glance (`pi11ow`, `pillow`).
+    """
+    return normalize_project_name(name).replace("-", "").translate(CONFUSABLES)
 
 
 def check_project_name_format(name: str) -> str:
@@ -60,8 +71,8 @@ def validate_project_name(name: str) -> str:
     """Return the normalized form of `name` if a new project may take it.
 
     Raise ProjectNameError with a message that says what to do when the name is malformed, a
-    standard-library module name, prohibited by an admin, or already taken by a project whose
-    name differs only in case or punctuation.
+    standard-library module name, prohibited by an admin, already taken by a project whose name
+    differs only in case or punctuation, or too similar to one (`l`/`i`/`1`, `o`/`0`).
     """
     normalized = check_project_name_format(name)
     if ProhibitedProjectName.objects.filter(name=normalized).exists():
@@ -71,6 +82,12 @@ def validate_project_name(name: str) -> str:
         )
     if Project.objects.filter(normalized_name=normalized).exists():
         raise conflict_error(name)
+    if Project.objects.filter(ultranormalized_name=ultranormalize_project_name(name)).exists():
+        raise ProjectNameError(
+            f"The name {name!r} is too similar to an existing project. Choose a different name "
+            "for your project.",
+            code="similar",
+        )
     return normalized
 
 

@@ -3,6 +3,7 @@ from django.contrib.auth.hashers import make_password
 
 from accounts.models import Email, User, WebAuthnCredential
 from projects.models import File, Project, Release, Role
+from projects.names import ultranormalize_project_name
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -56,6 +57,7 @@ class ProjectFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"sample-project-{n}")
     normalized_name = factory.LazyAttribute(lambda o: o.name.lower().replace("_", "-"))
+    ultranormalized_name = factory.LazyAttribute(lambda o: ultranormalize_project_name(o.name))
 
 
 class RoleFactory(factory.django.DjangoModelFactory):

@@ -7,7 +7,11 @@ from accounts.models import User
 from auditlog.events import EventType
 from auditlog.services import record_event
 from projects.models import Project, Role
-from projects.names import conflict_error, validate_project_name
+from projects.names import (
+    conflict_error,
+    ultranormalize_project_name,
+    validate_project_name,
+)
 
 
 @transaction.atomic
@@ -24,7 +28,11 @@ def create_project(
     try:
         # A savepoint, so a lost race leaves the caller's transaction usable.
         with transaction.atomic():
-            project = Project.objects.create(name=name, normalized_name=normalized)
+            project = Project.objects.create(
+                name=name,
+                normalized_name=normalized,
+                ultranormalized_name=ultranormalize_project_name(name),
+            )
     except IntegrityError:
         raise conflict_error(name) from None
     record_event(

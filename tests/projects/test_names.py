@@ -3,7 +3,11 @@ import pytest
 from auditlog.models import AuditEvent
 from projects.exceptions import ProjectNameError
 from projects.models import ProhibitedProjectName, Project, Role
-from projects.names import normalize_project_name, validate_project_name
+from projects.names import (
+    normalize_project_name,
+    ultranormalize_project_name,
+    validate_project_name,
+)
 from projects.selectors import get_project_by_name
 from projects.services.projects import create_project
 from tests.factories import ProjectFactory, UserFactory
@@ -126,3 +130,24 @@ def test_get_project_by_name_normalizes():
     project = ProjectFactory(name="Foo.Bar", normalized_name="foo-bar")
     assert get_project_by_name("FOO_bar") == project
     assert get_project_by_name("foo-baz") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "ultra"),
+    [("Pillow", "p1110w"), ("pi11ow", "p1110w"), ("Foo.Bar_baz", "f00barbaz"), ("I-O", "10")],
+)
+def test_ultranormalized_form_folds_confusable_characters(name, ultra):
+    assert ultranormalize_project_name(name) == ultra
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lookalike", ["pi11ow", "PILL0W", "p.i.l.l.o.w"])
+def test_names_too_similar_to_an_existing_project_are_refused(lookalike):
+    create_project(name="pillow", creator=UserFactory())
+    with pytest.raises(ProjectNameError) as excinfo:
+        validate_project_name(lookalike)
+    assert excinfo.value.code == "similar"
+    assert str(excinfo.value) == (
+        f"The name {lookalike!r} is too similar to an existing project. Choose a different name "
+        "for your project."
+    )

@@ -232,3 +232,24 @@ def test_invitation_email_link_contains_a_valid_token(project, owner):
     body = OutboxEmail.objects.get(template="projects/role_invitation").body_text
     token = re.search(r"http://testserver/invitations/([^/\s]+)/", body).group(1)
     assert read_invitation_token(token)["invitee"] == invitee.pk
+
+
+def test_takeover_pattern_invite_accept_remove_owner_alerts_the_original_owner(project, owner):
+    """security.md #141: an attacker with one owner session adds an account, then ousts owners."""
+    accomplice = TwoFactorUserFactory()
+    invitation = invite_collaborator(
+        project=project, username=accomplice.username, role=Role.Kind.OWNER, actor=owner
+    )
+    accept_invitation(invitation=invitation, user=accomplice)
+    remove_role(role=Role.objects.get(project=project, user=owner), actor=accomplice)
+
+    # The original owner heard about every step, including their own removal.
+    assert owner.email in _recipients("projects/collaborator_invited")
+    assert owner.email in _recipients("projects/role_added")
+    assert owner.email in _recipients("projects/role_removed")
+    # And the project history keeps the whole story.
+    assert [
+        e.event_type
+        for e in AuditEvent.objects.filter(project=project).order_by("pk")
+        if e.event_type.startswith("project:role")
+    ] == ["project:role:add", "project:role:invite", "project:role:add", "project:role:remove"]
