@@ -4,7 +4,7 @@
 """
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import requests
 from django import forms
@@ -153,7 +153,8 @@ class GitLabPublisherForm(PublisherForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["issuer"].queryset = OIDCIssuer.objects.filter(
+        issuer_field = cast(forms.ModelChoiceField, self.fields["issuer"])
+        issuer_field.queryset = OIDCIssuer.objects.filter(
             kind=OIDCIssuer.Kind.GITLAB, is_enabled=True
         ).order_by("name")
 
@@ -231,7 +232,8 @@ class CustomPublisherForm(PublisherForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["issuer"].queryset = OIDCIssuer.objects.filter(
+        issuer_field = cast(forms.ModelChoiceField, self.fields["issuer"])
+        issuer_field.queryset = OIDCIssuer.objects.filter(
             kind=OIDCIssuer.Kind.CUSTOM, is_enabled=True
         ).order_by("name")
 

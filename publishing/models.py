@@ -142,8 +142,9 @@ class PublisherConfig(models.Model):
                 f"GitHub: {self.repository_owner}/{self.repository_name} "
                 f"workflow {self.workflow_filename}{env}"
             )
+        issuer = self.issuer
         if self.provider == Provider.GITLAB:
-            host = self.issuer.issuer_url if self.issuer_id else "gitlab.com"
+            host = issuer.issuer_url if issuer is not None else "gitlab.com"
             return f"GitLab ({host}): {self.namespace}/{self.project} {self.workflow_filepath}{env}"
         if self.provider == Provider.GOOGLE:
             sub = f" (subject {self.subject})" if self.subject else ""
@@ -151,8 +152,7 @@ class PublisherConfig(models.Model):
         rules = ", ".join(
             f"{rule['claim']} {rule['op']} {rule['value']!r}" for rule in self.claim_rules
         )
-        issuer = self.issuer.name if self.issuer_id else "?"
-        return f"{issuer}: {rules}"
+        return f"{issuer.name if issuer is not None else '?'}: {rules}"
 
     @property
     def url(self) -> str:
@@ -160,7 +160,8 @@ class PublisherConfig(models.Model):
         if self.provider == Provider.GITHUB:
             return f"https://github.com/{self.repository_owner}/{self.repository_name}"
         if self.provider == Provider.GITLAB:
-            base = self.issuer.issuer_url if self.issuer_id else "https://gitlab.com"
+            issuer = self.issuer
+            base = issuer.issuer_url if issuer is not None else "https://gitlab.com"
             return f"{base.rstrip('/')}/{self.namespace}/{self.project}"
         return ""
 

@@ -8,7 +8,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
+from django_ratelimit.exceptions import Ratelimited
 
+from accounts.models import User
 from accounts.reauth import require_reauth
 from index_site.views import ratelimited
 from projects.exceptions import ProjectNameError
@@ -23,11 +25,17 @@ from publishing.publisher_errors import PublisherError
 from publishing.selectors import pending_publishers_for_user, publishers_for_project
 
 
+class AuthenticatedRequest(HttpRequest):
+    """The request of a `login_required` view, for type checkers."""
+
+    user: User
+
+
 def _registration_rate(group: str, request: HttpRequest) -> str:
     return settings.PUBLISHER_REGISTRATION_RATE_LIMIT
 
 
-def _owned_project(request: HttpRequest, name: str) -> Project:
+def _owned_project(request: AuthenticatedRequest, name: str) -> Project:
     project = get_project_by_name(name)
     if project is None:
         raise Http404("No such project.")
@@ -72,10 +80,10 @@ def _forms(request: HttpRequest, registry, selected: str, bound=None) -> list:
 @ratelimit(
     key="ip", rate=_registration_rate, method="POST", group="publishing:register", block=False
 )
-def project_publishing(request: HttpRequest, name: str) -> HttpResponse:
+def project_publishing(request: AuthenticatedRequest, name: str) -> HttpResponse:
     project = _owned_project(request, name)
     if getattr(request, "limited", False):
-        return ratelimited(request, None)
+        return ratelimited(request, Ratelimited())
     selected = _selected_provider(request)
     bound = None
     if request.method == "POST":
@@ -107,7 +115,9 @@ def project_publishing(request: HttpRequest, name: str) -> HttpResponse:
 @require_two_factor
 @require_reauth
 @require_POST
-def remove_project_publisher(request: HttpRequest, name: str, publisher_id: int) -> HttpResponse:
+def remove_project_publisher(
+    request: AuthenticatedRequest, name: str, publisher_id: int
+) -> HttpResponse:
     project = _owned_project(request, name)
     publisher = get_object_or_404(publishers_for_project(project), pk=publisher_id)
     services.remove_publisher_from_project(
@@ -130,9 +140,9 @@ def remove_project_publisher(request: HttpRequest, name: str, publisher_id: int)
 @ratelimit(
     key="ip", rate=_registration_rate, method="POST", group="publishing:register", block=False
 )
-def account_publishing(request: HttpRequest) -> HttpResponse:
+def account_publishing(request: AuthenticatedRequest) -> HttpResponse:
     if getattr(request, "limited", False):
-        return ratelimited(request, None)
+        return ratelimited(request, Ratelimited())
     selected = _selected_provider(request)
     bound = None
     if request.method == "POST":
@@ -173,7 +183,7 @@ def account_publishing(request: HttpRequest) -> HttpResponse:
 @require_two_factor
 @require_reauth
 @require_POST
-def remove_pending_publisher(request: HttpRequest, pending_id: int) -> HttpResponse:
+def remove_pending_publisher(request: AuthenticatedRequest, pending_id: int) -> HttpResponse:
     pending = get_object_or_404(PendingPublisher, pk=pending_id, added_by=request.user)
     pending_services.remove_pending_publisher(pending=pending, actor=request.user, request=request)
     messages.success(request, f"Removed the pending publisher for {pending.project_name}.")

@@ -19,6 +19,7 @@ from publishing.oidc.errors import TokenRequestError, invalid_publisher
 from publishing.oidc.issuers import Issuer
 
 Claims = dict[str, Any]
+Candidates = Iterable[TrustedPublisher]
 
 
 def _require(claims: Claims, names: Iterable[str]) -> None:
@@ -48,7 +49,7 @@ def _split_ref(value: str) -> tuple[str, str]:
 # GitHub Actions ---------------------------------------------------------------------------
 
 
-def _github_candidates(issuer: Issuer, claims: Claims) -> tuple[QuerySet, str]:
+def _github_candidates(issuer: Issuer, claims: Claims) -> tuple[Candidates, str]:
     _require(
         claims,
         ["repository", "repository_owner", "repository_owner_id", "job_workflow_ref", "event_name"],
@@ -133,7 +134,7 @@ def _environment_mismatch(
 # GitLab CI/CD -----------------------------------------------------------------------------
 
 
-def _gitlab_candidates(issuer: Issuer, claims: Claims) -> tuple[QuerySet, str]:
+def _gitlab_candidates(issuer: Issuer, claims: Claims) -> tuple[Candidates, str]:
     _require(claims, ["sub", "project_path", "ci_config_ref_uri", "ref_path", "sha"])
     namespace, _, project = str(claims["project_path"]).rpartition("/")
     candidates = active_publishers().filter(
@@ -175,7 +176,7 @@ def _gitlab_mismatches(publisher: TrustedPublisher, claims: Claims, issuer: Issu
 # Google Cloud -----------------------------------------------------------------------------
 
 
-def _google_candidates(issuer: Issuer, claims: Claims) -> tuple[QuerySet, str]:
+def _google_candidates(issuer: Issuer, claims: Claims) -> tuple[Candidates, str]:
     _require(claims, ["email"])
     if claims.get("email_verified") is not True:
         raise invalid_publisher("the 'email_verified' claim must be true")
@@ -206,7 +207,7 @@ def rule_holds(rule: dict, claims: Claims) -> bool:
     return RULE_OPERATORS[rule["op"]](str(actual), rule["value"])
 
 
-def _custom_candidates(issuer: Issuer, claims: Claims) -> tuple[list, str]:
+def _custom_candidates(issuer: Issuer, claims: Claims) -> tuple[Candidates, str]:
     publishers = active_publishers().filter(provider=Provider.CUSTOM, issuer=issuer.registered)
     # A candidate shares at least one exact-match rule with the token, so explaining its other
     # rules reveals nothing the token's holder does not already control.
@@ -254,10 +255,10 @@ def find_publisher(issuer: Issuer, claims: Claims) -> TrustedPublisher:
         check = lambda publisher: _custom_mismatches(publisher, claims)  # noqa: E731 - tiny adapter
     else:  # pragma: no cover - Provider is a closed set
         raise TokenRequestError("invalid-payload", "unknown trusted publishing issuer")
-    candidates = sorted(candidates, key=_specificity)
-    if not candidates:
+    ordered = sorted(candidates, key=_specificity)
+    if not ordered:
         raise invalid_publisher(none_message)
-    explained = [(publisher, check(publisher)) for publisher in candidates]
+    explained = [(publisher, check(publisher)) for publisher in ordered]
     for publisher, problems in explained:
         if not problems:
             return publisher
