@@ -364,7 +364,7 @@ def record_expired_api_tokens() -> int:
     for token_id in expired.values_list("pk", flat=True)[:1000]:
         with transaction.atomic():
             token = (
-                ApiToken.objects.select_for_update(skip_locked=True)
+                ApiToken.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("user")
                 .filter(pk=token_id, expiry_recorded_at__isnull=True)
                 .first()
