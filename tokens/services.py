@@ -228,13 +228,19 @@ def _record_removal(
     data: dict[str, Any],
 ) -> None:
     base = {"token_name": token.name, "token_id": str(token.pk)}
-    record_event(
-        event_type=event_type,
-        actor=actor,
-        request=request,
-        user=token.user,
-        data={**base, **data},
-    )
+    if token.user is None:
+        # A trusted-publisher token: its minting and burning are recorded by trusted publishing
+        # itself (uv burns one after every publish); only a leak is worth each project's history.
+        if event_type != EventType.ACCOUNT_API_TOKEN_REMOVED_LEAK:
+            return
+    else:
+        record_event(
+            event_type=event_type,
+            actor=actor,
+            request=request,
+            user=token.user,
+            data={**base, **data},
+        )
     for project in token.projects.all():
         record_event(
             event_type=EventType.PROJECT_API_TOKEN_REMOVED,

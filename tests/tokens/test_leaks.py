@@ -106,6 +106,8 @@ def test_leaked_publisher_token_is_revoked_without_an_owner(client, signing_key,
     assert report(client, signing_key, [record(raw)]).status_code == 204
     assert not ApiToken.objects.filter(pk=token.pk).exists()
     assert not OutboxEmail.objects.exists()
+    event = AuditEvent.objects.get(event_type=EventType.PROJECT_API_TOKEN_REMOVED)
+    assert event.project == project
 
 
 def test_forged_signature_is_400_and_revokes_nothing(client, signing_key, make_token):

@@ -120,3 +120,10 @@ def test_publisher_tokens_are_deleted_a_day_after_creation(project):
 def test_expiry_task_is_scheduled():
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "tokens.tasks.record_expired_api_tokens" in tasks
+
+
+def test_revoking_a_publisher_token_leaves_histories_to_trusted_publishing(project):
+    token, _raw = create_publisher_token(publisher_id=4, project_ids=[project.pk])
+    revoke_api_token(token=token, actor=None, reason="burned after publishing")
+    assert not ApiToken.objects.filter(pk=token.pk).exists()
+    assert not AuditEvent.objects.exists()
