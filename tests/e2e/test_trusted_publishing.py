@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -315,3 +316,66 @@ def test_hs256_signed_with_the_public_key_is_refused_as_uv_prints_it(tp, project
     )
     said = _refused(tp, tmp_path, "7.0")
     assert '"code": "invalid-token"' in said
+
+
+def test_oidc_token_cannot_create_a_project_without_a_pending_publisher(tp, project, tmp_path):
+    wheel = _wheel(tmp_path, "not-registered", "1.0")
+    result = uv_trusted_publish(tp, tmp_path, wheel)
+    said = _said(result)
+    assert result.returncode == 2, said
+    assert "Non-user identities cannot create new projects" in said
+    assert not Project.objects.filter(normalized_name="not-registered").exists()
+
+
+def test_removed_publisher_cannot_upload_with_a_token_minted_before(tp, project, owner, tmp_path):
+    from publishing.services import remove_publisher_from_project  # noqa: PLC0415
+
+    netloc = tp.site.url.removeprefix("https://")
+    ca = str(tp.certs.ca)
+    jwt_token = tp.issuer.sign(github_claims(tp.issuer.url, AUDIENCE))
+    minted = requests.post(
+        f"https://{netloc}/_/oidc/mint-token", json={"token": jwt_token}, verify=ca, timeout=10
+    ).json()
+    remove_publisher_from_project(
+        project=project, publisher=TrustedPublisher.objects.get(), actor=owner
+    )
+    wheel = _wheel(tmp_path, "tp-widget", "8.0")
+    env = _env(
+        tmp_path,
+        tp.certs,
+        {
+            "TWINE_USERNAME": "__token__",
+            "TWINE_PASSWORD": minted["token"],
+            "TWINE_REPOSITORY_URL": f"https://{netloc}/legacy/",
+        },
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "upload", "--non-interactive", str(wheel)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, _said(result)
+    assert "403" in _said(result)
+    assert not File.objects.filter(filename=wheel.name).exists()
+
+
+def test_concurrent_replays_of_one_jwt_mint_exactly_once(tp, project):
+    netloc = tp.site.url.removeprefix("https://")
+    ca = str(tp.certs.ca)
+    jwt_token = tp.issuer.sign(github_claims(tp.issuer.url, AUDIENCE))
+
+    def post(_: int) -> requests.Response:
+        return requests.post(
+            f"https://{netloc}/_/oidc/mint-token", json={"token": jwt_token}, verify=ca, timeout=30
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(post, range(8)))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] + [422] * 7, [r.text for r in responses]
+    refused = [r.json()["errors"][0]["code"] for r in responses if r.status_code == 422]
+    assert set(refused) == {"invalid-reuse-token"}
+    assert ApiToken.objects.filter(publisher_id__isnull=False).count() == 1

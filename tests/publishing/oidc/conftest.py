@@ -56,11 +56,13 @@ class FakeWeb:
 
     routes: dict[str, Any] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    timeouts: list[float] = field(default_factory=list)
     down: bool = False
 
     def get(self, url: str, **kwargs: Any) -> FakeResponse:
         self.calls.append(url)
         assert kwargs.get("timeout"), "every outbound request needs a timeout"
+        self.timeouts.append(kwargs["timeout"])
         if self.down:
             raise requests.Timeout("issuer down")
         if url not in self.routes:

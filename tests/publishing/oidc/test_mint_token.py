@@ -562,6 +562,15 @@ def test_cached_keys_verify_while_the_issuer_is_down(github, github_publisher, m
     assert status == 200, body
 
 
+def test_key_fetches_time_out_after_five_seconds(github, github_publisher, mint, web):
+    assert mint(github.sign(github_claims()))[0] == 200
+    assert web.calls == [
+        f"{GITHUB}/.well-known/openid-configuration",
+        f"{GITHUB}/jwks",
+    ]
+    assert set(web.timeouts) == {5.0}
+
+
 def test_unknown_kid_while_the_issuer_is_down_is_refused(github, github_publisher, mint, web):
     web.down = True
     status, body = mint(github.sign(github_claims()))

@@ -281,3 +281,21 @@ def test_token_upload_to_a_published_project_emails_owners(owner, project, rf):
     email = OutboxEmail.objects.get(template="publishing/token_upload_to_published_project")
     assert email.recipient == owner.email
     assert "laptop" in email.body_text
+
+
+def test_account_page_lists_pending_publishers_with_pinned_queries(
+    client, owner, django_assert_max_num_queries
+):
+    from publishing.pending import register_pending_publisher  # noqa: PLC0415
+
+    for index in range(3):
+        register_pending_publisher(
+            user=owner,
+            project_name=f"future-{index}",
+            config={**GITHUB_CONFIG, "workflow_filename": f"w{index}.yml"},
+        )
+    _login(client, owner)
+    with django_assert_max_num_queries(10):
+        response = client.get("/account/publishing/")
+    assert response.status_code == 200
+    assert response.content.decode().count("future-") >= 3
