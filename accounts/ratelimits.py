@@ -37,6 +37,8 @@ class Limit:
 
 LOGIN_PER_USER = (Limit("accounts.login.user", "10/5m"),)
 LOGIN_PER_IP = (Limit("accounts.login.ip", "10/5m"),)
+# All failed logins together: a distributed guess (many IPs, many accounts) still stops here.
+LOGIN_GLOBAL = (Limit("accounts.login.global", "1000/5m"),)
 TWO_FACTOR_PER_USER = (
     Limit("accounts.two_factor.user.short", "5/5m"),
     Limit("accounts.two_factor.user.hour", "20/h"),
@@ -92,7 +94,11 @@ def _ip_key(request: HttpRequest) -> str:
 
 
 def _login_checks(request: HttpRequest, username: str) -> list[tuple[tuple[Limit, ...], str]]:
-    return [(LOGIN_PER_USER, _username_key(username)), (LOGIN_PER_IP, _ip_key(request))]
+    return [
+        (LOGIN_PER_USER, _username_key(username)),
+        (LOGIN_PER_IP, _ip_key(request)),
+        (LOGIN_GLOBAL, "all"),
+    ]
 
 
 def login_retry_after(request: HttpRequest, *, username: str) -> int | None:
@@ -104,7 +110,7 @@ def login_retry_after(request: HttpRequest, *, username: str) -> int | None:
 
 
 def count_login_failure(request: HttpRequest, *, username: str) -> None:
-    """Count one failed password (login or re-authentication) against the account and the IP."""
+    """Count one failed password (login, re-authentication) for the account, the IP and all."""
     _count(request, _login_checks(request, username))
 
 

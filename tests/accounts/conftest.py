@@ -3,7 +3,9 @@
 import re
 
 import pytest
+import time_machine
 from django.test import Client
+from django.utils import timezone
 
 from index_site.models import OutboxEmail
 
@@ -38,3 +40,10 @@ def logged_in_client(client, user, password):
     response = client.post("/account/login/", {"username": user.username, "password": password})
     assert response.status_code == 302
     return client
+
+
+@pytest.fixture
+def frozen_clock():
+    """Stop the clock: rate-limit windows are fixed, and a slow test must not straddle one."""
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        yield traveller

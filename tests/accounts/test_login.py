@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from accounts.login import PENDING_LOGIN_KEY, get_pending_login_user
+from accounts.ratelimits import Limit
 from auditlog.models import AuditEvent
 from tests.factories import TwoFactorUserFactory, UserFactory
 
@@ -167,6 +168,7 @@ def test_user_without_required_two_factor_is_sent_to_set_it_up(client, user, pas
     assert client.session["_auth_user_id"] == str(user.pk)
 
 
+@pytest.mark.usefixtures("frozen_clock")
 def test_eleventh_attempt_for_one_user_is_refused_even_with_the_right_password(user, password):
     for attempt in range(10):
         response = Client(REMOTE_ADDR=f"198.51.100.{attempt}").post(
@@ -181,6 +183,7 @@ def test_eleventh_attempt_for_one_user_is_refused_even_with_the_right_password(u
     assert AuditEvent.objects.filter(event_type="account:login:failure").count() == 10
 
 
+@pytest.mark.usefixtures("frozen_clock")
 def test_user_limit_keys_unknown_usernames_alike(db):
     for _ in range(10):
         Client().post(LOGIN_URL, {"username": "nobody-here", "password": "wrong pass"})
@@ -188,6 +191,7 @@ def test_user_limit_keys_unknown_usernames_alike(db):
     assert response.status_code == 429
 
 
+@pytest.mark.usefixtures("frozen_clock")
 def test_one_ip_trying_many_users_is_limited(db):
     users = UserFactory.create_batch(11)
     for user in users[:10]:
@@ -202,6 +206,24 @@ def test_one_ip_trying_many_users_is_limited(db):
     assert "Retry-After" in response
 
 
+@pytest.mark.usefixtures("frozen_clock")
+def test_distributed_guessing_trips_the_global_limit(db, monkeypatch):
+    # The real figure is 1000 per 5 minutes; a smaller one keeps the test fast.
+    monkeypatch.setattr(
+        "accounts.ratelimits.LOGIN_GLOBAL", (Limit("accounts.login.global", "3/5m"),)
+    )
+    for number in range(3):
+        response = Client(REMOTE_ADDR=f"198.51.100.{number}").post(
+            LOGIN_URL, {"username": f"victim{number}", "password": "wrong pass"}
+        )
+        assert response.status_code == 200
+    response = Client(REMOTE_ADDR="198.51.100.99").post(
+        LOGIN_URL, {"username": "someone-else", "password": "wrong pass"}
+    )
+    assert response.status_code == 429
+
+
+@pytest.mark.usefixtures("frozen_clock")
 def test_spoofed_forwarded_for_does_not_escape_the_ip_limit(db, settings):
     settings.TRUSTED_PROXY_COUNT = 1
     users = UserFactory.create_batch(11)

@@ -114,6 +114,7 @@ def test_weak_new_password_is_refused(user):
     assert not user.check_password("password123")
 
 
+@pytest.mark.usefixtures("frozen_clock")
 def test_sixth_request_in_a_day_sends_nothing(user, caplog):
     for _ in range(5):
         Client().post(RESET_URL, {"identifier": user.username})

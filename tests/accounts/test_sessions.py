@@ -130,6 +130,7 @@ def test_reauth_never_redirects_off_site(user, password, next_url):
     assert response["Location"] == "/account/settings/"
 
 
+@pytest.mark.usefixtures("frozen_clock")
 def test_reauth_failure_is_recorded_and_counts_toward_the_login_limit(user, password):
     client = _log_in(user, password)
     _expire_authentication(client)

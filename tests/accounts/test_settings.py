@@ -88,6 +88,7 @@ def test_adding_an_address_of_another_account_reveals_nothing(client_for, user):
     assert notice.recipient == "theirs@example.com"
 
 
+@pytest.mark.usefixtures("frozen_clock")
 def test_third_address_in_a_day_is_refused(client_for, user):
     client = client_for(user)
     for number in range(2):
@@ -100,6 +101,7 @@ def test_third_address_in_a_day_is_refused(client_for, user):
     assert not emails("accounts/verify_email", "a2@example.com")
 
 
+@pytest.mark.usefixtures("frozen_clock")
 def test_fourth_verification_resend_in_six_hours_is_refused(client_for, user):
     address = Email.objects.create(user=user, email="pending@example.com")
     client = client_for(user)
