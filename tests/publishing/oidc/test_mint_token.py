@@ -627,3 +627,37 @@ def test_expired_jwt_ids_are_deleted_by_the_periodic_task(github, github_publish
     with time_machine.travel(time.time() + timedelta(hours=1).total_seconds()):
         assert delete_expired_jwt_ids.delay().get() == 1
     assert not UsedJwtId.objects.exists()
+
+
+def test_custom_issuer_allowlisting_es256_accepts_only_es256(web, project, mint, ec_key):
+    from tests.publishing.oidc.conftest import Issuer  # noqa: PLC0415 - the fake issuer class
+
+    buildkite = Issuer("https://agent.buildkite.example", web, key=ec_key, kid="ec-1")
+    registered = OIDCIssuer.objects.create(
+        name="buildkite", issuer_url=buildkite.url, algorithms=["ES256"]
+    )
+    add_publisher(
+        project,
+        provider=Provider.CUSTOM,
+        issuer=registered,
+        claim_rules=[{"claim": "pipeline_slug", "op": "equals", "value": "widget-release"}],
+    )
+    now = int(time.time())
+    claims = {
+        "iss": buildkite.url,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 300,
+        "jti": "bk-1",
+        "pipeline_slug": "widget-release",
+    }
+    status, body = mint(buildkite.sign(claims, algorithm="ES256"))
+    assert status == 200, body
+    rsa_signed = jwt.encode(
+        {**claims, "jti": "bk-2"},
+        rsa.generate_private_key(65537, 2048),
+        algorithm="RS256",
+        headers={"kid": "ec-1"},
+    )
+    status, body = mint(rsa_signed)
+    assert (status, error_code(body)) == (422, "invalid-token")
