@@ -416,6 +416,13 @@ def _store(
                 name=metadata.name, creator=identity.user, request=request, via="upload"
             )
         except ProjectNameError as exc:
+            if exc.code == "conflict":
+                # A concurrent upload (typically this user's other file) created it first: go
+                # on as an upload to an existing project, permission checks included.
+                project = get_project_by_name(metadata.name)
+                if project is not None:
+                    _check_project_permission(project, identity)
+                    return project
             raise UploadError(exc.message, status=409 if exc.code == "conflict" else 400) from None
 
     raw = dict(raw_metadata_from_form(post))

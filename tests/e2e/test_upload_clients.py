@@ -3,9 +3,11 @@
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from projects.models import File
 from tests.factories import TwoFactorUserFactory
@@ -231,3 +233,26 @@ def test_password_instead_of_token_fails_in_twine_and_uv(site, token, tmp_path):
     assert by_uv.returncode != 0
     assert f"Server says: 403 {expected}" in output(by_uv), output(by_uv)
     assert not File.objects.exists()
+
+
+def test_concurrent_identical_uploads_store_one_file(site, token):
+    wheel = make_wheel("e2e-race", "1.0")
+    fields = wheel.form()
+
+    def post(_index: int) -> int:
+        response = requests.post(
+            f"{site.url}/legacy/",
+            data=fields,
+            files={"content": (wheel.filename, wheel.content, "application/octet-stream")},
+            auth=("__token__", token),
+            timeout=60,
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(post, range(10)))
+
+    assert statuses == [200] * 10, site.log()
+    assert File.objects.filter(filename=wheel.filename).count() == 1
+    stored = [path.name for path in site.media_root.rglob(wheel.filename) if path.is_file()]
+    assert stored == [wheel.filename]

@@ -16,7 +16,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from projects.models import File, FilenameRegistry, Project, Release
-from tests.factories import FileFactory, ProjectFactory, ReleaseFactory, RoleFactory
+from tests.factories import (
+    FileFactory,
+    ProjectFactory,
+    ReleaseFactory,
+    RoleFactory,
+    TwoFactorUserFactory,
+)
 from tests.publishing.upload.conftest import basic_auth, refusal
 from tests.publishing.upload.dists import core_metadata, make_sdist, make_wheel
 from tokens.services import create_api_token
@@ -782,3 +788,22 @@ def test_api_token_upload_to_project_with_trusted_publisher_is_accepted_with_war
     email = OutboxEmail.objects.get(template="publishing/token_upload_to_published_project")
     assert email.recipient == uploader.email
     assert "ci upload" in email.body_text
+
+
+def test_metadata_fields_over_the_memory_limit_are_refused(upload, settings, nothing_stored):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+
+    message = refused(upload(make_wheel(), description="x" * 20_000))
+
+    assert message.startswith("The metadata fields are too large.")
+
+
+def test_too_many_new_projects_from_one_ip_is_refused(upload, settings):
+    settings.UPLOAD_PROJECT_CREATE_RATE_IP = "1/h"
+    upload(make_wheel("first-pkg"))
+    other = TwoFactorUserFactory(username="other-uploader")
+    _row, other_token = create_api_token(user=other, name="other", actor=other)
+
+    response = upload(make_wheel("second-pkg"), auth=basic_auth(other_token))
+
+    assert refused(response, 429).startswith("Too many new projects created.")
