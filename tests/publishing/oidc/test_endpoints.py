@@ -66,3 +66,13 @@ def test_burn_token_refuses_a_user_token(client, owner):
 def test_burn_token_refuses_garbage(client):
     response = _burn(client, "pypi-garbage")
     assert (response.status_code, error_code(response.json())) == (422, "invalid-token")
+
+
+def test_system_check_refuses_an_inexact_issuer_setting(settings):
+    from publishing.oidc.checks import check_trusted_publishing_settings  # noqa: PLC0415
+
+    assert check_trusted_publishing_settings() == []
+    settings.OIDC_GITHUB_ISSUER = "http://token.actions.githubusercontent.com/"
+    settings.OIDC_LEEWAY = 600
+    ids = {message.id for message in check_trusted_publishing_settings()}
+    assert ids == {"publishing.E001", "publishing.W001"}
