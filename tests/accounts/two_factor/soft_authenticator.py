@@ -33,24 +33,26 @@ class SoftAuthenticator:
         self.sign_count = 0
         self.user_handle: bytes | None = None
 
-    def _cose_key(self) -> bytes:
+    def _cose_key(self, alg: int = -7) -> bytes:
         numbers = self.private_key.public_key().public_numbers()
         return encode_cbor(
             {
                 1: 2,  # kty: EC2
-                3: -7,  # alg: ES256
+                3: alg,  # -7: ES256
                 -1: 1,  # crv: P-256
                 -2: numbers.x.to_bytes(32, "big"),
                 -3: numbers.y.to_bytes(32, "big"),
             }
         )
 
-    def _auth_data(self, *, rp_id: str, flags: int, sign_count: int, attested: bool) -> bytes:
+    def _auth_data(
+        self, *, rp_id: str, flags: int, sign_count: int, attested: bool, alg: int = -7
+    ) -> bytes:
         data = hashlib.sha256(rp_id.encode()).digest() + bytes([flags])
         data += struct.pack(">I", sign_count)
         if attested:
             data += bytes(16) + struct.pack(">H", len(self.credential_id)) + self.credential_id
-            data += self._cose_key()
+            data += self._cose_key(alg)
         return data
 
     @staticmethod
@@ -67,6 +69,7 @@ class SoftAuthenticator:
         rp_id: str | None = None,
         type_: str = "webauthn.create",
         flags: int = FLAG_UP | FLAG_UV,
+        alg: int = -7,
     ) -> dict:
         """The JSON of `navigator.credentials.create()` for `options` (the server's JSON)."""
         self.user_handle = _b64u_decode(options["user"]["id"])
@@ -74,7 +77,7 @@ class SoftAuthenticator:
             type_=type_, challenge=options["challenge"], origin=origin or self.origin
         )
         auth_data = self._auth_data(
-            rp_id=rp_id or self.rp_id, flags=flags | FLAG_AT, sign_count=0, attested=True
+            rp_id=rp_id or self.rp_id, flags=flags | FLAG_AT, sign_count=0, attested=True, alg=alg
         )
         attestation = encode_cbor({"fmt": "none", "attStmt": {}, "authData": auth_data})
         return {

@@ -129,6 +129,7 @@ def test_credential_id_registered_twice_by_the_same_user_is_refused(client, key_
         ({"rp_id": "evil.example"}, "rp id"),
         ({"type_": "webauthn.get"}, "type"),
         ({"flags": FLAG_UV}, "no user presence"),
+        ({"alg": -999}, "algorithm not offered"),
     ],
 )
 def test_bad_registration_responses_are_refused(client, db, knobs, label):

@@ -409,3 +409,14 @@ def test_last_method_can_be_removed_when_the_policy_does_not_require_it(
     login_recently(client, totp_user)
     client.post(reverse("accounts:totp_remove"))
     assert not TOTPDevice.objects.filter(user=totp_user).exists()
+
+
+def test_rotated_field_key_still_reads_secrets_written_with_the_old_one(db, settings):
+    from cryptography.fernet import Fernet  # noqa: PLC0415 - only here
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEY = old
+    device = start_totp_setup(user=UserFactory())
+    secret = totp_secret_base32(device)
+    settings.FIELD_ENCRYPTION_KEY = f"{new},{old}"
+    assert totp_secret_base32(TOTPDevice.objects.get(pk=device.pk)) == secret
