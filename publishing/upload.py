@@ -125,7 +125,7 @@ def authenticate(request: HttpRequest) -> UploadIdentity:
 
 def read_body(request: HttpRequest) -> tuple[QueryDict, HashedUpload | None, HashingUploadHandler]:
     """Parse the multipart body once, streaming the `content` part through the hashing handler."""
-    if not request.content_type.startswith("multipart/form-data"):
+    if not (request.content_type or "").startswith("multipart/form-data"):
         raise UploadError(
             "The upload must be sent as multipart/form-data with ':action=file_upload', as "
             "twine and uv do."
@@ -342,11 +342,12 @@ def upload_file(request: HttpRequest) -> UploadResult:
             project_name = project.name
 
         limit = file_size_limit(project)
-        if handler.is_too_large or upload is None or upload.size > limit:
+        if handler.is_too_large or upload is None or (upload.size or 0) > limit:
             raise UploadError(file_too_large_message(project_name, limit))
+        size = upload.size or 0
         filename = upload.raw_filename
         dist_filenames.check_filename_shape(filename, filetype=form.filetype)
-        if upload.content_type.startswith("image/"):
+        if (upload.content_type or "").startswith("image/"):
             raise UploadError("Invalid distribution file.")
         _check_digests(form, upload)
 
@@ -356,7 +357,7 @@ def upload_file(request: HttpRequest) -> UploadResult:
             packagetype=form.filetype,
             python_version=form.pyversion,
             requires_python=str(metadata.requires_python or ""),
-            size=upload.size,
+            size=size,
             md5_digest=upload.digests.md5,
             sha256_digest=upload.digests.sha256,
             blake2_256_digest=upload.digests.blake2_256,

@@ -91,3 +91,19 @@ def test_orphan_sweep_deletes_old_unreferenced_objects_only(upload, settings):
     assert not default_storage.exists(orphan)
     for path in (kept, kept + ".metadata", fresh, unrelated):
         assert default_storage.exists(path)
+
+
+def test_sweep_command_reports_what_it_deleted(settings):
+    from io import StringIO  # noqa: PLC0415 - only this test captures output
+
+    from django.core.management import call_command  # noqa: PLC0415
+
+    orphan = storage_path_for(blake2_256_digest="ef" * 32, filename="orphan-1.0.tar.gz")
+    default_storage.save(orphan, ContentFile(b"x"))
+    _age(settings, orphan, hours=2)
+    output = StringIO()
+
+    call_command("sweep_orphaned_uploads", stdout=output)
+
+    assert output.getvalue().strip() == "Deleted 1 orphaned file(s)."
+    assert not default_storage.exists(orphan)
