@@ -40,7 +40,8 @@ TOKEN_LOCATIONS = env.list("TOKEN_LOCATIONS", default=[])
 # (GitHub publishes its keys at https://api.github.com/meta/public_keys/token_scanning).
 SECRET_SCANNING_PUBLIC_KEYS = env.json("SECRET_SCANNING_PUBLIC_KEYS", default={})
 
-# Key encrypting TOTP secrets at rest (Fernet). Derived from SECRET_KEY unless given.
+# Key encrypting TOTP secrets at rest (Fernet). Derived from SECRET_KEY (HKDF) unless given.
+# Comma-separated Fernet keys, newest first, rotate: new secrets use the first, all decrypt.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
