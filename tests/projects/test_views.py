@@ -285,3 +285,17 @@ def test_simple_page_without_trailing_slash_redirects(client, project):
     response = client.get("/simple/widget")
     assert response.status_code == 301
     assert response["Location"] == "/simple/widget/"
+
+
+def test_settings_page_query_count_is_fixed(login, project, owner, django_assert_max_num_queries):
+    for _ in range(15):
+        RoleFactory(project=project, user=UserFactory(), role=Role.Kind.MAINTAINER)
+    for _ in range(5):
+        invite_collaborator(
+            project=project, username=UserFactory().username, role="Owner", actor=owner
+        )
+    client = login(owner)
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("projects:settings", kwargs={"name": "widget"}))
+    assert response.status_code == 200
+    assert response.content.decode().count("Change role") == 16
