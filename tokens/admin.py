@@ -5,6 +5,7 @@ service, so it is audited and the owner is emailed.
 """
 
 import json
+from typing import cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.models import User
 from tokens import caveats as caveat_types
 from tokens.exceptions import CaveatError, TokenVerificationError
 from tokens.macaroons import find_authentic_token, parse_token
@@ -148,7 +150,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             name = token.name
             revoke_api_token(
                 token=token,
-                actor=request.user,
+                actor=cast(User, request.user),
                 reason=form.cleaned_data["reason"],
                 request=request,
                 notify=form.cleaned_data["notify"],

@@ -1,6 +1,7 @@
 """The token creation form: name, scope, expiry and IP ranges."""
 
 from datetime import UTC, datetime, time, timedelta
+from typing import cast
 
 from django import forms
 from django.utils import timezone
@@ -66,7 +67,8 @@ class TokenCreateForm(forms.Form):
 
     def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["projects"].queryset = scopable_projects_for_user(user)
+        projects = cast(ProjectChoiceField, self.fields["projects"])
+        projects.queryset = scopable_projects_for_user(user)
 
     def clean(self):
         data = super().clean()

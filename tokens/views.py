@@ -7,6 +7,8 @@ and proves itself otherwise: the secret-scanning webhook (ECDSA signature) and s
 (the token in Authorization).
 """
 
+from typing import cast
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -17,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.core import get_usage
 
+from accounts.models import User
 from accounts.reauth import require_reauth
 from accounts.selectors import verified_primary_email_for_user
 from projects.policy import require_two_factor
@@ -34,6 +37,11 @@ VERIFY_EMAIL_MESSAGE = (
 TOO_MANY_TOKENS_MESSAGE = "You created many tokens in the last hour. Wait an hour and try again."
 
 
+def _user(request: HttpRequest) -> User:
+    # The decorators above every page let only logged-in users through.
+    return cast(User, request.user)
+
+
 def _json_error(message: str, *, status: int) -> JsonResponse:
     return JsonResponse({"message": message}, status=status)
 
@@ -42,7 +50,7 @@ def _json_error(message: str, *, status: int) -> JsonResponse:
 @require_two_factor
 @require_http_methods(["GET"])
 def token_list(request: HttpRequest) -> HttpResponse:
-    tokens = list(selectors.tokens_for_user(request.user))
+    tokens = list(selectors.tokens_for_user(_user(request)))
     return render(request, "tokens/list.html", {"tokens": tokens, "now": timezone.now()})
 
 
@@ -51,12 +59,12 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_two_factor
 @require_http_methods(["GET", "POST"])
 def token_create(request: HttpRequest) -> HttpResponse:
-    has_verified_email = verified_primary_email_for_user(request.user) is not None
+    has_verified_email = verified_primary_email_for_user(_user(request)) is not None
     initial = {}
     selected = request.GET.get("selected_project", "")
     if selected.isdigit():
         initial = {"scope": "projects", "projects": [int(selected)]}
-    form = TokenCreateForm(request.POST or None, user=request.user, initial=initial)
+    form = TokenCreateForm(request.POST or None, user=_user(request), initial=initial)
     if request.method == "POST" and has_verified_email:
         usage = get_usage(
             request, group="tokens.create", key="user", rate=CREATE_RATE, increment=True
@@ -68,12 +76,12 @@ def token_create(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 token, raw = services.create_api_token(
-                    user=request.user,
+                    user=_user(request),
                     name=form.cleaned_data["name"],
                     project_ids=form.project_ids,
                     expires_at=form.expires_at,
                     ip_networks=form.networks,
-                    actor=request.user,
+                    actor=_user(request),
                     request=request,
                 )
             except TokenCreationError as error:
@@ -106,13 +114,13 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def token_revoke(request: HttpRequest, token_id) -> HttpResponse:
     # Only the user's own tokens: another user's id is a 404, and nothing is deleted.
-    token = selectors.get_token_for_user(request.user, token_id)
+    token = selectors.get_token_for_user(_user(request), token_id)
     if token is None:
         raise Http404("No such token.")
     if request.method == "POST":
         name = token.name
         services.revoke_api_token(
-            token=token, actor=request.user, reason="revoked by its owner", request=request
+            token=token, actor=_user(request), reason="revoked by its owner", request=request
         )
         messages.success(request, f"Revoked the API token '{name}'. It no longer works.")
         return redirect("tokens:list")
