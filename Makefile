@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	mkdir -p $(DATA_DIR)/broker/queue $(DATA_DIR)/broker/processed $(DATA_DIR)/emails
+	mkdir -p $(DATA_DIR)
 	$(PY) manage.py migrate --noinput
 	$(VENV)/bin/honcho start -f Procfile
 
