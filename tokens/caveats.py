@@ -232,19 +232,6 @@ def deserialize(raw: bytes | str) -> Caveat:
     return caveat_type(*parsed)
 
 
-def describe(caveats: list[list[Any]]) -> list[str]:
-    """Human descriptions of issued caveats, for pages and the admin decoder."""
-    descriptions = []
-    for raw in caveats:
-        try:
-            caveat = deserialize(json.dumps(raw))
-        except CaveatError as exc:
-            descriptions.append(f"unreadable caveat ({exc})")
-            continue
-        descriptions.append(f"{type(caveat).__name__}: {caveat.to_list()[1:]}")
-    return descriptions
-
-
 __all__ = [
     "CAVEAT_TYPES",
     "Caveat",

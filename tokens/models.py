@@ -84,7 +84,3 @@ class ApiToken(models.Model):
     @property
     def is_trusted_publisher(self) -> bool:
         return self.publisher_id is not None
-
-    @property
-    def is_project_scoped(self) -> bool:
-        return any(caveat and caveat[0] in (1, 2) for caveat in self.caveats)

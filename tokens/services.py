@@ -36,7 +36,7 @@ PUBLISHER_TOKEN_RETENTION = timedelta(days=1)
 UPLOAD_ROLES = (Role.Kind.OWNER, Role.Kind.MAINTAINER)
 
 
-def _scope_description(token: ApiToken, project_names: list[str]) -> str:
+def _scope_description(project_names: list[str]) -> str:
     return ", ".join(project_names) if project_names else "all projects"
 
 
@@ -166,7 +166,7 @@ def create_api_token(
         data={
             "token_name": name,
             "token_id": str(token.pk),
-            "token_scope": _scope_description(token, project_names),
+            "token_scope": _scope_description(project_names),
             "expires_at": expires_at.isoformat() if expires_at else None,
             "ip_networks": networks,
         },
