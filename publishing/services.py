@@ -28,7 +28,7 @@ from publishing.oidc.errors import TokenRequestError, invalid_payload, invalid_p
 from publishing.oidc.providers import find_publisher
 from publishing.oidc.verification import peek_issuer, verify_token
 from publishing.publisher_errors import PublisherError
-from publishing.selectors import trusted_publishing_disabled_reason
+from publishing.selectors import NOT_ENABLED, trusted_publishing_disabled_reason
 from tokens.exceptions import TokenVerificationError
 from tokens.macaroons import verify_token as verify_api_token
 from tokens.models import ApiToken
@@ -160,10 +160,10 @@ def mint_publisher_token(*, raw_token: str, request: HttpRequest | None = None) 
     claimed (once) -> token minted, in that order, so a replay never mints and a token of an
     unknown CI never causes a key fetch.
     """
-    disabled = trusted_publishing_disabled_reason()
-    if disabled:
-        raise TokenRequestError("not-enabled", disabled)
+    if not settings.TRUSTED_PUBLISHING_ENABLED:
+        raise TokenRequestError("not-enabled", NOT_ENABLED)
     issuer = peek_issuer(raw_token)
+    # One query for the global and the provider's admin flags.
     disabled = trusted_publishing_disabled_reason(provider=issuer.provider)
     if disabled:
         raise TokenRequestError("not-enabled", disabled)

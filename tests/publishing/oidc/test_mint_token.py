@@ -661,3 +661,13 @@ def test_custom_issuer_allowlisting_es256_accepts_only_es256(web, project, mint,
     )
     status, body = mint(rsa_signed)
     assert (status, error_code(body)) == (422, "invalid-token")
+
+
+def test_global_admin_flag_refuses_minting(github, github_publisher, mint):
+    from publishing.models import AdminFlag  # noqa: PLC0415
+
+    AdminFlag.objects.create(id=AdminFlag.DISALLOW_OIDC, is_enabled=True)
+    status, body = mint(github.sign(github_claims()))
+    assert (status, error_code(body)) == (422, "not-enabled")
+    assert error_description(body) == "trusted publishing functionality not enabled"
+    assert not ApiToken.objects.exists()
