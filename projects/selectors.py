@@ -1,5 +1,7 @@
 """Reads on projects, roles and invitations, with their joins named."""
 
+from typing import Any
+
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
@@ -93,25 +95,27 @@ def releases_with_files(project: Project) -> QuerySet[Release]:
     )
 
 
-def files_for_project(project: Project) -> QuerySet[File]:
-    """Every file of the project, by filename, with only the columns the simple index needs."""
+def files_for_project(project: Project) -> QuerySet[Any, Any]:
+    """Every file of the project, by filename, as dicts of what the simple index needs.
+
+    `requires_python` is the file's own, or its release's for files uploaded without one.
+    """
     return (
         File.objects.filter(release__project=project)
-        .only(
-            "filename",
-            "path",
-            "sha256_digest",
-            "requires_python",
-            "metadata_sha256_digest",
-            "uploaded_at",
-            "size",
-        )
         .annotate(
-            # A file's own Requires-Python wins; older uploads may only have the release's.
             effective_requires_python=Coalesce(
                 NullIf(F("requires_python"), Value("")),
                 F("release__requires_python"),
             )
+        )
+        .values(
+            "filename",
+            "path",
+            "sha256_digest",
+            "effective_requires_python",
+            "metadata_sha256_digest",
+            "uploaded_at",
+            "size",
         )
         .order_by("filename")
     )

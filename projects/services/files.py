@@ -93,9 +93,11 @@ def project_size_limit(project: Project | None) -> int:
     )
 
 
-def largest_file_size_limit() -> int:
+def largest_file_size_limit(*, content_length: int | None = None) -> int:
     """The largest file any project accepts: how far an upload may be read before its project
-    is known."""
+    is known. A body no larger than the site default needs no query."""
+    if content_length is not None and content_length <= settings.UPLOAD_MAX_FILE_SIZE:
+        return settings.UPLOAD_MAX_FILE_SIZE
     raised = Project.objects.aggregate(largest=Max("upload_limit"))["largest"] or 0
     return max(settings.UPLOAD_MAX_FILE_SIZE, raised)
 
@@ -131,6 +133,16 @@ def check_new_file(*, project: Project | None, new_file: NewFile, canonical_vers
     Raise FileRejectedError for a filename or content clash, a deleted filename, a project over
     its total size, a release too old for new files, or a second sdist.
     """
+    identical, _release = _check_new_file(
+        project=project, new_file=new_file, canonical_version=canonical_version
+    )
+    return identical
+
+
+def _check_new_file(
+    *, project: Project | None, new_file: NewFile, canonical_version: str
+) -> tuple[bool, Release | None]:
+    """`check_new_file`, also returning the existing release of that version (or None)."""
     existing = File.objects.filter(
         Q(filename=new_file.filename) | Q(blake2_256_digest=new_file.blake2_256_digest)
     ).first()
@@ -140,7 +152,7 @@ def check_new_file(*, project: Project | None, new_file: NewFile, canonical_vers
             and existing.sha256_digest == new_file.sha256_digest
             and existing.blake2_256_digest == new_file.blake2_256_digest
         ):
-            return True
+            return True, None
         raise FileRejectedError(
             f"File already exists ('{new_file.filename}', with blake2_256 hash "
             f"'{new_file.blake2_256_digest}'). {FILE_REUSE_HELP}"
@@ -151,13 +163,13 @@ def check_new_file(*, project: Project | None, new_file: NewFile, canonical_vers
             "different version."
         )
     if project is None:
-        return False
+        return False, None
     limit = project_size_limit(project)
     if project.total_size + new_file.size > limit:
         raise FileRejectedError(project_too_large_message(project.name, limit))
     release = Release.objects.filter(project=project, canonical_version=canonical_version).first()
     if release is None:
-        return False
+        return False, None
     max_age = timedelta(days=settings.UPLOAD_RELEASE_MAX_AGE_DAYS)
     if release.created_at < timezone.now() - max_age:
         raise FileRejectedError(
@@ -171,7 +183,7 @@ def check_new_file(*, project: Project | None, new_file: NewFile, canonical_vers
         raise FileRejectedError(
             "Only one sdist may be uploaded per release. Publish a new version to change it."
         )
-    return False
+    return False, release
 
 
 def add_release_file(
@@ -229,15 +241,12 @@ def _add_release_file(
     # The project row lock serialises uploads to one project: concurrent identical uploads see
     # each other's committed row and answer "already there" instead of racing the constraints.
     project = Project.objects.select_for_update().get(pk=project.pk)
-    if check_new_file(
+    identical, release_row = _check_new_file(
         project=project, new_file=new_file, canonical_version=release.canonical_version
-    ):
+    )
+    if identical:
         existing = File.objects.get(filename=new_file.filename)
         return AddedFile(file=existing, project=project, is_new=False)
-
-    release_row = Release.objects.filter(
-        project=project, canonical_version=release.canonical_version
-    ).first()
     data = {
         **event_data,
         "version": release.version,

@@ -328,17 +328,17 @@ def remove_role(*, role: Role, actor: User, request: HttpRequest | None = None) 
     if role.user_id != actor.pk:
         _require_owner(project=project, actor=actor)
     owners = _lock_owners(project)
-    role = Role.objects.select_for_update().select_related("user").filter(pk=role.pk).first()
-    if role is None:
+    locked = Role.objects.select_for_update().select_related("user").filter(pk=role.pk).first()
+    if locked is None:
         raise RoleError("This collaborator has already been removed.")
-    if role.role == Role.Kind.OWNER and len(owners) <= 1:
+    if locked.role == Role.Kind.OWNER and len(owners) <= 1:
         raise RoleError(
-            f"{role.user.username} is the only owner of {project.name} and cannot be removed. "
+            f"{locked.user.username} is the only owner of {project.name} and cannot be removed. "
             "Make another collaborator an owner first."
         )
-    target = role.user
-    old_role = role.role
-    role.delete()
+    target = locked.user
+    old_role = locked.role
+    locked.delete()
     record_event(
         event_type=EventType.PROJECT_ROLE_REMOVE,
         actor=actor,

@@ -5,7 +5,8 @@ object. Files are immutable (a filename can never be reused), so they are cached
 """
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import FileResponse, Http404, HttpRequest, HttpResponseNotModified
+from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_safe
 
 from projects.models import File
@@ -28,9 +29,9 @@ def _not_modified(request: HttpRequest, etag: str) -> bool:
 
 def _attachment(
     request: HttpRequest, *, storage_path: str, filename: str, etag: str
-) -> HttpResponse:
+) -> HttpResponseBase:
     if _not_modified(request, etag):
-        response: HttpResponse = HttpResponseNotModified()
+        response: HttpResponseBase = HttpResponseNotModified()
     else:
         response = FileResponse(
             _open(storage_path),
@@ -44,7 +45,7 @@ def _attachment(
 
 
 @require_safe
-def download_file(request: HttpRequest, path: str) -> HttpResponse:
+def download_file(request: HttpRequest, path: str) -> HttpResponseBase:
     """Serve a distribution file (counted as a download) or its core metadata (not counted)."""
     file = (
         File.objects.filter(path=path)

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from accounts.models import User
 from accounts.reauth import require_reauth
 from auditlog.selectors import events_for_project
 from projects.exceptions import RoleError
@@ -40,6 +41,14 @@ from projects.services.roles import (
 )
 
 EVENTS_PER_PAGE = 25
+
+
+class AuthenticatedRequest(HttpRequest):
+    """A request `login_required` has let through: `user` is a real account."""
+
+    user: User
+
+
 OWNER_ONLY_MESSAGE = (
     "Only the project's owners can do this. Ask an owner if you need the change made."
 )
@@ -49,7 +58,7 @@ def _project(name: str) -> Project:
     return get_object_or_404(Project, normalized_name=normalize_project_name(name))
 
 
-def _owned_project(request: HttpRequest, name: str, action: str) -> Project:
+def _owned_project(request: AuthenticatedRequest, name: str, action: str) -> Project:
     """The project, if the user owns it; otherwise record `authz:denied` and answer 403."""
     project = _project(name)
     role = role_for_user(project, request.user)
@@ -68,7 +77,7 @@ def _back_to_settings(project: Project) -> HttpResponse:
 @login_required
 @require_two_factor
 @require_safe
-def my_projects(request: HttpRequest) -> HttpResponse:
+def my_projects(request: AuthenticatedRequest) -> HttpResponse:
     """The user's projects with their role, and the invitations waiting for an answer."""
     return render(
         request,
@@ -84,7 +93,7 @@ def my_projects(request: HttpRequest) -> HttpResponse:
 @require_two_factor
 @require_reauth
 @require_safe
-def project_settings(request: HttpRequest, name: str) -> HttpResponse:
+def project_settings(request: AuthenticatedRequest, name: str) -> HttpResponse:
     """Collaborators, invitations and the trusted-publishing-only switch (owners only)."""
     project = _owned_project(request, name, "project:settings:view")
     return render(
@@ -103,7 +112,7 @@ def project_settings(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_two_factor
 @require_safe
-def project_history(request: HttpRequest, name: str) -> HttpResponse:
+def project_history(request: AuthenticatedRequest, name: str) -> HttpResponse:
     """The project's audit events, newest first (owners only)."""
     project = _owned_project(request, name, "project:history:view")
     page = Paginator(events_for_project(project), EVENTS_PER_PAGE).get_page(request.GET.get("page"))
@@ -114,7 +123,7 @@ def project_history(request: HttpRequest, name: str) -> HttpResponse:
 @require_two_factor
 @require_reauth
 @require_http_methods(["GET", "POST"])
-def invite(request: HttpRequest, name: str) -> HttpResponse:
+def invite(request: AuthenticatedRequest, name: str) -> HttpResponse:
     project = _owned_project(request, name, "project:role:invite")
     if request.method == "POST":
         form = InviteCollaboratorForm(request.POST)
@@ -144,7 +153,7 @@ def invite(request: HttpRequest, name: str) -> HttpResponse:
 @require_two_factor
 @require_reauth
 @require_http_methods(["GET", "POST"])
-def revoke(request: HttpRequest, name: str, invitation_id: int) -> HttpResponse:
+def revoke(request: AuthenticatedRequest, name: str, invitation_id: int) -> HttpResponse:
     project = _owned_project(request, name, "project:role:revoke_invite")
     if request.method == "POST":
         invitation = get_object_or_404(RoleInvitation, pk=invitation_id, project=project)
@@ -161,7 +170,7 @@ def revoke(request: HttpRequest, name: str, invitation_id: int) -> HttpResponse:
 @require_two_factor
 @require_reauth
 @require_http_methods(["GET", "POST"])
-def change(request: HttpRequest, name: str, role_id: int) -> HttpResponse:
+def change(request: AuthenticatedRequest, name: str, role_id: int) -> HttpResponse:
     project = _owned_project(request, name, "project:role:change")
     if request.method == "POST":
         role = get_object_or_404(Role.objects.select_related("user"), pk=role_id, project=project)
@@ -184,7 +193,7 @@ def change(request: HttpRequest, name: str, role_id: int) -> HttpResponse:
 @require_two_factor
 @require_reauth
 @require_http_methods(["GET", "POST"])
-def remove(request: HttpRequest, name: str, role_id: int) -> HttpResponse:
+def remove(request: AuthenticatedRequest, name: str, role_id: int) -> HttpResponse:
     project = _owned_project(request, name, "project:role:remove")
     if request.method == "POST":
         role = get_object_or_404(Role.objects.select_related("user"), pk=role_id, project=project)
@@ -201,7 +210,7 @@ def remove(request: HttpRequest, name: str, role_id: int) -> HttpResponse:
 @require_two_factor
 @require_reauth
 @require_http_methods(["GET", "POST"])
-def trusted_publishing_only(request: HttpRequest, name: str) -> HttpResponse:
+def trusted_publishing_only(request: AuthenticatedRequest, name: str) -> HttpResponse:
     project = _owned_project(request, name, "project:trusted_publishing_only:change")
     if request.method == "POST":
         form = TrustedPublishingOnlyForm(request.POST)
@@ -223,7 +232,7 @@ def trusted_publishing_only(request: HttpRequest, name: str) -> HttpResponse:
 @require_two_factor
 @require_reauth
 @require_http_methods(["GET", "POST"])
-def leave(request: HttpRequest, name: str) -> HttpResponse:
+def leave(request: AuthenticatedRequest, name: str) -> HttpResponse:
     """Give up one's own role on the project (the last owner cannot)."""
     project = _project(name)
     if request.method == "POST":
@@ -240,7 +249,7 @@ def leave(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_two_factor
 @require_safe
-def invitation_from_link(request: HttpRequest, token: str) -> HttpResponse:
+def invitation_from_link(request: AuthenticatedRequest, token: str) -> HttpResponse:
     """The page an invitation email links to: shows the invitation with accept and decline."""
     payload = read_invitation_token(token)
     invitation = None
@@ -257,7 +266,9 @@ def invitation_from_link(request: HttpRequest, token: str) -> HttpResponse:
         )
     else:
         invitation = (
-            pending_invitations_for_user(request.user).filter(pk=payload.get("invitation")).first()
+            pending_invitations_for_user(request.user)
+            .filter(pk=payload.get("invitation", 0))
+            .first()
         )
         if invitation is None:
             error = (
@@ -273,7 +284,7 @@ def invitation_from_link(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-def _invitation_for(request: HttpRequest, invitation_id: int) -> RoleInvitation:
+def _invitation_for(request: AuthenticatedRequest, invitation_id: int) -> RoleInvitation:
     return get_object_or_404(
         RoleInvitation.objects.select_related("project"), pk=invitation_id, invitee=request.user
     )
@@ -282,7 +293,7 @@ def _invitation_for(request: HttpRequest, invitation_id: int) -> RoleInvitation:
 @login_required
 @require_two_factor
 @require_POST
-def accept(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def accept(request: AuthenticatedRequest, invitation_id: int) -> HttpResponse:
     invitation = _invitation_for(request, invitation_id)
     if two_factor_missing(request.user, project=invitation.project):
         messages.warning(request, TWO_FACTOR_REQUIRED_MESSAGE)
@@ -299,7 +310,7 @@ def accept(request: HttpRequest, invitation_id: int) -> HttpResponse:
 @login_required
 @require_two_factor
 @require_POST
-def decline(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def decline(request: AuthenticatedRequest, invitation_id: int) -> HttpResponse:
     invitation = _invitation_for(request, invitation_id)
     try:
         decline_invitation(invitation=invitation, user=request.user, request=request)

@@ -83,13 +83,13 @@ def _file_entries(project: Project) -> list[dict[str, Any]]:
     """The project's files as the templates and the JSON need them (one query)."""
     return [
         {
-            "filename": file.filename,
-            "url": reverse("projects:file", kwargs={"path": file.path}),
-            "sha256": file.sha256_digest,
-            "requires_python": file.effective_requires_python or "",
-            "metadata_sha256": file.metadata_sha256_digest,
-            "size": file.size,
-            "upload_time": file.uploaded_at.isoformat().replace("+00:00", "Z"),
+            "filename": file["filename"],
+            "url": reverse("projects:file", kwargs={"path": file["path"]}),
+            "sha256": file["sha256_digest"],
+            "requires_python": file["effective_requires_python"] or "",
+            "metadata_sha256": file["metadata_sha256_digest"],
+            "size": file["size"],
+            "upload_time": file["uploaded_at"].isoformat().replace("+00:00", "Z"),
         }
         for file in files_for_project(project)
     ]
