@@ -14,15 +14,17 @@ urlpatterns: list = [
     path("_/oidc/github/mint-token", api.mint_token, name="oidc_github_mint_token"),
     path("_/oidc/burn-token", api.burn_token, name="oidc_burn_token"),
     # Trusted publisher management.
-    path("project/<str:name>/settings/publishing/", views.project_publishing, name="project"),
     path(
-        "project/<str:name>/settings/publishing/<int:publisher_id>/remove/",
+        "manage/project/<str:name>/settings/publishing/", views.project_publishing, name="project"
+    ),
+    path(
+        "manage/project/<str:name>/settings/publishing/<int:publisher_id>/remove/",
         views.remove_project_publisher,
         name="remove_publisher",
     ),
-    path("account/publishing/", views.account_publishing, name="account"),
+    path("manage/account/publishing/", views.account_publishing, name="account"),
     path(
-        "account/publishing/<int:pending_id>/remove/",
+        "manage/account/publishing/<int:pending_id>/remove/",
         views.remove_pending_publisher,
         name="remove_pending",
     ),

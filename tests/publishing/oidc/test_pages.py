@@ -16,7 +16,7 @@ from tests.publishing.oidc.conftest import GITHUB_CONFIG, FakeResponse, add_publ
 
 pytestmark = pytest.mark.django_db
 
-URL = "/project/widget/settings/publishing/"
+URL = "/manage/project/widget/settings/publishing/"
 
 
 def _login(client, user) -> None:
@@ -83,7 +83,7 @@ def test_identical_publisher_row_is_reused_across_projects(client, owner, projec
     Role.objects.create(project=other, user=owner, role=Role.Kind.OWNER)
     _login(client, owner)
     client.post(URL, _github_form())
-    client.post("/project/other/settings/publishing/", _github_form())
+    client.post("/manage/project/other/settings/publishing/", _github_form())
     assert TrustedPublisher.objects.count() == 1
     assert TrustedPublisher.objects.get().projects.count() == 2
 
@@ -230,7 +230,7 @@ def test_registrations_are_rate_limited(client, owner, project, settings):
 def test_account_page_adds_and_removes_pending_publishers(client, owner):
     _login(client, owner)
     response = client.post(
-        "/account/publishing/",
+        "/manage/account/publishing/",
         {
             "provider": "github",
             "github-project_name": "future-widget",
@@ -243,9 +243,9 @@ def test_account_page_adds_and_removes_pending_publishers(client, owner):
     assert response.status_code == 302
     pending = PendingPublisher.objects.get()
     assert pending.project_name == "future-widget"
-    page = client.get("/account/publishing/")
+    page = client.get("/manage/account/publishing/")
     assert b"future-widget" in page.content
-    response = client.post(f"/account/publishing/{pending.pk}/remove/")
+    response = client.post(f"/manage/account/publishing/{pending.pk}/remove/")
     assert response.status_code == 302
     assert not PendingPublisher.objects.exists()
     assert AuditEvent.objects.filter(
@@ -260,7 +260,7 @@ def test_users_cannot_remove_others_pending_publishers(client, owner):
         user=UserFactory(), project_name="theirs", config=GITHUB_CONFIG
     )
     _login(client, owner)
-    assert client.post(f"/account/publishing/{pending.pk}/remove/").status_code == 404
+    assert client.post(f"/manage/account/publishing/{pending.pk}/remove/").status_code == 404
     assert PendingPublisher.objects.filter(pk=pending.pk).exists()
 
 
@@ -296,6 +296,6 @@ def test_account_page_lists_pending_publishers_with_pinned_queries(
         )
     _login(client, owner)
     with django_assert_max_num_queries(10):
-        response = client.get("/account/publishing/")
+        response = client.get("/manage/account/publishing/")
     assert response.status_code == 200
     assert response.content.decode().count("future-") >= 3
