@@ -393,7 +393,7 @@ def test_assertion_with_garbage_fields_is_a_bad_request(client, key_user):
     assert not logged_in(client)
 
 
-def test_webauthn_failures_share_the_two_factor_limiter(client, key_user):
+def test_webauthn_failures_share_the_two_factor_limiter(client, key_user, clock):
     begin_pending_login(client, key_user)
     for _ in range(5):
         options = login_options(client)
@@ -460,7 +460,7 @@ def test_passkey_login_needs_the_user_handle(client, passkey_user):
     assert not logged_in(client)
 
 
-def test_passkey_login_failures_are_limited_per_ip(client, passkey_user):
+def test_passkey_login_failures_are_limited_per_ip(client, passkey_user, clock):
     for _ in range(10):
         options = client.post(reverse("accounts:passkey_login_options")).json()
         post_json(
