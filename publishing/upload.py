@@ -132,7 +132,13 @@ def read_body(request: HttpRequest) -> tuple[QueryDict, HashedUpload | None, Has
         )
     # Read no further than the largest file any project accepts; the exact project's limit is
     # checked once the form says which project this is.
-    handler = HashingUploadHandler(request, max_size=largest_file_size_limit())
+    try:
+        content_length: int | None = int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        content_length = None
+    handler = HashingUploadHandler(
+        request, max_size=largest_file_size_limit(content_length=content_length)
+    )
     request.upload_handlers = [handler]
     try:
         post, files = RawFilenameMultiPartParser(
