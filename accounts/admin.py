@@ -104,7 +104,8 @@ class EmailAdmin(admin.ModelAdmin):
     list_filter = ("is_primary", "is_verified")
     search_fields = ("email", "user__username")
     list_select_related = ("user",)
-    readonly_fields = ("user", "email", "is_primary", "created_at", "verified_at")
+    # Read-only: address changes go through the owner's settings page, where they are audited.
+    readonly_fields = ("user", "email", "is_primary", "is_verified", "created_at", "verified_at")
     fields = ("user", "email", "is_primary", "is_verified", "created_at", "verified_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

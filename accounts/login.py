@@ -11,7 +11,8 @@ import logging
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import SESSION_KEY, login
+from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -76,13 +77,20 @@ def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
 def start_pending_login(request: HttpRequest, user: User, *, next_url: str = "") -> None:
     """Remember that `user` passed the password step and still owes a second factor.
 
-    The session key is cycled so an id known before the password step is useless after it.
+    The session key changes (an id known before the password step is useless after it), and an
+    existing login in this session ends.
     `next_url` (checked again when used) is where `finish_login` sends the user.
     """
     token = signing.dumps(
         {"user_id": user.pk, "fingerprint": _login_fingerprint(user)}, salt=PENDING_LOGIN_SALT
     )
-    request.session.cycle_key()
+    if SESSION_KEY in request.session:
+        # Someone is logged in in this browser: that session ends before another login starts,
+        # so the second step never runs inside an authenticated session.
+        request.session.flush()
+        request.user = AnonymousUser()
+    else:
+        request.session.cycle_key()
     request.session[PENDING_LOGIN_KEY] = token
     request.session[PENDING_LOGIN_NEXT_KEY] = next_url
 

@@ -147,3 +147,13 @@ def test_login_failure_of_an_unknown_user_is_only_logged(make_request, db, caplo
     record_login_failure(make_request(), user=None, reason="bad_password")
     assert not AuditEvent.objects.exists()
     assert "reason=bad_password" in caplog.text
+
+
+def test_pending_login_ends_a_login_already_in_the_session(make_request, two_factor_user):
+    other = TwoFactorUserFactory()
+    request = make_request()
+    complete_login(request, other, method="password")
+    start_pending_login(request, two_factor_user)
+    assert SESSION_KEY not in request.session
+    assert not request.user.is_authenticated
+    assert get_pending_login_user(request) == two_factor_user
