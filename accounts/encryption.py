@@ -32,6 +32,6 @@ def encrypt_bytes(value: bytes) -> bytes:
     return _fernet().encrypt(value)
 
 
-def decrypt_bytes(token: bytes) -> bytes:
+def decrypt_bytes(token: bytes | memoryview) -> bytes:
     """Return the plaintext of `token`; raise `cryptography.fernet.InvalidToken` if tampered."""
     return _fernet().decrypt(bytes(token))

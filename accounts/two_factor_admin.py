@@ -3,6 +3,8 @@
 `UserAdmin` in accounts/admin.py mixes in `TwoFactorUserAdminMixin`.
 """
 
+from typing import cast
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -48,7 +50,7 @@ TWO_FACTOR_INLINES = (TOTPDeviceInline, WebAuthnCredentialInline)
 RESET_URL_NAME = "accounts_user_reset_two_factor"
 
 
-class TwoFactorUserAdminMixin:
+class TwoFactorUserAdminMixin(admin.ModelAdmin):
     """Adds the user's methods, a summary with recovery-code counts, and a reset page."""
 
     def get_inlines(self, request: HttpRequest, obj):
@@ -95,7 +97,7 @@ class TwoFactorUserAdminMixin:
             try:
                 reset_two_factor(
                     user=user,
-                    actor=request.user,
+                    actor=cast(User, request.user),  # admin_view: a logged-in staff member
                     reason=form.cleaned_data["reason"],
                     request=request,
                 )

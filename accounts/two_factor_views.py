@@ -64,6 +64,13 @@ from accounts.totp import (
 from accounts.two_factor import TwoFactorError, count_methods
 from accounts.two_factor_forms import RecoveryCodeForm, TOTPCodeForm
 
+
+class AuthenticatedRequest(HttpRequest):
+    """The request of a view behind `login_required` or `require_reauth`, for type checkers."""
+
+    user: User
+
+
 CODES_TO_SHOW_KEY = "recovery_codes_to_show"
 NO_PENDING_LOGIN_MESSAGE = (
     "Your login expired or was not started. Enter your username and password again."
@@ -126,7 +133,7 @@ def _after_first_method(request: HttpRequest, user: User) -> str:
 @never_cache
 @login_required
 @require_GET
-def two_factor(request: HttpRequest) -> HttpResponse:
+def two_factor(request: AuthenticatedRequest) -> HttpResponse:
     """The two-factor page: the user's methods, and how to add or remove them."""
     user = request.user
     credentials = list(user.webauthn_credentials.order_by("created_at"))
@@ -150,9 +157,10 @@ def two_factor_help(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_reauth
 @require_http_methods(["GET", "POST"])
-def totp_setup(request: HttpRequest) -> HttpResponse:
+def totp_setup(request: AuthenticatedRequest) -> HttpResponse:
     """GET: a new secret with its QR code. POST: confirm it with a code from the app."""
     user = request.user
+    device: TOTPDevice | None
     if request.method == "GET":
         try:
             device = start_totp_setup(user=user)
@@ -186,7 +194,7 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def totp_qr(request: HttpRequest) -> HttpResponse:
+def totp_qr(request: AuthenticatedRequest) -> HttpResponse:
     """The QR code of the app being set up, as SVG. Gone once the app is confirmed."""
     device = pending_totp_device(request.user)
     if device is None:
@@ -196,7 +204,7 @@ def totp_qr(request: HttpRequest) -> HttpResponse:
 
 @require_reauth
 @require_POST
-def totp_remove(request: HttpRequest) -> HttpResponse:
+def totp_remove(request: AuthenticatedRequest) -> HttpResponse:
     try:
         remove_totp_device(user=request.user, actor=request.user, request=request)
     except TwoFactorError as error:
@@ -210,7 +218,7 @@ def totp_remove(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie
 @require_reauth
 @require_GET
-def webauthn_add(request: HttpRequest) -> HttpResponse:
+def webauthn_add(request: AuthenticatedRequest) -> HttpResponse:
     """The page that registers a security key or a passkey (with static/js/webauthn.js)."""
     kind = request.GET.get("kind", KIND_SECURITY_KEY)
     if kind not in KINDS:
@@ -225,7 +233,7 @@ def webauthn_add(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_reauth
 @require_POST
-def webauthn_register_options(request: HttpRequest) -> HttpResponse:
+def webauthn_register_options(request: AuthenticatedRequest) -> HttpResponse:
     kind = request.POST.get("kind", KIND_SECURITY_KEY)
     try:
         options = registration_options(request=request, user=request.user, kind=kind)
@@ -237,7 +245,7 @@ def webauthn_register_options(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_reauth
 @require_POST
-def webauthn_register(request: HttpRequest) -> HttpResponse:
+def webauthn_register(request: AuthenticatedRequest) -> HttpResponse:
     body = _read_json_body(request)
     if body is None or not isinstance(body.get("credential"), dict):
         request.session.pop("webauthn_register", None)
@@ -257,7 +265,7 @@ def webauthn_register(request: HttpRequest) -> HttpResponse:
 
 @require_reauth
 @require_POST
-def webauthn_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def webauthn_remove(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     try:
         remove_credential(user=request.user, credential_pk=pk, actor=request.user, request=request)
     except TwoFactorError as error:
@@ -270,7 +278,7 @@ def webauthn_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def recovery_codes(request: HttpRequest) -> HttpResponse:
+def recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
     """GET: the new codes, shown this once. POST (re-authenticated): replace all codes."""
     if request.method == "POST":
         return _regenerate_recovery_codes(request)
@@ -282,7 +290,7 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 
 
 @require_reauth
-def _regenerate_recovery_codes(request: HttpRequest) -> HttpResponse:
+def _regenerate_recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
     if not has_two_factor(request.user):
         messages.error(request, "Add an authenticator app or a security key first.")
         return redirect("accounts:two_factor")
