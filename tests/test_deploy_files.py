@@ -1,0 +1,49 @@
+"""docker-compose, the Dockerfile and the Procfile agree with the settings and with each other."""
+
+import re
+from pathlib import Path
+
+from tests.test_readme import settings_environment_variables
+
+REPO = Path(__file__).resolve().parent.parent
+COMPOSE = (REPO / "docker-compose.yml").read_text()
+
+
+def _compose_app_environment() -> set[str]:
+    """Variable names in the `environment:` block of the shared `x-app` service definition."""
+    block = COMPOSE.split("x-app: &app", 1)[1].split("  environment:\n", 1)[1]
+    names = set()
+    for line in block.splitlines():
+        match = re.match(r"^    ([A-Z][A-Z0-9_]*):", line)
+        if not match:
+            break
+        names.add(match[1])
+    return names
+
+
+def test_compose_sets_only_variables_the_settings_read():
+    names = _compose_app_environment()
+    assert {"SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "EMAIL_URL"} <= names
+    assert names - settings_environment_variables() == set()
+
+
+def test_compose_runs_every_process_and_service():
+    services = set(re.findall(r"^  ([a-z]+):$", COMPOSE.split("\nservices:\n", 1)[1], re.M))
+    assert {"web", "worker", "beat", "migrate", "postgres", "redis", "mailpit"} <= services
+    assert "files:/data" in COMPOSE
+
+
+def test_make_run_starts_web_worker_and_beat():
+    processes = dict(
+        line.split(":", 1) for line in (REPO / "Procfile").read_text().splitlines() if line
+    )
+    assert set(processes) == {"web", "worker", "beat"}
+    assert "celery -A index_site worker" in processes["worker"]
+    assert "celery -A index_site beat" in processes["beat"]
+
+
+def test_image_runs_as_an_unprivileged_user():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in dockerfile
+    assert re.search(r"^USER gatehouse$", dockerfile, re.M)
+    assert "collectstatic" in dockerfile
