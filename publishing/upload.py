@@ -8,7 +8,6 @@ filename -> archive contents -> store and commit.
 """
 
 import hmac
-import importlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +40,8 @@ from projects.services.files import (
 )
 from projects.services.projects import create_project
 from publishing import dist_archives, dist_filenames
+from publishing.pending import project_from_pending_publisher
+from publishing.services import notify_token_upload_to_published_project
 from publishing.upload_errors import UploadError
 from publishing.upload_form import (
     UploadForm,
@@ -248,14 +249,9 @@ def _check_project_permission(project: Project, identity: UploadIdentity) -> Non
 def _pending_publisher_project(
     *, identity: UploadIdentity, name: str, request: HttpRequest
 ) -> Project:
+    """The project a pending publisher creates on its first upload, or the refusal."""
     try:
-        pending = importlib.import_module("publishing.pending")
-    except ModuleNotFoundError:
-        raise UploadError(NON_USER_CREATE_MESSAGE) from None
-    try:
-        project = pending.project_from_pending_publisher(
-            identity=identity, name=name, request=request
-        )
+        project = project_from_pending_publisher(identity=identity, name=name, request=request)
     except ProjectNameError as exc:
         raise UploadError(exc.message, status=409 if exc.code == "conflict" else 400) from None
     if project is None:
@@ -399,7 +395,8 @@ def upload_file(request: HttpRequest) -> UploadResult:
     if added.is_new and project is None and not identity.is_trusted_publisher:
         _project_creation_limited(request, identity, increment=True)
     if added.is_new and not identity.is_trusted_publisher:
-        _notify_token_upload(project=added.project, identity=identity)
+        # A personal token used on a project that publishes from CI may be a stolen one.
+        notify_token_upload_to_published_project(project=added.project, identity=identity)
     return UploadResult(file=added.file, is_new=added.is_new)
 
 
@@ -457,14 +454,3 @@ def _store(
             "The file could not be stored. Nothing was published; upload it again in a moment.",
             status=503,
         ) from None
-
-
-def _notify_token_upload(*, project: Project, identity: UploadIdentity) -> None:
-    """Tell owners when a personal token uploaded to a project that has a trusted publisher."""
-    try:
-        services = importlib.import_module("publishing.services")
-    except ModuleNotFoundError:
-        return
-    notify = getattr(services, "notify_token_upload_to_published_project", None)
-    if notify is not None:
-        notify(project=project, identity=identity)
