@@ -18,18 +18,13 @@ from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
 REPO = Path(__file__).resolve().parent.parent
-# Values the test environment sets that a production deployment would not.
-TEST_ONLY_VARIABLES = {
-    "ALLOWED_HOSTS",
-    "CSRF_TRUSTED_ORIGINS",
-    "CELERY_TASK_ALWAYS_EAGER",
-    "SECURE_SSL_REDIRECT",
-    "SECURE_HSTS_SECONDS",
-}
+# Only what any process needs is inherited: the test run's own variables (and anything a test
+# module put in os.environ) must not leak into the production settings under test.
+INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
 
 
 def production_environment(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if k not in TEST_ONLY_VARIABLES}
+    environment = {k: os.environ[k] for k in INHERITED_VARIABLES if k in os.environ}
     environment.update(
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
