@@ -190,7 +190,7 @@ def invite_collaborator(
 
 def _load_invitation_for(*, invitation: RoleInvitation, user: User) -> RoleInvitation:
     locked = (
-        RoleInvitation.objects.select_for_update()
+        RoleInvitation.objects.select_for_update(of=("self",))
         .select_related("project", "invited_by")
         .filter(pk=invitation.pk)
         .first()
@@ -285,7 +285,7 @@ def change_role(
     project = role.project
     _require_owner(project=project, actor=actor)
     owners = _lock_owners(project)
-    role = Role.objects.select_for_update().select_related("user").get(pk=role.pk)
+    role = Role.objects.select_for_update(of=("self",)).select_related("user").get(pk=role.pk)
     old_role = role.role
     if old_role == new_role:
         return role
@@ -328,7 +328,12 @@ def remove_role(*, role: Role, actor: User, request: HttpRequest | None = None) 
     if role.user_id != actor.pk:
         _require_owner(project=project, actor=actor)
     owners = _lock_owners(project)
-    locked = Role.objects.select_for_update().select_related("user").filter(pk=role.pk).first()
+    locked = (
+        Role.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(pk=role.pk)
+        .first()
+    )
     if locked is None:
         raise RoleError("This collaborator has already been removed.")
     if locked.role == Role.Kind.OWNER and len(owners) <= 1:
