@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import User
 from index_site.client_ip import client_ip
@@ -80,6 +81,7 @@ def password_auth_message() -> str:
     )
 
 
+@sensitive_variables("header", "value", "decoded", "raw")
 def token_from_header(request: HttpRequest) -> str:
     """The raw token in the `Authorization` header, or TokenAuthenticationError."""
     header = request.META.get("HTTP_AUTHORIZATION", "").strip()
@@ -108,6 +110,7 @@ def token_from_header(request: HttpRequest) -> str:
     return raw
 
 
+@sensitive_variables("raw")
 def authenticate_upload(request: HttpRequest) -> UploadIdentity:
     """Authenticate an upload request by its `Authorization` header alone.
 

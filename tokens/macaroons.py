@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from pymacaroons import MACAROON_V2, Macaroon, Verifier
 from pymacaroons.exceptions import MacaroonInvalidSignatureException
 
@@ -46,6 +47,7 @@ def serialize_caveat(caveat: list[Any]) -> str:
     return json.dumps(caveat, separators=(",", ":"), allow_nan=False)
 
 
+@sensitive_variables()
 def derive_root_key(*, key_id: str, token_id: uuid.UUID) -> bytes:
     """The token's root key: HMAC-SHA256 of its id under the server secret `key_id`."""
     secret = settings.TOKEN_SECRETS.get(key_id)
@@ -68,6 +70,7 @@ def mint_token(*, token: ApiToken) -> str:
     return f"{settings.TOKEN_PREFIX}-{macaroon.serialize()}"
 
 
+@sensitive_variables()
 def parse_token(raw: str) -> tuple[Macaroon, uuid.UUID]:
     """Check the format cheaply, then deserialize; return the macaroon and its token id.
 
@@ -119,6 +122,7 @@ def _check_signature(macaroon: Macaroon, key: bytes) -> None:
         raise TokenVerificationError(MALFORMED) from exc
 
 
+@sensitive_variables()
 def verify_token(raw: str, *, client_ip: str, now: int) -> VerifiedToken:
     """Verify a token string completely, except project caveats, which are collected.
 
@@ -167,6 +171,7 @@ def verify_token(raw: str, *, client_ip: str, now: int) -> VerifiedToken:
     )
 
 
+@sensitive_variables()
 def find_authentic_token(raw: str) -> ApiToken | None:
     """The row of a token whose signature checks, whatever its caveats say; else None.
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -34,6 +34,7 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 REFUSAL_THROTTLE_SECONDS = 60 * 60
 PUBLISHER_TOKEN_RETENTION = timedelta(days=1)
 UPLOAD_ROLES = (Role.Kind.OWNER, Role.Kind.MAINTAINER)
+DUPLICATE_NAME_MESSAGE = "You already have a token with this name. Choose another name."
 
 
 def _scope_description(project_names: list[str]) -> str:
@@ -70,9 +71,7 @@ def _validated_name(*, user: User, name: str) -> str:
             f"The token name is too long: use at most {NAME_MAX_LENGTH} characters.", field="name"
         )
     if ApiToken.objects.filter(user=user, name=name).exists():
-        raise TokenCreationError(
-            "You already have a token with this name. Choose another name.", field="name"
-        )
+        raise TokenCreationError(DUPLICATE_NAME_MESSAGE, field="name")
     return name
 
 
@@ -145,16 +144,21 @@ def create_api_token(
     if networks:
         issued.append(caveats.IPNetworks(tuple(networks)).to_list())
 
-    token = ApiToken.objects.create(
-        user=user,
-        name=name,
-        key_id=settings.TOKEN_SECRET_ID,
-        caveats=issued,
-        expires_at=expires_at,
-        not_before=not_before,
-        ip_networks=networks,
-        created_by=actor,
-    )
+    try:
+        with transaction.atomic():
+            token = ApiToken.objects.create(
+                user=user,
+                name=name,
+                key_id=settings.TOKEN_SECRET_ID,
+                caveats=issued,
+                expires_at=expires_at,
+                not_before=not_before,
+                ip_networks=networks,
+                created_by=actor,
+            )
+    except IntegrityError as exc:
+        # Two requests creating the same name at once: the unique constraint decides.
+        raise TokenCreationError(DUPLICATE_NAME_MESSAGE, field="name") from exc
     if projects:
         token.projects.set(projects)
     project_names = [p.name for p in projects]

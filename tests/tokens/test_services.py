@@ -127,3 +127,25 @@ def test_revoking_a_publisher_token_leaves_histories_to_trusted_publishing(proje
     revoke_api_token(token=token, actor=None, reason="burned after publishing")
     assert not ApiToken.objects.filter(pk=token.pk).exists()
     assert not AuditEvent.objects.exists()
+
+
+def test_duplicate_name_racing_past_the_check_is_a_clear_error(owner, monkeypatch):
+    create_api_token(user=owner, name="ci", actor=owner)
+    # As if a concurrent request created "ci" between the check and the insert.
+    monkeypatch.setattr("tokens.services._validated_name", lambda *, user, name: name)
+    with pytest.raises(TokenCreationError, match="already have a token with this name"):
+        create_api_token(user=owner, name="ci", actor=owner)
+    assert ApiToken.objects.filter(user=owner).count() == 1
+
+
+def test_tracebacks_hide_the_token():
+    from tokens import authentication, macaroons  # noqa: PLC0415 - introspection only
+
+    for function in (
+        authentication.token_from_header,
+        authentication.authenticate_upload,
+        macaroons.verify_token,
+        macaroons.parse_token,
+        macaroons.find_authentic_token,
+    ):
+        assert getattr(function, "sensitive_variables", None), function.__name__
