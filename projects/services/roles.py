@@ -271,9 +271,18 @@ def revoke_invitation(
     )
 
 
-def _lock_owners(project: Project) -> list[Role]:
-    """Lock the owner rows so two owners cannot demote or remove each other at once."""
-    return list(Role.objects.select_for_update().filter(project=project, role=Role.Kind.OWNER))
+def _lock_owners(project: Project, *, actor: User | None) -> list[Role]:
+    """Lock the owner rows so two owners cannot demote or remove each other at once.
+
+    With `actor`, check under the lock that they are (still) an owner: one removed a moment
+    ago by another owner can no longer act.
+    """
+    owners = list(Role.objects.select_for_update().filter(project=project, role=Role.Kind.OWNER))
+    if actor is not None and all(owner.user_id != actor.pk for owner in owners):
+        raise PermissionDeniedError(
+            "Only the project's owners can manage collaborators. Ask an owner to make the change."
+        )
+    return owners
 
 
 @transaction.atomic
@@ -283,8 +292,7 @@ def change_role(
     """Make `role.user` an Owner or a Maintainer (owners only); the last owner stays an owner."""
     _check_role(new_role)
     project = role.project
-    _require_owner(project=project, actor=actor)
-    owners = _lock_owners(project)
+    owners = _lock_owners(project, actor=actor)
     role = Role.objects.select_for_update(of=("self",)).select_related("user").get(pk=role.pk)
     old_role = role.role
     if old_role == new_role:
@@ -325,9 +333,7 @@ def remove_role(*, role: Role, actor: User, request: HttpRequest | None = None) 
     The last owner can neither be removed nor leave, so a project never ends up ownerless.
     """
     project = role.project
-    if role.user_id != actor.pk:
-        _require_owner(project=project, actor=actor)
-    owners = _lock_owners(project)
+    owners = _lock_owners(project, actor=None if role.user_id == actor.pk else actor)
     locked = (
         Role.objects.select_for_update(of=("self",))
         .select_related("user")
