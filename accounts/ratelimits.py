@@ -10,6 +10,7 @@ accounts. The account key is the submitted username, lower-cased, whether or not
 exists, so a limited answer reveals nothing about which usernames are taken.
 """
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -19,6 +20,8 @@ from django_ratelimit.core import get_usage
 from django_ratelimit.exceptions import Ratelimited
 
 from index_site.client_ip import client_ip
+
+logger = logging.getLogger(__name__)
 
 TOO_MANY_ATTEMPTS_MESSAGE = (
     "There have been too many unsuccessful login attempts. Wait a few minutes, then try again."
@@ -154,7 +157,8 @@ def consume(request: HttpRequest, *, limits: tuple[Limit, ...], key: str) -> int
 
 
 def too_many_attempts(request: HttpRequest, *, retry_after: int) -> HttpResponse:
-    """The 429 page (settings.RATELIMIT_VIEW) with an exact Retry-After."""
+    """The 429 page (settings.RATELIMIT_VIEW) with an exact Retry-After, and a log line."""
+    logger.warning("ratelimited %s: ip=%s", request.path, client_ip(request))
     response = import_string(settings.RATELIMIT_VIEW)(request, Ratelimited())
     response.status_code = 429
     response["Retry-After"] = str(retry_after)

@@ -291,12 +291,14 @@ def _reset_recipient(identifier: str) -> tuple[User, str] | None:
     return (user, address) if address else None
 
 
-def _queue_password_reset(*, user: User, address: str) -> None:
+def _queue_password_reset(
+    *, user: User, address: str, template: str = "accounts/password_reset"
+) -> None:
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
     queue_email(
         recipients=[address],
-        template="accounts/password_reset",
+        template=template,
         context={
             "user": user,
             "reset_url": site_url(
@@ -359,6 +361,28 @@ def reset_password(*, user: User, new_password: str, request: HttpRequest | None
     _set_password(user, new_password)
     record_event(event_type=EventType.ACCOUNT_PASSWORD_RESET, actor=user, request=request)
     _send_password_changed(user)
+
+
+@transaction.atomic
+def disable_compromised_password(*, user: User, request: HttpRequest | None = None) -> None:
+    """The right password turned out to be breached: void it and email a reset link.
+
+    The login is refused and recorded (`account:login:failure`, reason compromised_password);
+    the user must choose a new password through the emailed link.
+    """
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    record_event(
+        event_type=EventType.ACCOUNT_LOGIN_FAILURE,
+        actor=user,
+        request=request,
+        data={"reason": "compromised_password"},
+    )
+    recipient = _reset_recipient(user.username)
+    if recipient is not None:
+        _queue_password_reset(
+            user=user, address=recipient[1], template="accounts/password_compromised"
+        )
 
 
 # Sessions and account state -----------------------------------------------------------------

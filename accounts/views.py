@@ -42,6 +42,7 @@ from accounts.login import (
     safe_next_url,
 )
 from accounts.models import Email, User
+from accounts.passwords import is_password_breached
 from accounts.reauth import is_recently_authenticated, mark_authenticated
 from accounts.selectors import emails_for_user, has_two_factor
 
@@ -60,6 +61,10 @@ EMAIL_AS_USERNAME_HINT = (
 )
 ACCOUNT_DISABLED_MESSAGE = (
     "This account is disabled. Contact the administrators of this site to find out why."
+)
+COMPROMISED_LOGIN_MESSAGE = (
+    "Your password appears in a public data breach, so it no longer works here. We emailed a "
+    "link to choose a new one to your verified primary address; you can also reset it below."
 )
 REAUTH_FAILED_MESSAGE = "The password is incorrect. Type it again, or reset it if you forgot it."
 CHECK_INBOX_MESSAGE = (
@@ -80,8 +85,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         username = form.cleaned_data["username"]
         retry_after = ratelimits.login_retry_after(request, username=username)
         if retry_after is not None:
-            # Counted neither in the audit table nor against the limiter: no password was tried.
-            record_login_failure(request, user=None, reason="rate_limited")
+            # A log line only (no audit row, no count): no password was tried.
             return ratelimits.too_many_attempts(request, retry_after=retry_after)
         user, password_ok = check_password_for_login(
             username=username, password=form.cleaned_data["password"]
@@ -90,7 +94,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
             record_login_failure(request, user=user, reason="disabled")
             form.add_error(None, ACCOUNT_DISABLED_MESSAGE)
         elif user is not None and password_ok:
-            return finish_password_step(request, user, next_url=next_url)
+            if is_password_breached(form.cleaned_data["password"]):
+                services.disable_compromised_password(user=user, request=request)
+                form.add_error(None, COMPROMISED_LOGIN_MESSAGE)
+            else:
+                return finish_password_step(request, user, next_url=next_url)
         else:
             ratelimits.count_login_failure(request, username=username)
             record_login_failure(request, user=user, reason="bad_password")

@@ -8,6 +8,7 @@ from django.test import Client
 from accounts.login import PENDING_LOGIN_KEY, get_pending_login_user
 from accounts.ratelimits import Limit
 from auditlog.models import AuditEvent
+from tests.accounts.conftest import BREACHED, emails
 from tests.factories import TwoFactorUserFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -254,3 +255,32 @@ def test_already_logged_in_user_visiting_login_is_redirected(logged_in_client):
     response = logged_in_client.get(LOGIN_URL)
     assert response.status_code == 302
     assert response["Location"] == "/manage/projects/"
+
+
+def test_right_but_breached_password_is_voided_and_a_reset_link_sent(range_server):
+    user = UserFactory(password=BREACHED)
+    client = Client()
+    response = client.post(LOGIN_URL, {"username": user.username, "password": BREACHED})
+    assert response.status_code == 200
+    assert b"appears in a public data breach" in response.content
+    assert "_auth_user_id" not in client.session
+    user.refresh_from_db()
+    assert not user.has_usable_password()
+    event = AuditEvent.objects.get(event_type="account:login:failure")
+    assert event.data == {"reason": "compromised_password"}
+    (email,) = emails("accounts/password_compromised", user.email)
+    assert "/account/password-reset/" in email.body_text
+    # The old password is dead for good, even once the breach service is unreachable.
+    range_server.status = 503
+    again = Client().post(LOGIN_URL, {"username": user.username, "password": BREACHED})
+    assert b"The username or password is incorrect" in again.content
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_rate_limited_login_writes_a_log_line_and_no_audit_row(user, caplog):
+    for _ in range(10):
+        Client().post(LOGIN_URL, {"username": user.username, "password": "wrong pass"})
+    response = Client().post(LOGIN_URL, {"username": user.username, "password": "wrong pass"})
+    assert response.status_code == 429
+    assert "ratelimited /account/login/" in caplog.text
+    assert AuditEvent.objects.filter(event_type="account:login:failure").count() == 10

@@ -1,64 +1,12 @@
 """The breached-password validator against a local k-anonymity range server."""
 
-import hashlib
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from accounts.passwords import BreachedPasswordValidator, is_password_breached
-
-BREACHED = "hunter2-but-longer"
-
-
-def sha1_hex(password: str) -> str:
-    """SHA-1 as the range API uses it: a lookup key, not a protection."""
-    return hashlib.sha1(password.encode(), usedforsecurity=False).hexdigest().upper()
-
-
-class RangeHandler(BaseHTTPRequestHandler):
-    """Answers like api.pwnedpasswords.com/range/<prefix>, and records the prefixes asked."""
-
-    requested: list[str] = []
-    status = 200
-    padding_suffix = "0018A45C4D1DEF81644B54AB7F969B88D65"
-
-    def do_GET(self):
-        prefix = self.path.rsplit("/", 1)[-1]
-        type(self).requested.append(self.path)
-        if type(self).status != 200:
-            self.send_response(type(self).status)
-            self.end_headers()
-            return
-        digest = sha1_hex(BREACHED)
-        lines = [f"{type(self).padding_suffix}:0"]  # a padding line: count 0
-        if digest.startswith(prefix):
-            lines.append(f"{digest[5:]}:37")
-        body = "\r\n".join(lines).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def range_server(settings):
-    RangeHandler.requested = []
-    RangeHandler.status = 200
-    RangeHandler.padding_suffix = "0018A45C4D1DEF81644B54AB7F969B88D65"
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RangeHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    settings.BREACHED_PASSWORDS_URL = f"http://127.0.0.1:{server.server_port}/range"
-    yield RangeHandler
-    server.shutdown()
-    server.server_close()
+from tests.accounts.conftest import BREACHED, sha1_hex
 
 
 def test_breached_password_is_refused(range_server):
