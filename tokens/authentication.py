@@ -25,11 +25,13 @@ from tokens.exceptions import (
     TokenAuthenticationError,
     TokenVerificationError,
 )
-from tokens.macaroons import verify_token
+from tokens.macaroons import MALFORMED, MAX_TOKEN_LENGTH, verify_token
 from tokens.models import ApiToken
 
 TOKEN_USERNAME = "__token__"  # noqa: S105 - the fixed Basic-auth username, not a password
 INVALID_TOKEN_PREFIX = "Invalid API Token: "  # noqa: S105 - a message prefix
+# Basic auth adds a third to the token's length, plus the scheme and `__token__:`.
+MAX_HEADER_LENGTH = MAX_TOKEN_LENGTH * 2
 
 
 @dataclass
@@ -87,6 +89,9 @@ def token_from_header(request: HttpRequest) -> str:
     header = request.META.get("HTTP_AUTHORIZATION", "").strip()
     if not header:
         raise TokenAuthenticationError(invalid_auth_message(), status=401)
+    if len(header) > MAX_HEADER_LENGTH:
+        # Refused before any decoding: no token this index mints comes near this size.
+        raise TokenAuthenticationError(f"{INVALID_TOKEN_PREFIX}{MALFORMED}")
     scheme, _, value = header.partition(" ")
     scheme = scheme.lower()
     value = value.strip()

@@ -171,6 +171,7 @@ def create_api_token(
             "token_name": name,
             "token_id": str(token.pk),
             "token_scope": _scope_description(project_names),
+            "caveats": issued,
             "expires_at": expires_at.isoformat() if expires_at else None,
             "ip_networks": networks,
         },

@@ -421,3 +421,10 @@ def test_other_users_token_identity_is_its_owner(make_token):
     someone = TwoFactorUserFactory()
     _token, raw = make_token(user=someone, name="theirs")
     assert authenticate_upload(request_with(raw)).user == someone
+
+
+def test_oversized_authorization_header_is_refused_before_decoding(db):
+    header = "Basic " + base64.b64encode(b"__token__:pypi-" + b"A" * 20_000).decode()
+    error = refuse(None, HTTP_AUTHORIZATION=header)
+    assert error.status == 403
+    assert error.message == "Invalid API Token: malformed macaroon"

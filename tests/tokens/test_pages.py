@@ -51,6 +51,7 @@ def test_create_records_the_event_without_the_secret(owner_client, owner):
     assert event.user == owner
     assert event.data["token_name"] == "CI"
     assert event.data["token_scope"] == "all projects"
+    assert event.data["caveats"] == [[3, str(owner.pk)]]
     assert raw not in str(event.data)
     assert raw.removeprefix("pypi-")[-20:] not in str(AuditEvent.objects.values_list("data"))
 
