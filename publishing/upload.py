@@ -36,6 +36,7 @@ from projects.services.files import (
     check_new_file,
     file_size_limit,
     file_too_large_message,
+    format_size_limit,
     largest_file_size_limit,
 )
 from projects.services.projects import create_project
@@ -137,9 +138,14 @@ def read_body(request: HttpRequest) -> tuple[QueryDict, HashedUpload | None, Has
         content_length: int | None = int(request.META.get("CONTENT_LENGTH") or "")
     except ValueError:
         content_length = None
-    handler = HashingUploadHandler(
-        request, max_size=largest_file_size_limit(content_length=content_length)
-    )
+    max_size = largest_file_size_limit(content_length=content_length)
+    if content_length is not None and content_length > max_size + _form_allowance():
+        # Larger than any file plus its metadata: refused before a byte of it is read.
+        raise UploadError(
+            f"File too large. No project here accepts files over {format_size_limit(max_size)}.",
+            drain_body=False,
+        )
+    handler = HashingUploadHandler(request, max_size=max_size)
     request.upload_handlers = [handler]
     try:
         post, files = RawFilenameMultiPartParser(
@@ -156,6 +162,11 @@ def read_body(request: HttpRequest) -> tuple[QueryDict, HashedUpload | None, Has
         raise UploadError("The multipart body cannot be parsed. Upload with twine or uv.") from None
     upload = files.get("content")
     return post, upload, handler
+
+
+def _form_allowance() -> int:
+    """The most the non-file fields and multipart framing of an upload may add to its file."""
+    return (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0) + CHUNK_SIZE
 
 
 def drain_body(request: HttpRequest) -> None:
@@ -320,8 +331,23 @@ def _event_data(request: HttpRequest, identity: UploadIdentity) -> dict[str, Any
     }
 
 
+def check_transport(request: HttpRequest) -> None:
+    """Refuse plain HTTP when the site is served over HTTPS (PyPI's "SSL is required").
+
+    A redirect would make twine fail with a confusing message, and the token has crossed the
+    network in the clear already: the answer tells the uploader to fix the URL (and the token).
+    """
+    if settings.SITE_IS_HTTPS and not request.is_secure():
+        raise UploadError(
+            f"SSL is required. Upload to {settings.SITE_URL}/legacy/ and revoke the API token "
+            "you just sent over plain HTTP.",
+            status=403,
+        )
+
+
 def upload_file(request: HttpRequest) -> UploadResult:
     """Run the whole pipeline for one `POST /legacy/`; raise UploadError on the first refusal."""
+    check_transport(request)
     identity = authenticate(request)
     post, upload, handler = read_body(request)
     try:

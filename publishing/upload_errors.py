@@ -14,10 +14,13 @@ REASON_MAX_LENGTH = 1024
 class UploadError(Exception):
     """A refused upload. `message` is the sentence the client shows; it says what to do."""
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
+    def __init__(self, message: str, *, status: int = 400, drain_body: bool = True) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        # Whether to read (and discard) the rest of the body before answering, so the client
+        # reads the answer; not for bodies too large to be worth reading at all.
+        self.drain_body = drain_body
 
 
 def _reason_phrase(message: str) -> str:

@@ -31,7 +31,8 @@ def legacy_upload(request: HttpRequest) -> HttpResponse:
     try:
         result = upload_file(request)
     except UploadError as error:
-        drain_body(request)
+        if error.drain_body:
+            drain_body(request)
         logger.info("Upload refused (%s): %s", error.status, error.message)
         return error_response(request, error)
     if not result.is_new:

@@ -44,6 +44,7 @@ def upload(client, token):
         content: bytes | None = None,
         content_type: str | None = "application/octet-stream",
         fields: dict | None = None,
+        secure: bool = False,
         **overrides,
     ):
         form = fields if fields is not None else dist.form(**overrides)
@@ -58,6 +59,7 @@ def upload(client, token):
             path,
             body,
             content_type=multipart_type,
+            secure=secure,
             HTTP_AUTHORIZATION=auth if auth is not None else basic_auth(token),
             HTTP_ACCEPT=accept,
             HTTP_USER_AGENT=USER_AGENT,

@@ -807,3 +807,33 @@ def test_too_many_new_projects_from_one_ip_is_refused(upload, settings):
     response = upload(make_wheel("second-pkg"), auth=basic_auth(other_token))
 
     assert refused(response, 429).startswith("Too many new projects created.")
+
+
+def test_body_larger_than_any_limit_is_refused_before_it_is_read(upload, settings, nothing_stored):
+    settings.UPLOAD_MAX_FILE_SIZE = 1024
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    wheel = make_wheel(payload=os.urandom(2 * 1024 * 1024), compression=zipfile.ZIP_STORED)
+
+    message = refused(upload(wheel))
+
+    assert message == "File too large. No project here accepts files over 1 KB."
+
+
+def test_plain_http_upload_to_an_https_site_is_refused(upload, settings, nothing_stored):
+    settings.SITE_IS_HTTPS = True
+    settings.SITE_URL = "https://index.example"
+
+    message = refused(upload(make_wheel()), 403)
+
+    assert message == (
+        "SSL is required. Upload to https://index.example/legacy/ and revoke the API token you "
+        "just sent over plain HTTP."
+    )
+
+
+def test_https_upload_to_an_https_site_is_accepted(upload, settings):
+    settings.SITE_IS_HTTPS = True
+
+    response = upload(make_wheel(), secure=True)
+
+    assert response.status_code == 200, response.content
