@@ -181,3 +181,19 @@ def test_totp_secret_only_in_setup_page_never_in_events(client, db, clock):
     client.post(reverse("accounts:totp_setup"), {"code": code_at(secret, current_step())})
     for event in AuditEvent.objects.all():
         assert secret not in str(event.data)
+
+
+def test_no_code_reaches_the_logs_or_the_audit_log(client, totp_user, caplog):
+    from accounts.recovery_codes import generate_recovery_codes  # noqa: PLC0415
+
+    codes = generate_recovery_codes(user=totp_user, actor=totp_user, request=None)
+    caplog.set_level("DEBUG")
+    begin_pending_login(client, totp_user)
+    wrong_code = "314159"
+    client.post(reverse("accounts:login_two_factor"), {"code": wrong_code})
+    client.post(reverse("accounts:login_recovery_code"), {"code": "f" * 16})
+    good = code_at(totp_user.totp_secret, current_step())
+    client.post(reverse("accounts:login_two_factor"), {"code": good})
+    everything = caplog.text + " ".join(str(e.data) for e in AuditEvent.objects.all())
+    for secret in (wrong_code, "f" * 16, good, totp_user.totp_secret, *codes):
+        assert secret not in everything
