@@ -377,6 +377,28 @@ def test_hourly_limit_applies_after_the_short_window(client, totp_user, clock):
     assert failures(totp_user).count() == 20
 
 
+def test_daily_limit_applies_after_the_hourly_windows(client, totp_user, clock):
+    from django_ratelimit.core import _get_window  # noqa: PLC0415 - only here
+
+    clock.move_to(_get_window(f"user-id:{totp_user.pk}", 24 * 3600) + 1)
+
+    def fail_in_batches(batches: int) -> None:
+        for _ in range(batches):
+            begin_pending_login(client, totp_user)
+            for _ in range(5):
+                assert client.post(reverse(LOGIN_2FA), {"code": "000000"}).status_code == 200
+            clock.shift(5 * 60 + 1)  # a new short window (and a fresh pending login)
+
+    for _ in range(2):
+        fail_in_batches(4)  # 20: the hourly maximum
+        clock.shift(3600 + 1)  # a new hourly window
+    fail_in_batches(2)
+    begin_pending_login(client, totp_user)
+    response = client.post(reverse(LOGIN_2FA), {"code": "000000"})
+    assert response.status_code == 429
+    assert failures(totp_user).count() == 50
+
+
 # -- Removal (B30) ------------------------------------------------------------------------
 
 
