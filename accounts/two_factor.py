@@ -15,6 +15,9 @@ from accounts.models import RecoveryCode, TOTPDevice, User, WebAuthnCredential, 
 from accounts.notifications import email_user
 from auditlog.events import EventType
 from auditlog.services import record_event
+
+# The one policy lives in projects (it depends on roles); accounts asks it only here, for the
+# last-method rule, rather than keeping a second copy of it.
 from projects.policy import two_factor_required
 
 
