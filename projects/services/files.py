@@ -214,10 +214,16 @@ def add_release_file(
             event_data=event_data or {},
             stored=stored,
         )
-    except BaseException:
+    except BaseException as exc:
         # Rolled back (or the commit itself failed): the stored objects must not outlive it.
         for path in stored:
             default_storage.delete(path)
+        if isinstance(exc, IntegrityError):
+            # Another upload took the filename or a digest between the check and the insert.
+            raise FileRejectedError(
+                f"File already exists ('{new_file.filename}', with blake2_256 hash "
+                f"'{new_file.blake2_256_digest}'). {FILE_REUSE_HELP}"
+            ) from None
         raise
     return result
 
@@ -276,30 +282,24 @@ def _add_release_file(
     metadata_digest = ""
     if new_file.core_metadata is not None:
         metadata_digest = hashlib.sha256(new_file.core_metadata).hexdigest()
-    try:
-        with transaction.atomic():
-            file = File.objects.create(
-                release=release_row,
-                filename=new_file.filename,
-                packagetype=new_file.packagetype,
-                python_version=new_file.python_version,
-                requires_python=new_file.requires_python,
-                size=new_file.size,
-                md5_digest=new_file.md5_digest,
-                sha256_digest=new_file.sha256_digest,
-                blake2_256_digest=new_file.blake2_256_digest,
-                path=path,
-                metadata_sha256_digest=metadata_digest,
-                uploaded_by=actor,
-                uploaded_via=(request.META.get("HTTP_USER_AGENT", "") if request else "")[:255],
-            )
-            FilenameRegistry.objects.create(filename=new_file.filename)
-    except IntegrityError:
-        # Another upload took the filename or digest between the check and the insert.
-        raise FileRejectedError(
-            f"File already exists ('{new_file.filename}', with blake2_256 hash "
-            f"'{new_file.blake2_256_digest}'). {FILE_REUSE_HELP}"
-        ) from None
+    # A concurrent upload that took the filename or a digest after the check fails the insert
+    # with IntegrityError, which rolls the whole transaction back (see add_release_file).
+    file = File.objects.create(
+        release=release_row,
+        filename=new_file.filename,
+        packagetype=new_file.packagetype,
+        python_version=new_file.python_version,
+        requires_python=new_file.requires_python,
+        size=new_file.size,
+        md5_digest=new_file.md5_digest,
+        sha256_digest=new_file.sha256_digest,
+        blake2_256_digest=new_file.blake2_256_digest,
+        path=path,
+        metadata_sha256_digest=metadata_digest,
+        uploaded_by=actor,
+        uploaded_via=(request.META.get("HTTP_USER_AGENT", "") if request else "")[:255],
+    )
+    FilenameRegistry.objects.create(filename=new_file.filename)
     Project.objects.filter(pk=project.pk).update(total_size=F("total_size") + new_file.size)
     record_event(
         event_type=EventType.PROJECT_FILE_ADD,
