@@ -13,6 +13,7 @@ from packaging.version import Version
 
 from publishing.upload_errors import UploadError
 
+FILENAME_MAX_LENGTH = 255
 _EXTENSION_RE = re.compile(r".+?\.(tar\.gz|zip|whl)\Z", re.IGNORECASE)
 _EXTENSIONS_BY_FILETYPE = {"sdist": (".tar.gz", ".zip"), "bdist_wheel": (".whl",)}
 _EXTENSION_HELP = "See https://peps.python.org/pep-0527/ and https://peps.python.org/pep-0715/"
@@ -65,6 +66,11 @@ def check_filename_shape(filename: str, *, filetype: str) -> None:
         )
     if "/" in filename or "\\" in filename:
         raise UploadError("Cannot upload a file with '/' or '\\' in the name.")
+    if len(filename) > FILENAME_MAX_LENGTH:
+        raise UploadError(
+            f"Filename is too long: use at most {FILENAME_MAX_LENGTH} characters. Shorten the "
+            "project name, version or tags."
+        )
     if not _EXTENSION_RE.match(filename):
         raise UploadError(
             "Invalid file extension: Use .tar.gz, .whl or .zip extension. "

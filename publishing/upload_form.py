@@ -15,6 +15,7 @@ from publishing.upload_errors import UploadError
 CORE_METADATA_HELP = (
     "See https://packaging.python.org/specifications/core-metadata for more information."
 )
+PYVERSION_MAX_LENGTH = 64
 FILETYPES = frozenset({"sdist", "bdist_wheel"})
 _SHA256_RE = re.compile(r"^[A-Fa-f0-9]{64}\Z")
 _MD5_RE = re.compile(r"^[A-Fa-f0-9]{32}\Z")
@@ -97,6 +98,10 @@ def validate_upload_form(post: QueryDict) -> UploadForm:
         raise UploadError(
             "Invalid value for pyversion. Error: Python version is required for binary "
             "distribution uploads."
+        )
+    if len(pyversion) > PYVERSION_MAX_LENGTH:
+        raise UploadError(
+            f"Invalid value for pyversion. Error: Use at most {PYVERSION_MAX_LENGTH} characters."
         )
     digests = {}
     for field, pattern, message in _DIGEST_FIELDS:

@@ -21,6 +21,9 @@ from publishing.upload_form import CORE_METADATA_HELP
 
 SUPPORTED_METADATA_VERSIONS = frozenset({"1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5"})
 SUMMARY_MAX_LENGTH = 512
+# Column sizes of Release/File: longer values are refused here, not by the database.
+VERSION_MAX_LENGTH = 100
+REQUIRES_PYTHON_MAX_LENGTH = 255
 PROJECT_URL_LABEL_MAX_LENGTH = 32
 VERSION_SPECIFIERS_HELP = (
     "See https://packaging.python.org/specifications/version-specifiers for more information."
@@ -142,6 +145,17 @@ def _pypi_rule_errors(metadata: Metadata) -> list[_FieldError]:  # noqa: PLR0912
                 "version",
                 f"The use of local versions in '{metadata.version}' is not allowed",
                 help_text=VERSION_SPECIFIERS_HELP,
+            )
+        )
+    if len(str(metadata.version)) > VERSION_MAX_LENGTH:
+        errors.append(
+            _FieldError("version", f"'version' must be at most {VERSION_MAX_LENGTH} characters")
+        )
+    if len(str(metadata.requires_python or "")) > REQUIRES_PYTHON_MAX_LENGTH:
+        errors.append(
+            _FieldError(
+                "requires_python",
+                f"'requires_python' must be at most {REQUIRES_PYTHON_MAX_LENGTH} characters",
             )
         )
     if metadata.summary and len(metadata.summary) > SUMMARY_MAX_LENGTH:

@@ -275,6 +275,11 @@ def test_upload_without_content_is_refused(client, token, nothing_stored):
         ({"version": "1.0 bogus"}, "'1.0 bogus' is invalid for 'version'"),
         ({"metadata_version": "3.0"}, "'3.0' is not a valid metadata version"),
         ({"summary": "x" * 513}, "'summary' field must be 512 characters or less"),
+        ({"version": "1" + ".1" * 60}, "'version' must be at most 100 characters"),
+        (
+            {"requires_python": ",".join(f"!=3.{n}.*" for n in range(60))},
+            "'requires_python' must be at most 255 characters",
+        ),
         ({"summary": "two\nlines"}, "'summary' must be a single line"),
         ({"classifiers": "Nonsense :: Classifier"}, "'Nonsense :: Classifier' is not a valid"),
         (
@@ -837,3 +842,17 @@ def test_https_upload_to_an_https_site_is_accepted(upload, settings):
     response = upload(make_wheel(), secure=True)
 
     assert response.status_code == 200, response.content
+
+
+def test_overlong_filename_is_refused(upload, nothing_stored):
+    wheel = make_wheel("a" * 250)
+
+    message = refused(upload(wheel))
+
+    assert message.startswith("Filename is too long: use at most 255 characters.")
+
+
+def test_overlong_pyversion_is_refused(upload, nothing_stored):
+    message = refused(upload(make_wheel(), pyversion="py3" * 30))
+
+    assert message == "Invalid value for pyversion. Error: Use at most 64 characters."
