@@ -18,17 +18,28 @@ def get_project_by_name(name: str) -> Project | None:
     return Project.objects.filter(normalized_name=normalize_project_name(name)).first()
 
 
-def projects_for_user(user: User) -> QuerySet[Project]:
-    """Projects `user` holds a role on, with `user_role` set on each, by name."""
-    return (
-        Project.objects.filter(roles__user=user)
-        .annotate(
-            user_role=Subquery(
-                Role.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
-            )
+PROJECT_ORDERINGS = {
+    "name": ("normalized_name",),
+    "newest": ("-created_at", "-pk"),
+    "critical": ("-is_critical", "normalized_name"),
+}
+
+
+def projects_for_user(
+    user: User, *, critical_only: bool = False, order: str = "name"
+) -> QuerySet[Project]:
+    """Projects `user` holds a role on, with `user_role` set on each.
+
+    `order` is a key of PROJECT_ORDERINGS (unknown keys sort by name).
+    """
+    projects = Project.objects.filter(roles__user=user).annotate(
+        user_role=Subquery(
+            Role.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
         )
-        .order_by("normalized_name")
     )
+    if critical_only:
+        projects = projects.filter(is_critical=True)
+    return projects.order_by(*PROJECT_ORDERINGS.get(order, PROJECT_ORDERINGS["name"]))
 
 
 def role_for_user(project: Project, user: User | None) -> Role | None:

@@ -22,6 +22,7 @@ from projects.models import Project, Role, RoleInvitation
 from projects.names import normalize_project_name
 from projects.policy import TWO_FACTOR_REQUIRED_MESSAGE, require_two_factor, two_factor_missing
 from projects.selectors import (
+    PROJECT_ORDERINGS,
     pending_invitations_for_project,
     pending_invitations_for_user,
     projects_for_user,
@@ -78,13 +79,22 @@ def _back_to_settings(project: Project) -> HttpResponse:
 @require_two_factor
 @require_safe
 def my_projects(request: AuthenticatedRequest) -> HttpResponse:
-    """The user's projects with their role, and the invitations waiting for an answer."""
+    """The user's projects with their role, and the invitations waiting for an answer.
+
+    `?critical=1` lists only critical projects; `?order=` is one of PROJECT_ORDERINGS.
+    """
+    critical_only = request.GET.get("critical") == "1"
+    order = request.GET.get("order", "name")
+    if order not in PROJECT_ORDERINGS:
+        order = "name"
     return render(
         request,
         "projects/mine.html",
         {
-            "projects": projects_for_user(request.user),
+            "projects": projects_for_user(request.user, critical_only=critical_only, order=order),
             "invitations": pending_invitations_for_user(request.user),
+            "critical_only": critical_only,
+            "order": order,
         },
     )
 

@@ -299,3 +299,22 @@ def test_settings_page_query_count_is_fixed(login, project, owner, django_assert
         response = client.get(reverse("projects:settings", kwargs={"name": "widget"}))
     assert response.status_code == 200
     assert response.content.decode().count("Change role") == 16
+
+
+def test_my_projects_filter_critical_and_sort(login, owner):
+    from projects.services.projects import create_project  # noqa: PLC0415 - local to this test
+
+    create_project(name="alpha", creator=owner)
+    beta = create_project(name="beta", creator=owner)
+    create_project(name="gamma", creator=owner)
+    Project.objects.filter(pk=beta.pk).update(is_critical=True)
+    client = login(owner)
+
+    critical = client.get(reverse("projects:mine"), {"critical": "1"})
+    assert [p.name for p in critical.context["projects"]] == ["beta"]
+    newest = client.get(reverse("projects:mine"), {"order": "newest"})
+    assert [p.name for p in newest.context["projects"]] == ["gamma", "beta", "alpha"]
+    first = client.get(reverse("projects:mine"), {"order": "critical"})
+    assert [p.name for p in first.context["projects"]] == ["beta", "alpha", "gamma"]
+    fallback = client.get(reverse("projects:mine"), {"order": "password"})
+    assert [p.name for p in fallback.context["projects"]] == ["alpha", "beta", "gamma"]
