@@ -189,16 +189,6 @@ def create_api_token(
                 "owner": user.username,
             },
         )
-    email_user(
-        user=user,
-        template="tokens/added",
-        context={
-            "token_name": name,
-            "token_scope": _scope_description(project_names),
-            "expires_at": f"{expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "",
-            "created_by": actor.username if actor else "an administrator",
-        },
-    )
     return token, mint_token(token=token)
 
 

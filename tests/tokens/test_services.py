@@ -149,21 +149,3 @@ def test_tracebacks_hide_the_token():
         macaroons.find_authentic_token,
     ):
         assert getattr(function, "sensitive_variables", None), function.__name__
-
-
-def test_owner_is_emailed_when_a_token_is_created(owner, project):
-    _token, raw = create_api_token(
-        user=owner,
-        name="release bot",
-        project_ids=[project.pk],
-        expires_at=timezone.now() + timedelta(days=30),
-        actor=owner,
-    )
-    email = OutboxEmail.objects.get(template="tokens/added")
-    assert email.recipient == owner.email
-    assert "release bot" in email.subject
-    assert project.name in email.body_text
-    assert "UTC" in email.body_text
-    assert "http://testserver/tokens/" in email.body_text
-    assert raw not in email.body_text
-    assert raw not in email.body_html
