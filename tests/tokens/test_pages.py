@@ -248,3 +248,16 @@ def test_revoking_another_users_token_is_404_and_deletes_nothing(owner_client, m
     assert owner_client.post(f"/tokens/{token.pk}/revoke/").status_code == 404
     assert ApiToken.objects.filter(pk=token.pk).exists()
     assert not AuditEvent.objects.filter(event_type=EventType.ACCOUNT_API_TOKEN_REMOVED).exists()
+
+
+def test_list_marks_expired_tokens(owner_client, make_token):
+    import time_machine  # noqa: PLC0415 - only this test travels
+
+    expires = timezone.now() + timedelta(hours=1)
+    make_token(name="short-lived", expires_at=expires)
+    assert "Expired" not in owner_client.get(LIST).content.decode()
+    with time_machine.travel(expires + timedelta(minutes=1)):
+        session = owner_client.session
+        session[AUTHENTICATED_AT_KEY] = int(time.time())
+        session.save()
+        assert "Expired" in owner_client.get(LIST).content.decode()
