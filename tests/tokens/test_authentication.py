@@ -146,15 +146,28 @@ def test_version_1_macaroon_is_refused_as_malformed(make_token):
     assert error.message == "Invalid API Token: malformed macaroon"
 
 
-@pytest.mark.parametrize("identifier", ["not-a-uuid", "\udcff", "{%s}"])
-def test_identifier_that_is_not_a_canonical_uuid_is_refused(make_token, identifier):
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda pk: "not-a-uuid",
+        lambda pk: "ÿþ",
+        lambda pk: f"{{{pk}}}",
+        lambda pk: str(pk).upper(),
+        lambda pk: f"urn:uuid:{pk}",
+        lambda pk: str(pk).replace("-", ""),
+    ],
+)
+def test_identifier_that_is_not_a_canonical_uuid_is_refused(make_token, spell):
+    """Other spellings of the token's own id are refused too: one id, one spelling."""
     token, _raw = make_token()
-    if identifier == "{%s}":
-        identifier = "{%s}" % token.pk  # noqa: UP031 - a braced spelling of the same id
-    elif identifier == "\udcff":
-        identifier = b"\xff\xfe".decode("latin-1")
-    error = refuse(forge(token, [], identifier=identifier))
+    error = refuse(forge(token, [], identifier=spell(token.pk)))
     assert error.message == "Invalid API Token: deleted or nonexistent macaroon"
+
+
+def test_identifier_that_is_not_utf8_is_malformed(make_token):
+    token, _raw = make_token()
+    error = refuse(forge(token, [], identifier=b"\xff\xfe" + str(token.pk).encode()))
+    assert error.message == "Invalid API Token: malformed macaroon"
 
 
 def test_uuid_of_nonexistent_token_is_refused(make_token):
