@@ -5,6 +5,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 USERNAME_RE = r"^[a-zA-Z0-9][a-zA-Z0-9._-]*[a-zA-Z0-9]$|^[a-zA-Z0-9]$"
 
@@ -39,6 +40,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
     password_changed_at = models.DateTimeField(null=True, blank=True)
+    session_epoch = models.PositiveIntegerField(
+        default=0,
+        help_text="Raised on every change to how the user logs in; ends their other sessions.",
+    )
 
     objects = GatehouseUserManager()
 
@@ -59,6 +64,19 @@ class User(AbstractBaseUser, PermissionsMixin):
         """The primary address, for Django's own helpers; "" when there is none."""
         primary = next((e for e in self.emails.all() if e.is_primary), None)
         return primary.email if primary else ""
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """Django's HMAC of the password hash, with the session epoch mixed in.
+
+        A session stays valid only while both are unchanged, so a password change *or* a
+        second-factor change (`accounts.sessions.end_other_sessions`) ends the user's other
+        sessions. Epoch 0 keeps Django's exact value, so sessions made before the epoch
+        existed survive the upgrade. Both the current and the fallback hashes of
+        `SECRET_KEY_FALLBACKS` go through here.
+        """
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        value = self.password if not self.session_epoch else f"{self.password}|{self.session_epoch}"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
 
 class Email(models.Model):

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import RecoveryCode, User
 from accounts.notifications import email_user
+from accounts.sessions import end_other_sessions
 from accounts.two_factor import site_link
 from auditlog.events import EventType
 from auditlog.services import record_event
@@ -81,7 +82,10 @@ def has_recovery_codes(user: User) -> bool:
 
 @transaction.atomic
 def generate_recovery_codes(*, user: User, actor: User, request: HttpRequest | None) -> list[str]:
-    """Replace all of `user`'s recovery codes with eight new ones; return them (shown once)."""
+    """Replace all of `user`'s recovery codes with eight new ones; return them (shown once).
+
+    Every other session of `user` ends.
+    """
     codes = [secrets.token_hex(CODE_BYTES) for _ in range(CODE_COUNT)]
     replaced = RecoveryCode.objects.filter(user=user).delete()[0]
     RecoveryCode.objects.bulk_create(
@@ -98,6 +102,8 @@ def generate_recovery_codes(*, user: User, actor: User, request: HttpRequest | N
         request=request,
         data={"code_count": CODE_COUNT},
     )
+    # Whoever held the old codes may be logged in with one: their sessions end with them.
+    end_other_sessions(user=user, request=request)
     email_user(
         user=user,
         template="two_factor/recovery_codes_generated",

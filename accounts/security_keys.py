@@ -43,6 +43,7 @@ from webauthn.helpers.structs import (
 
 from accounts.models import User, WebAuthnCredential, WebAuthnUserHandle
 from accounts.notifications import email_user
+from accounts.sessions import end_other_sessions
 from accounts.two_factor import (
     METHOD_WEBAUTHN,
     TwoFactorError,
@@ -186,7 +187,10 @@ def clean_label(raw: str) -> str:
 def register_credential(
     *, request: HttpRequest, user: User, label: str, credential_json: str
 ) -> WebAuthnCredential:
-    """Verify a `navigator.credentials.create()` response and store the new credential."""
+    """Verify a `navigator.credentials.create()` response and store the new credential.
+
+    Every other session of `user` ends.
+    """
     state = _take_challenge(request, REGISTER_SESSION_KEY)
     if state.get("user_id") != user.pk:
         raise WebAuthnError(EXPIRED_MESSAGE, reason="challenge_for_other_user")
@@ -231,6 +235,7 @@ def register_credential(
             "discoverable": credential.is_discoverable,
         },
     )
+    end_other_sessions(user=user, request=request)
     notify_method_change(
         user=user, template="two_factor/method_added", method=METHOD_WEBAUTHN, label=label
     )
@@ -354,7 +359,10 @@ def report_possible_clone(
 def remove_credential(
     *, user: User, credential_pk: int, actor: User, request: HttpRequest | None
 ) -> None:
-    """Remove one of `user`'s credentials; refused if it is the last method the policy needs."""
+    """Remove one of `user`'s credentials and end their other sessions.
+
+    Refused if it is the last method the policy needs.
+    """
     credential = (
         WebAuthnCredential.objects.select_for_update().filter(user=user, pk=credential_pk).first()
     )
@@ -370,6 +378,7 @@ def remove_credential(
         request=request,
         data={"method": METHOD_WEBAUTHN, "label": label},
     )
+    end_other_sessions(user=user, request=request)
     notify_method_change(
         user=user, template="two_factor/method_removed", method=METHOD_WEBAUTHN, label=label
     )

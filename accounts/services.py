@@ -20,6 +20,7 @@ from django.utils.http import urlsafe_base64_encode
 from accounts import ratelimits
 from accounts.models import Email, User
 from accounts.notifications import email_user
+from accounts.sessions import end_other_sessions
 from auditlog.events import EventType
 from auditlog.services import record_event
 from index_site.client_ip import client_ip
@@ -421,3 +422,6 @@ def set_user_active(
     user.save(update_fields=["is_active"])
     if not is_active:
         record_event(event_type=EventType.ACCOUNT_DISABLED, actor=actor, user=user, request=request)
+        # is_active already stops the sessions; ending them too means re-enabling the account
+        # does not bring a session of whoever caused the disabling back to life.
+        end_other_sessions(user=user, request=request)

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.encryption import decrypt_bytes, encrypt_bytes
 from accounts.models import TOTPDevice, User
+from accounts.sessions import end_other_sessions
 from accounts.two_factor import (
     METHOD_TOTP,
     TwoFactorError,
@@ -161,7 +162,7 @@ def start_totp_setup(*, user: User) -> TOTPDevice:
 
 @transaction.atomic
 def confirm_totp_device(*, user: User, raw_code: str, request: HttpRequest | None) -> TOTPResult:
-    """Turn the pending app on when `raw_code` is a valid code from it."""
+    """Turn the pending app on when `raw_code` is a valid code from it; end other sessions."""
     device = TOTPDevice.objects.select_for_update().filter(user=user).first()
     if device is None:
         raise TwoFactorError("Start the authenticator app setup again: no setup is in progress.")
@@ -179,13 +180,17 @@ def confirm_totp_device(*, user: User, raw_code: str, request: HttpRequest | Non
         request=request,
         data={"method": METHOD_TOTP},
     )
+    end_other_sessions(user=user, request=request)
     notify_method_change(user=user, template="two_factor/method_added", method=METHOD_TOTP)
     return result
 
 
 @transaction.atomic
 def remove_totp_device(*, user: User, actor: User, request: HttpRequest | None) -> None:
-    """Remove the confirmed app; refused if it is the last method the policy needs."""
+    """Remove the confirmed app and end the user's other sessions.
+
+    Refused if it is the last method the policy needs.
+    """
     device = TOTPDevice.objects.select_for_update().filter(user=user, is_confirmed=True).first()
     if device is None:
         raise TwoFactorError("There is no authenticator app on this account to remove.")
@@ -198,4 +203,5 @@ def remove_totp_device(*, user: User, actor: User, request: HttpRequest | None) 
         request=request,
         data={"method": METHOD_TOTP},
     )
+    end_other_sessions(user=user, request=request)
     notify_method_change(user=user, template="two_factor/method_removed", method=METHOD_TOTP)

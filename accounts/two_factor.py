@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from accounts.models import RecoveryCode, TOTPDevice, User, WebAuthnCredential, WebAuthnUserHandle
 from accounts.notifications import email_user
+from accounts.sessions import end_other_sessions
 from auditlog.events import EventType
 from auditlog.services import record_event
 
@@ -95,6 +96,8 @@ def reset_two_factor(*, user: User, actor: User, reason: str, request: HttpReque
         request=request,
         data={"reason": reason, "removed": removed},
     )
+    # Every session of the user ends: one may belong to whoever holds the lost device.
+    end_other_sessions(user=user, request=request)
     email_user(
         user=user,
         template="two_factor/reset",
