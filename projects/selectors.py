@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
@@ -16,6 +16,18 @@ UPLOAD_ROLES = frozenset({Role.Kind.OWNER, Role.Kind.MAINTAINER})
 def get_project_by_name(name: str) -> Project | None:
     """The project whose normalized name equals `name` normalized, or None."""
     return Project.objects.filter(normalized_name=normalize_project_name(name)).first()
+
+
+def get_project_with_role(name: str, user: User | None) -> Project | None:
+    """`get_project_by_name`, with `user_role` set on the project: `user`'s role or None.
+
+    One query for callers that need both, such as the upload endpoint.
+    """
+    projects = Project.objects.filter(normalized_name=normalize_project_name(name))
+    if user is None:
+        return projects.annotate(user_role=Value(None, output_field=CharField())).first()
+    role = Role.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+    return projects.annotate(user_role=Subquery(role)).first()
 
 
 PROJECT_ORDERINGS = {

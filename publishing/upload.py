@@ -9,7 +9,9 @@ filename -> archive contents -> store and commit.
 
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -26,14 +28,13 @@ from projects.exceptions import ProjectNameError
 from projects.models import File, Project
 from projects.names import validate_project_name
 from projects.policy import two_factor_missing
-from projects.selectors import get_project_by_name, may_upload
+from projects.selectors import UPLOAD_ROLES, get_project_with_role
 from projects.services.files import (
     AddedFile,
     FileRejectedError,
     NewFile,
     NewRelease,
     add_release_file,
-    check_new_file,
     file_size_limit,
     file_too_large_message,
     format_size_limit,
@@ -237,11 +238,15 @@ def _project_creation_limited(
 
 
 def _check_project_permission(project: Project, identity: UploadIdentity) -> None:
+    """Refuse an upload the token's scope or the user's role does not allow.
+
+    `project` comes from `get_project_with_role` for the identity's user (`user_role` set).
+    """
     if not identity.may_upload_to(project):
         raise UploadError(identity.scope_error(project), status=403)
     user = identity.user
     if not identity.is_trusted_publisher:
-        if user is None or not may_upload(project, user):
+        if user is None or project.user_role not in UPLOAD_ROLES:  # type: ignore[attr-defined]
             username = user.username if user else ""
             raise UploadError(
                 f"The user '{username}' isn't allowed to upload to project '{project.name}'. "
@@ -360,7 +365,7 @@ def upload_file(request: HttpRequest) -> UploadResult:
         if upload is None and not handler.is_too_large:
             raise UploadError("Upload payload does not have a file.")
 
-        project = get_project_by_name(metadata.name)
+        project = get_project_with_role(metadata.name, identity.user)
         if project is None:
             normalized_name = _check_project_creation(request, identity, metadata)
             project_name = metadata.name
@@ -379,7 +384,6 @@ def upload_file(request: HttpRequest) -> UploadResult:
             raise UploadError("Invalid distribution file.")
         _check_digests(form, upload)
 
-        canonical_version = canonicalize_version(metadata.version)
         new_file = NewFile(
             filename=filename,
             packagetype=form.filetype,
@@ -391,15 +395,11 @@ def upload_file(request: HttpRequest) -> UploadResult:
             blake2_256_digest=upload.digests.blake2_256,
             local_file=upload,
         )
-        try:
-            if check_new_file(
-                project=project, new_file=new_file, canonical_version=canonical_version
-            ):
-                return UploadResult(file=File.objects.get(filename=filename), is_new=False)
-        except FileRejectedError as exc:
-            raise UploadError(exc.message) from None
 
-        core_metadata = _check_archive(
+        # Run by add_release_file under the project lock, once duplicates, the filename
+        # registry, the project's size and the release's age passed (PyPI's order).
+        check_contents = partial(
+            _check_archive,
             form=form,
             metadata=metadata,
             filename=filename,
@@ -413,7 +413,8 @@ def upload_file(request: HttpRequest) -> UploadResult:
             project=project,
             post=post,
             metadata=metadata,
-            new_file=NewFile(**{**new_file.__dict__, "core_metadata": core_metadata}),
+            new_file=new_file,
+            check_contents=check_contents,
         )
     finally:
         if upload is not None:
@@ -434,6 +435,7 @@ def _store(
     post: QueryDict,
     metadata: Metadata,
     new_file: NewFile,
+    check_contents: Callable[[], bytes | None],
 ) -> AddedFile:
     def new_project() -> Project:
         if identity.is_trusted_publisher:
@@ -449,7 +451,7 @@ def _store(
             if exc.code == "conflict":
                 # A concurrent upload (typically this user's other file) created it first: go
                 # on as an upload to an existing project, permission checks included.
-                project = get_project_by_name(metadata.name)
+                project = get_project_with_role(metadata.name, identity.user)
                 if project is not None:
                     _check_project_permission(project, identity)
                     return project
@@ -468,6 +470,7 @@ def _store(
                 metadata=raw,
             ),
             new_file=new_file,
+            check_contents=check_contents,
             actor=identity.user,
             request=request,
             event_data=_event_data(request, identity),

@@ -10,7 +10,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,7 +18,7 @@ from django.core.files import File as DjangoFile
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import Exists, F, Max, OuterRef, Q, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -56,7 +56,6 @@ class NewFile:
     sha256_digest: str
     blake2_256_digest: str
     local_file: Any  # a Django File (the upload's temporary file)
-    core_metadata: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -127,63 +126,105 @@ def project_too_large_message(project_name: str, limit: int) -> str:
     )
 
 
-def check_new_file(*, project: Project | None, new_file: NewFile, canonical_version: str) -> bool:
-    """Check the project's rules for a new file; return True if the identical file exists.
+@dataclass(frozen=True)
+class _FileChecks:
+    """What the project's rules for a new file read, fetched with the project row lock."""
+
+    project: Project
+    clashing_file_id: int | None  # a file with this filename or blake2 digest
+    is_filename_registered: bool
+    release_id: int | None  # the existing release of this version
+    release_created_at: datetime | None
+    release_has_sdist: bool
+
+
+def _lock_project_for_new_file(
+    *, project_id: int, new_file: NewFile, canonical_version: str
+) -> _FileChecks:
+    """Lock the project row and read everything the file rules need, in one query.
+
+    The lock serialises uploads to one project: concurrent identical uploads see each other's
+    committed row and answer "already there" instead of racing the constraints.
+    """
+    release = Release.objects.filter(project=OuterRef("pk"), canonical_version=canonical_version)
+    locked = (
+        Project.objects.select_for_update()
+        .annotate(
+            # Ordered as `.first()` orders files, so the same clashing file is reported.
+            clashing_file_id=Subquery(
+                File.objects.filter(
+                    Q(filename=new_file.filename) | Q(blake2_256_digest=new_file.blake2_256_digest)
+                )
+                .order_by("filename")
+                .values("pk")[:1]
+            ),
+            is_filename_registered=Exists(
+                FilenameRegistry.objects.filter(filename=new_file.filename)
+            ),
+            release_id=Subquery(release.values("pk")[:1]),
+            release_created_at=Subquery(release.values("created_at")[:1]),
+            release_has_sdist=Exists(
+                File.objects.filter(
+                    release__project=OuterRef("pk"),
+                    release__canonical_version=canonical_version,
+                    packagetype=File.PackageType.SDIST,
+                )
+            ),
+        )
+        .get(pk=project_id)
+    )
+    return _FileChecks(
+        project=locked,
+        clashing_file_id=locked.clashing_file_id,  # type: ignore[attr-defined]
+        is_filename_registered=locked.is_filename_registered,  # type: ignore[attr-defined]
+        release_id=locked.release_id,  # type: ignore[attr-defined]
+        release_created_at=locked.release_created_at,  # type: ignore[attr-defined]
+        release_has_sdist=locked.release_has_sdist,  # type: ignore[attr-defined]
+    )
+
+
+def _check_new_file(*, checks: _FileChecks, new_file: NewFile) -> File | None:
+    """Apply the project's rules to a new file; return the identical file if already there.
 
     Raise FileRejectedError for a filename or content clash, a deleted filename, a project over
     its total size, a release too old for new files, or a second sdist.
     """
-    identical, _release = _check_new_file(
-        project=project, new_file=new_file, canonical_version=canonical_version
-    )
-    return identical
-
-
-def _check_new_file(
-    *, project: Project | None, new_file: NewFile, canonical_version: str
-) -> tuple[bool, Release | None]:
-    """`check_new_file`, also returning the existing release of that version (or None)."""
-    existing = File.objects.filter(
-        Q(filename=new_file.filename) | Q(blake2_256_digest=new_file.blake2_256_digest)
-    ).first()
-    if existing is not None:
+    if checks.clashing_file_id is not None:
+        existing = File.objects.get(pk=checks.clashing_file_id)
         if (
             existing.filename == new_file.filename
             and existing.sha256_digest == new_file.sha256_digest
             and existing.blake2_256_digest == new_file.blake2_256_digest
         ):
-            return True, None
+            return existing
         raise FileRejectedError(
             f"File already exists ('{new_file.filename}', with blake2_256 hash "
             f"'{new_file.blake2_256_digest}'). {FILE_REUSE_HELP}"
         )
-    if FilenameRegistry.objects.filter(filename=new_file.filename).exists():
+    if checks.is_filename_registered:
         raise FileRejectedError(
             "This filename was previously used by a file that has since been deleted. Use a "
             "different version."
         )
-    if project is None:
-        return False, None
+    project = checks.project
     limit = project_size_limit(project)
     if project.total_size + new_file.size > limit:
         raise FileRejectedError(project_too_large_message(project.name, limit))
-    release = Release.objects.filter(project=project, canonical_version=canonical_version).first()
-    if release is None:
-        return False, None
+    if checks.release_id is None:
+        return None
     max_age = timedelta(days=settings.UPLOAD_RELEASE_MAX_AGE_DAYS)
-    if release.created_at < timezone.now() - max_age:
+    if checks.release_created_at is not None and (
+        checks.release_created_at < timezone.now() - max_age
+    ):
         raise FileRejectedError(
             f"Uploading new files to releases older than {settings.UPLOAD_RELEASE_MAX_AGE_DAYS} "
             "days is not allowed. Publish a new version instead."
         )
-    if (
-        new_file.packagetype == File.PackageType.SDIST
-        and release.files.filter(packagetype=File.PackageType.SDIST).exists()
-    ):
+    if new_file.packagetype == File.PackageType.SDIST and checks.release_has_sdist:
         raise FileRejectedError(
             "Only one sdist may be uploaded per release. Publish a new version to change it."
         )
-    return False, release
+    return None
 
 
 def add_release_file(
@@ -192,6 +233,7 @@ def add_release_file(
     create_project: Callable[[], Project] | None = None,
     release: NewRelease,
     new_file: NewFile,
+    check_contents: Callable[[], bytes | None] | None = None,
     actor: User | None,
     request: HttpRequest | None = None,
     event_data: dict[str, Any] | None = None,
@@ -199,8 +241,12 @@ def add_release_file(
     """Add `new_file` to the release (created if new) and store it; record the audit events.
 
     When `project` is None, `create_project` is called inside the same transaction, so a failure
-    later on leaves no empty project behind. The identical file uploaded again changes nothing
-    and returns `is_new=False`. Raises FileRejectedError (see `check_new_file`).
+    later on leaves no empty project behind. The project's rules are checked under the project
+    row lock, then `check_contents` (if given) validates the file itself and returns the core
+    metadata to serve beside it (a wheel's METADATA) or None; whatever it raises rolls
+    everything back. The identical file uploaded again changes nothing and returns
+    `is_new=False`. Raises FileRejectedError when a rule refuses the file (see
+    `_check_new_file`).
     """
     stored: list[str] = []
     try:
@@ -209,6 +255,7 @@ def add_release_file(
             create_project=create_project,
             release=release,
             new_file=new_file,
+            check_contents=check_contents,
             actor=actor,
             request=request,
             event_data=event_data or {},
@@ -235,31 +282,36 @@ def _add_release_file(
     create_project: Callable[[], Project] | None,
     release: NewRelease,
     new_file: NewFile,
+    check_contents: Callable[[], bytes | None] | None,
     actor: User | None,
     request: HttpRequest | None,
     event_data: dict[str, Any],
     stored: list[str],
 ) -> AddedFile:
+    is_created = project is None
     if project is None:
         if create_project is None:
             raise ValueError("Pass create_project when the project does not exist yet.")
         project = create_project()
-    # The project row lock serialises uploads to one project: concurrent identical uploads see
-    # each other's committed row and answer "already there" instead of racing the constraints.
-    project = Project.objects.select_for_update().get(pk=project.pk)
-    identical, release_row = _check_new_file(
-        project=project, new_file=new_file, canonical_version=release.canonical_version
+    checks = _lock_project_for_new_file(
+        project_id=project.pk, new_file=new_file, canonical_version=release.canonical_version
     )
-    if identical:
-        existing = File.objects.get(filename=new_file.filename)
+    project = checks.project
+    existing = _check_new_file(checks=checks, new_file=new_file)
+    if existing is not None:
+        if is_created:
+            # The file is already published elsewhere: the project made for it is not kept.
+            transaction.set_rollback(True)
         return AddedFile(file=existing, project=project, is_new=False)
+    core_metadata = check_contents() if check_contents is not None else None
     data = {
         **event_data,
         "version": release.version,
         "canonical_version": release.canonical_version,
     }
-    if release_row is None:
-        release_row = Release.objects.create(
+    release_id = checks.release_id
+    if release_id is None:
+        release_id = Release.objects.create(
             project=project,
             version=release.version,
             canonical_version=release.canonical_version,
@@ -267,7 +319,7 @@ def _add_release_file(
             requires_python=release.requires_python,
             metadata=release.metadata,
             uploaded_by=actor,
-        )
+        ).pk
         record_event(
             event_type=EventType.PROJECT_RELEASE_ADD,
             actor=actor,
@@ -280,12 +332,12 @@ def _add_release_file(
         blake2_256_digest=new_file.blake2_256_digest, filename=new_file.filename
     )
     metadata_digest = ""
-    if new_file.core_metadata is not None:
-        metadata_digest = hashlib.sha256(new_file.core_metadata).hexdigest()
+    if core_metadata is not None:
+        metadata_digest = hashlib.sha256(core_metadata).hexdigest()
     # A concurrent upload that took the filename or a digest after the check fails the insert
     # with IntegrityError, which rolls the whole transaction back (see add_release_file).
     file = File.objects.create(
-        release=release_row,
+        release_id=release_id,
         filename=new_file.filename,
         packagetype=new_file.packagetype,
         python_version=new_file.python_version,
@@ -317,8 +369,8 @@ def _add_release_file(
     # A temporary upload (with a path) is moved into place by the filesystem storage, not read
     # and copied a second time.
     _store(path, local if hasattr(local, "temporary_file_path") else DjangoFile(local), stored)
-    if new_file.core_metadata is not None:
-        _store(path + METADATA_SUFFIX, ContentFile(new_file.core_metadata), stored)
+    if core_metadata is not None:
+        _store(path + METADATA_SUFFIX, ContentFile(core_metadata), stored)
     return AddedFile(file=file, project=project, is_new=True)
 
 
