@@ -45,6 +45,7 @@ class EventType(StrEnum):
     PROJECT_RELEASE_ADD = "project:release:add"
     PROJECT_FILE_ADD = "project:file:add"
     PROJECT_CRITICAL_ENTER = "project:critical:enter"
+    PROJECT_CRITICAL_EXIT = "project:critical:exit"
     PROJECT_UPLOAD_LIMIT_CHANGE = "admin:project:set_upload_limit"
     PROJECT_TRUSTED_PUBLISHING_ONLY_CHANGE = "project:trusted_publishing_only:change"
     # Trusted publishing

@@ -166,6 +166,14 @@ REAUTH_MAX_AGE = timedelta(minutes=30)
 # "all": every maintainer needs two-factor authentication (PyPI since 2024).
 # "critical": only maintainers of projects flagged critical (PyPI's 2022-23 rollout).
 TWO_FACTOR_POLICY = env.str("TWO_FACTOR_POLICY", default="all")
+# Critical projects (projects.services.critical, daily): the top CRITICAL_PROJECTS_TOP_PERCENT
+# of projects by downloads over the last CRITICAL_PROJECTS_WINDOW_DAYS days become critical, if
+# they have at least CRITICAL_PROJECTS_MIN_DOWNLOADS downloads in that window (so a small index
+# does not flag a project with a handful of downloads). 0 percent turns the job off. A project
+# is never un-flagged automatically; an administrator can.
+CRITICAL_PROJECTS_TOP_PERCENT = env.float("CRITICAL_PROJECTS_TOP_PERCENT", default=1.0)
+CRITICAL_PROJECTS_WINDOW_DAYS = env.int("CRITICAL_PROJECTS_WINDOW_DAYS", default=180)
+CRITICAL_PROJECTS_MIN_DOWNLOADS = env.int("CRITICAL_PROJECTS_MIN_DOWNLOADS", default=1000)
 # How long a project role invitation (and its signed email link) stays valid, in hours.
 ROLE_INVITATION_MAX_AGE = timedelta(hours=env.int("ROLE_INVITATION_MAX_AGE_HOURS", default=72))
 
@@ -272,6 +280,10 @@ CELERY_BEAT_SCHEDULE = {
     "record-expired-api-tokens": {
         "task": "tokens.tasks.record_expired_api_tokens",
         "schedule": crontab(minute="*/15"),
+    },
+    "compute-critical-projects": {
+        "task": "projects.tasks.compute_critical_projects",
+        "schedule": crontab(hour=3, minute=7),
     },
     "expire-role-invitations": {
         "task": "projects.tasks.expire_role_invitations",

@@ -1,13 +1,26 @@
 """Reads on projects, roles and invitations, with their joins named."""
 
+import datetime
 from typing import Any
 
-from django.db.models import CharField, Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.conf import settings
+from django.db.models import (
+    CharField,
+    Count,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from accounts.models import User
-from projects.models import File, Project, Release, Role, RoleInvitation
+from projects.models import DownloadCount, File, Project, Release, Role, RoleInvitation
 from projects.names import normalize_project_name
 
 UPLOAD_ROLES = frozenset({Role.Kind.OWNER, Role.Kind.MAINTAINER})
@@ -34,20 +47,36 @@ PROJECT_ORDERINGS = {
     "name": ("normalized_name",),
     "newest": ("-created_at", "-pk"),
     "critical": ("-is_critical", "normalized_name"),
+    "downloads": ("-recent_downloads", "normalized_name"),
 }
+
+
+def download_window_start(today: datetime.date | None = None) -> datetime.date:
+    """The first day of the download window (ending `today`, UTC) critical projects use."""
+    today = today or timezone.now().date()
+    return today - datetime.timedelta(days=settings.CRITICAL_PROJECTS_WINDOW_DAYS - 1)
 
 
 def projects_for_user(
     user: User, *, critical_only: bool = False, order: str = "name"
 ) -> QuerySet[Project]:
-    """Projects `user` holds a role on, with `user_role` set on each.
+    """Projects `user` holds a role on, with `user_role` and `recent_downloads` set on each.
 
-    `order` is a key of PROJECT_ORDERINGS (unknown keys sort by name).
+    `recent_downloads` counts the window critical projects are computed over
+    (CRITICAL_PROJECTS_WINDOW_DAYS). `order` is a key of PROJECT_ORDERINGS (unknown keys sort
+    by name).
     """
+    downloads = (
+        DownloadCount.objects.filter(project=OuterRef("pk"), day__gte=download_window_start())
+        .values("project")
+        .annotate(total=Sum("count"))
+        .values("total")
+    )
     projects = Project.objects.filter(roles__user=user).annotate(
         user_role=Subquery(
             Role.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
-        )
+        ),
+        recent_downloads=Coalesce(Subquery(downloads), 0),
     )
     if critical_only:
         projects = projects.filter(is_critical=True)

@@ -2,6 +2,9 @@
 
 from celery import shared_task
 
+from projects.services.critical import (
+    compute_critical_projects as compute_critical_projects_service,
+)
 from projects.services.roles import expire_role_invitations as expire_role_invitations_service
 
 
@@ -9,3 +12,9 @@ from projects.services.roles import expire_role_invitations as expire_role_invit
 def expire_role_invitations() -> int:
     """Delete role invitations past their expiry (beat: every 5 minutes)."""
     return expire_role_invitations_service()
+
+
+@shared_task
+def compute_critical_projects() -> int:
+    """Flag the most downloaded projects as critical (beat: daily); return how many."""
+    return len(compute_critical_projects_service())

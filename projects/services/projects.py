@@ -1,9 +1,15 @@
-"""Writes on projects themselves: creation and owner-controlled settings."""
+"""Writes on projects themselves: creation, owner-controlled settings, admin flags."""
 
+from typing import Any
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.urls import reverse
 
 from accounts.models import User
+from accounts.notifications import email_user
+from accounts.selectors import has_two_factor
 from auditlog.events import EventType
 from auditlog.services import record_event
 from projects.models import Project, Role
@@ -112,20 +118,88 @@ def set_project_limits(
 
 @transaction.atomic
 def set_project_critical(
-    *, project: Project, is_critical: bool, actor: User | None, request: HttpRequest | None = None
+    *,
+    project: Project,
+    is_critical: bool,
+    actor: User | None,
+    request: HttpRequest | None = None,
+    downloads: int | None = None,
 ) -> bool:
-    """Flag or unflag a project as critical (its maintainers then need 2FA under "critical")."""
+    """Flag or unflag a project as critical; return whether it changed.
+
+    `actor` None means the daily computation (`projects.services.critical`), which passes the
+    project's `downloads` over the window; otherwise an administrator made the change. Entering
+    emails every owner and maintainer what it means and what to do; leaving is only recorded
+    (only an administrator un-flags a project).
+    """
     project = Project.objects.select_for_update().get(pk=project.pk)
     if project.is_critical == is_critical:
         return False
     project.is_critical = is_critical
     project.save(update_fields=["is_critical"])
-    if is_critical:
+    by = "admin" if actor is not None else "system"
+    if not is_critical:
         record_event(
-            event_type=EventType.PROJECT_CRITICAL_ENTER,
+            event_type=EventType.PROJECT_CRITICAL_EXIT,
             actor=actor,
             request=request,
             project=project,
-            data={"by": "admin" if actor is not None else "system"},
+            data={"by": by},
         )
+        return True
+    data: dict[str, Any] = {"by": by}
+    if actor is None:
+        data.update(
+            downloads=downloads,
+            window_days=settings.CRITICAL_PROJECTS_WINDOW_DAYS,
+            top_percent=settings.CRITICAL_PROJECTS_TOP_PERCENT,
+        )
+    record_event(
+        event_type=EventType.PROJECT_CRITICAL_ENTER,
+        actor=actor,
+        request=request,
+        project=project,
+        data=data,
+    )
+    _notify_project_critical(project=project, by_admin=actor is not None)
     return True
+
+
+def _site_link(url_name: str, **kwargs: Any) -> str:
+    return settings.SITE_URL + reverse(url_name, kwargs=kwargs or None)
+
+
+def _notify_project_critical(*, project: Project, by_admin: bool) -> None:
+    """Email every active owner and maintainer that `project` is now critical.
+
+    Each email says whether the recipient already has a second factor, since what they must do
+    depends on it (and, under the "critical" policy, on the project now being critical).
+    """
+    roles = (
+        Role.objects.filter(project=project, user__is_active=True)
+        .select_related("user")
+        .order_by("user__username")
+    )
+    context = {
+        "project": project,
+        "by_admin": by_admin,
+        "top_percent": f"{settings.CRITICAL_PROJECTS_TOP_PERCENT:g}",
+        "window_days": settings.CRITICAL_PROJECTS_WINDOW_DAYS,
+        "policy_is_critical": settings.TWO_FACTOR_POLICY == "critical",
+        "project_url": _site_link("projects:detail", name=project.normalized_name),
+        "two_factor_url": _site_link("accounts:two_factor"),
+        "publishing_url": _site_link("publishing:project", name=project.normalized_name),
+        "settings_url": _site_link("projects:settings", name=project.normalized_name),
+        "projects_url": _site_link("projects:mine"),
+    }
+    for role in roles:
+        email_user(
+            user=role.user,
+            template="projects/project_critical",
+            context={
+                **context,
+                "role": role.role,
+                "is_owner": role.role == Role.Kind.OWNER,
+                "has_two_factor": has_two_factor(role.user),
+            },
+        )

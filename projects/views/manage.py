@@ -5,6 +5,7 @@ password (`require_reauth`). Owner-only actions check the role on every request,
 and record `authz:denied` when refused.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -81,7 +82,8 @@ def _back_to_settings(project: Project) -> HttpResponse:
 def my_projects(request: AuthenticatedRequest) -> HttpResponse:
     """The user's projects with their role, and the invitations waiting for an answer.
 
-    `?critical=1` lists only critical projects; `?order=` is one of PROJECT_ORDERINGS.
+    `?critical=1` lists only critical projects; `?order=` is one of PROJECT_ORDERINGS (name,
+    newest, critical first, most downloaded over the critical-projects window).
     """
     critical_only = request.GET.get("critical") == "1"
     order = request.GET.get("order", "name")
@@ -95,6 +97,8 @@ def my_projects(request: AuthenticatedRequest) -> HttpResponse:
             "invitations": pending_invitations_for_user(request.user),
             "critical_only": critical_only,
             "order": order,
+            "downloads_window_days": settings.CRITICAL_PROJECTS_WINDOW_DAYS,
+            "two_factor_policy": settings.TWO_FACTOR_POLICY,
         },
     )
 
