@@ -61,6 +61,7 @@ from publishing.upload_stream import (
 )
 from tokens.authentication import UploadIdentity, authenticate_upload
 from tokens.exceptions import TokenAuthenticationError
+from tokens.services import record_token_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +203,11 @@ def _check_project_creation(
         # The pending publisher (if any) is resolved when the project is created.
         return canonicalize_name(metadata.name)
     if not identity.may_create_projects:
+        _record_refusal(
+            request,
+            identity,
+            reason=f"project-scoped token used to create project '{metadata.name}'",
+        )
         raise UploadError(identity.scope_error(None), status=403)
     try:
         normalized = validate_project_name(metadata.name)
@@ -237,16 +243,41 @@ def _project_creation_limited(
     return limited
 
 
-def _check_project_permission(project: Project, identity: UploadIdentity) -> None:
+def _record_refusal(request: HttpRequest, identity: UploadIdentity, *, reason: str) -> None:
+    """Put a refused use of an authentic token on its owner's security history.
+
+    A token used beyond its scope or its owner's roles may be a stolen one. Throttled per
+    token and reason; trusted-publisher tokens have no owner and are skipped.
+    """
+    record_token_refusal(token=identity.token, reason=reason, request=request)
+
+
+def _check_project_permission(
+    request: HttpRequest, project: Project, identity: UploadIdentity, *, record: bool = True
+) -> None:
     """Refuse an upload the token's scope or the user's role does not allow.
 
     `project` comes from `get_project_with_role` for the identity's user (`user_role` set).
+    With `record`, a refusal goes on the token owner's history; pass False inside a
+    transaction the refusal rolls back, where the event would be lost with it.
     """
     if not identity.may_upload_to(project):
+        if record:
+            _record_refusal(
+                request,
+                identity,
+                reason=f"project-scoped token is not valid for project '{project.name}'",
+            )
         raise UploadError(identity.scope_error(project), status=403)
     user = identity.user
     if not identity.is_trusted_publisher:
         if user is None or project.user_role not in UPLOAD_ROLES:  # type: ignore[attr-defined]
+            if record:
+                _record_refusal(
+                    request,
+                    identity,
+                    reason=f"no owner or maintainer role on project '{project.name}'",
+                )
             username = user.username if user else ""
             raise UploadError(
                 f"The user '{username}' isn't allowed to upload to project '{project.name}'. "
@@ -370,7 +401,7 @@ def upload_file(request: HttpRequest) -> UploadResult:
             normalized_name = _check_project_creation(request, identity, metadata)
             project_name = metadata.name
         else:
-            _check_project_permission(project, identity)
+            _check_project_permission(request, project, identity)
             normalized_name = project.normalized_name
             project_name = project.name
 
@@ -453,7 +484,9 @@ def _store(
                 # on as an upload to an existing project, permission checks included.
                 project = get_project_with_role(metadata.name, identity.user)
                 if project is not None:
-                    _check_project_permission(project, identity)
+                    # Inside the upload's transaction: a refusal here rolls back, with any
+                    # event written for it (the race is not a sign of a stolen token).
+                    _check_project_permission(request, project, identity, record=False)
                     return project
             raise UploadError(exc.message, status=409 if exc.code == "conflict" else 400) from None
 

@@ -15,6 +15,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from auditlog.events import EventType
+from auditlog.models import AuditEvent
 from projects.models import File, FilenameRegistry, Project, Release
 from tests.factories import (
     FileFactory,
@@ -145,6 +147,59 @@ def test_project_scoped_token_cannot_create_a_project(upload, uploader, nothing_
 
     assert "project-scoped token used outside of a project context" in refused(response, 403)
     assert not Project.objects.filter(normalized_name="sample-pkg").exists()
+
+
+def _refused_token_uses(user) -> list[dict]:
+    events = AuditEvent.objects.filter(event_type=EventType.ACCOUNT_API_TOKEN_REFUSED, user=user)
+    return [event.data for event in events.order_by("pk")]
+
+
+def test_scoped_token_refused_for_another_project_goes_on_owner_history(upload, uploader, existing):
+    other = RoleFactory(user=uploader, project=ProjectFactory(name="other")).project
+    row, scoped = create_api_token(
+        user=uploader, name="scoped", project_ids=[other.pk], actor=uploader
+    )
+
+    for _attempt in range(3):
+        refused(upload(make_wheel(), auth=basic_auth(scoped)), 403)
+
+    # Throttled: a client retrying in a loop writes one event per token, reason and hour.
+    assert _refused_token_uses(uploader) == [
+        {
+            "token_name": "scoped",
+            "token_id": str(row.pk),
+            "reason": "project-scoped token is not valid for project 'sample-pkg'",
+        }
+    ]
+
+
+def test_scoped_token_refused_for_a_new_project_goes_on_owner_history(upload, uploader):
+    other = RoleFactory(user=uploader, project=ProjectFactory(name="other")).project
+    _row, scoped = create_api_token(
+        user=uploader, name="scoped", project_ids=[other.pk], actor=uploader
+    )
+
+    refused(upload(make_wheel(), auth=basic_auth(scoped)), 403)
+
+    assert [data["reason"] for data in _refused_token_uses(uploader)] == [
+        "project-scoped token used to create project 'sample-pkg'"
+    ]
+
+
+def test_token_refused_for_missing_role_goes_on_owner_history(upload, uploader):
+    ProjectFactory(name="sample-pkg", normalized_name="sample-pkg")
+
+    refused(upload(make_wheel()), 403)
+
+    assert [data["reason"] for data in _refused_token_uses(uploader)] == [
+        "no owner or maintainer role on project 'sample-pkg'"
+    ]
+
+
+def test_accepted_upload_puts_no_refusal_on_owner_history(upload, uploader, existing):
+    assert upload(make_wheel()).status_code == 200
+
+    assert _refused_token_uses(uploader) == []
 
 
 def test_trusted_publishing_only_project_refuses_api_token(upload, existing, nothing_stored):
