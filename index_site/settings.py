@@ -297,6 +297,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "publishing.tasks.delete_expired_jwt_ids",
         "schedule": crontab(minute="*/10"),
     },
+    # Stored distribution files left without a row by a crash between storing and committing.
+    "sweep-orphaned-uploads": {
+        "task": "publishing.tasks.sweep_orphaned_uploads",
+        "schedule": crontab(minute=41),
+    },
 }
 
 # Trusted publishing (OIDC). OIDC_AUDIENCE empty: trusted publishing is not configured (the

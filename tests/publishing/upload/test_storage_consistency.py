@@ -6,11 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from projects.models import File, FilenameRegistry, Project
 from projects.services.files import delete_orphaned_files, storage_path_for
+from publishing.tasks import sweep_orphaned_uploads
 from tests.publishing.upload.conftest import refusal
 from tests.publishing.upload.dists import make_wheel
 
@@ -107,3 +109,35 @@ def test_sweep_command_reports_what_it_deleted(settings):
 
     assert output.getvalue().strip() == "Deleted 1 orphaned file(s)."
     assert not default_storage.exists(orphan)
+
+
+def test_sweep_task_deletes_old_orphans_and_keeps_stored_uploads(upload, settings):
+    upload(make_wheel())
+    kept = File.objects.get().path
+    orphan = storage_path_for(blake2_256_digest="ef" * 32, filename="orphan-1.0.tar.gz")
+    default_storage.save(orphan, ContentFile(b"x"))
+    for path in (kept, orphan):
+        _age(settings, path, hours=2)
+
+    assert sweep_orphaned_uploads.delay().get() == 1
+    assert sweep_orphaned_uploads.delay().get() == 0
+
+    assert not default_storage.exists(orphan)
+    assert default_storage.exists(kept)
+
+
+def test_sweep_task_leaves_objects_younger_than_an_hour(settings):
+    orphan = storage_path_for(blake2_256_digest="ef" * 32, filename="orphan-1.0.tar.gz")
+    default_storage.save(orphan, ContentFile(b"x"))
+    _age(settings, orphan, hours=0)
+
+    assert sweep_orphaned_uploads.delay().get() == 0
+
+    assert default_storage.exists(orphan)
+
+
+def test_sweep_task_runs_hourly():
+    schedule = django_settings.CELERY_BEAT_SCHEDULE["sweep-orphaned-uploads"]
+    assert schedule["task"] == "publishing.tasks.sweep_orphaned_uploads"
+    assert schedule["schedule"].hour == set(range(24))
+    assert len(schedule["schedule"].minute) == 1
