@@ -10,7 +10,8 @@ from projects.services.files import delete_orphaned_files
 class Command(BaseCommand):
     help = (
         "Delete stored distribution files no File row references, older than --min-age-hours "
-        "(so uploads in progress are never touched). Run it periodically, e.g. hourly from cron."
+        "(so uploads in progress are never touched). Celery beat runs the same sweep hourly; "
+        "run this command from cron where no beat process runs."
     )
 
     def add_arguments(self, parser) -> None:
