@@ -295,7 +295,7 @@ def test_your_projects_query_count_does_not_grow_with_projects(
         project = create_project(name=f"lib-{i}", creator=owner)
         downloads(project, i + 1)
     client = login(owner)
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(4):
         response = client.get(reverse("projects:mine"), {"order": "downloads"})
     assert response.status_code == 200
     assert names(response)[0] == "lib-29"
