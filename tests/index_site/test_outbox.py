@@ -2,7 +2,10 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from kombu.exceptions import OperationalError
 
+from accounts.models import User
+from index_site import tasks
 from index_site.email import queue_email
 from index_site.models import OutboxEmail
 from index_site.outbox import deliver_email, pending_email_ids
@@ -61,3 +64,31 @@ def test_a_failed_send_is_retried_by_the_sweep(queued, settings):
     send_pending_emails.delay()
     assert len(mail.outbox) == 1
     assert pending_email_ids() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_outage_after_commit_leaves_the_change_made_and_the_email_waiting(
+    client, monkeypatch
+):
+    def broker_down(*args, **kwargs):
+        raise OperationalError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(tasks.send_email, "delay", broker_down)
+    client.raise_request_exception = False
+    password = "a long and unusual passphrase 42"
+    response = client.post(
+        "/account/register/",
+        {
+            "username": "grace",
+            "name": "",
+            "email": "grace@example.com",
+            "new_password1": password,
+            "new_password2": password,
+        },
+    )
+    assert response.status_code == 302
+    assert User.objects.filter(username="grace").exists()
+    (waiting,) = OutboxEmail.objects.filter(recipient="grace@example.com")
+    assert waiting.sent_at is None
+    assert pending_email_ids() == [waiting.pk]
+    assert mail.outbox == []
