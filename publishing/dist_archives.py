@@ -4,12 +4,18 @@ A wheel (and a `.zip` sdist) is checked from its central directory: member names
 sizes, the compression methods, the ratio of unpacked to packed size (zip bombs), and a file that
 is a zip and a tar at once (parsers disagreeing on what the file holds). Only the few small
 members needed are decompressed, with a cap on the bytes actually read, since declared sizes can
-lie. A `.tar.gz` sdist has to be decompressed to list it, so that is bounded too.
+lie; a damaged or encrypted member is refused, not a server error. A `.tar.gz` sdist has to be
+decompressed to list it, so that is bounded too: by the bytes actually decompressed (headers,
+pax and long-name records included, not only the sizes members declare) and by the number of
+members. Both kinds of archive are refused past MAX_ARCHIVE_MEMBERS entries, and nothing is kept
+per member beyond the top-level names, so a flood of empty entries costs neither time nor memory.
 """
 
 import configparser
+import gzip
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -26,6 +32,26 @@ BOMB_MIN_SIZE = 64 * 1024 * 1024
 BOMB_MAX_RATIO = 50
 # Largest METADATA/WHEEL/RECORD/PKG-INFO read from an archive.
 MEMBER_READ_LIMIT = 16 * 1024 * 1024
+# Most entries a wheel or sdist may hold. Real distributions stay well below it (plotly's 5.x
+# wheel and sdist, among the biggest by count, hold about 17,000 files); a "header bomb" of
+# hundreds of thousands of empty tar members is refused once this many were read (about two
+# seconds of parsing at most, and outside any database lock).
+MAX_ARCHIVE_MEMBERS = 30_000
+TOO_MANY_MEMBERS = (
+    f"The archive holds more than {MAX_ARCHIVE_MEMBERS:,} files. Leave generated, test or data "
+    "files out of the distribution."
+)
+# What reading a damaged zip member may raise: a bad CRC or header (BadZipFile), an unsupported
+# feature (NotImplementedError, RuntimeError), corrupt deflate data (zlib.error), a truncated
+# file (EOFError, OSError).
+_ZIP_READ_ERRORS = (
+    zipfile.BadZipFile,
+    RuntimeError,
+    NotImplementedError,
+    zlib.error,
+    EOFError,
+    OSError,
+)
 _ALLOWED_ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -40,8 +66,14 @@ def _invalid(reason: str) -> UploadError:
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    with archive.open(info) as member:
-        data = member.read(MEMBER_READ_LIMIT + 1)
+    try:
+        with archive.open(info) as member:
+            data = member.read(MEMBER_READ_LIMIT + 1)
+    except _ZIP_READ_ERRORS:
+        raise _invalid(
+            f"The member {info.filename} cannot be read: the archive is damaged. Build the file "
+            "again and upload the new one."
+        ) from None
     if len(data) > MEMBER_READ_LIMIT:
         raise _invalid(f"The member {info.filename} is too large.")
     return data
@@ -54,6 +86,8 @@ def _open_zip(path: str) -> zipfile.ZipFile:
     # what it contains.
     if head.startswith(_GZIP_MAGIC) or _looks_like_tar(head):
         raise _invalid("The file is both a zip archive and another archive format.")
+    if _zip_entry_count(path) > MAX_ARCHIVE_MEMBERS:
+        raise _invalid(TOO_MANY_MEMBERS)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -66,6 +100,23 @@ def _open_zip(path: str) -> zipfile.ZipFile:
     return archive
 
 
+def _zip_entry_count(path: str) -> int:
+    """The entry count the zip's end-of-central-directory record declares (0 if none is found).
+
+    Read before `ZipFile` parses the central directory, which builds one object per entry.
+    """
+    with Path(path).open("rb") as handle:
+        try:
+            # The standard library's own locator of the end record (zip64 aware); private, but
+            # unchanged for many Python versions, and ZipFile would call it next anyway.
+            end_record = zipfile._EndRecData(handle)  # type: ignore[attr-defined]
+        except OSError:
+            return 0
+    if not end_record:
+        return 0
+    return int(end_record[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+
+
 def _looks_like_tar(head: bytes) -> bool:
     return len(head) >= 262 and head[257:262] == b"ustar"
 
@@ -75,7 +126,13 @@ def _check_zip_members(archive: zipfile.ZipFile) -> None:
     names = set()
     packed = 0
     unpacked = 0
+    if len(infos) > MAX_ARCHIVE_MEMBERS:
+        raise _invalid(TOO_MANY_MEMBERS)
     for info in infos:
+        if info.flag_bits & 0x1:
+            raise _invalid(
+                f"The member {info.filename} is encrypted. Build the file again without encryption."
+            )
         if info.compress_type not in _ALLOWED_ZIP_METHODS:
             raise _invalid("Members must be stored or deflated; other compression is refused.")
         if info.filename in names:
@@ -158,24 +215,54 @@ def check_tar_sdist(path: str) -> None:
         raise _invalid("The file is not a gzip-compressed tar archive.")
     if zipfile.is_zipfile(path):
         raise _invalid("The file is both a tar archive and a zip archive.")
-    names = []
-    unpacked = 0
     packed = max(_file_size(path), 1)
+    layout = _SdistLayout()
+    count = 0
     try:
-        # Streaming mode ("r|gz"): members are read in order, nothing is extracted.
-        with tarfile.open(path, mode="r|gz") as archive:
-            for member in archive:
-                if member.issparse():
-                    raise _invalid("Sparse tar members are not allowed.")
-                if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
-                    raise _invalid(f"The member {member.name} is not a file or directory.")
-                unpacked += member.size
-                if unpacked > BOMB_MIN_SIZE and unpacked > BOMB_MAX_RATIO * packed:
-                    raise _invalid(f"File exceeds compression ratio of {BOMB_MAX_RATIO}.")
-                names.append(member.name)
-    except (tarfile.TarError, OSError, EOFError):
+        with gzip.open(path, "rb") as decompressed:
+            stream = _BoundedReader(decompressed, limit=max(BOMB_MIN_SIZE, BOMB_MAX_RATIO * packed))
+            # Streaming mode ("r|"): members are read in order, nothing is extracted; every byte
+            # tarfile reads (headers, pax records, skipped contents) passes through the bound.
+            with tarfile.open(fileobj=stream, mode="r|") as archive:
+                for member in archive:
+                    count += 1
+                    if count > MAX_ARCHIVE_MEMBERS:
+                        raise _invalid(TOO_MANY_MEMBERS)
+                    if member.issparse():
+                        raise _invalid("Sparse tar members are not allowed.")
+                    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+                        raise _invalid(f"The member {member.name} is not a file or directory.")
+                    layout.add(member.name)
+    except _DecompressedTooLargeError:
+        raise _invalid(f"File exceeds compression ratio of {BOMB_MAX_RATIO}.") from None
+    except (tarfile.TarError, OSError, EOFError, zlib.error):
         raise _invalid("The file is not a readable tar.gz archive.") from None
-    _check_sdist_layout(names)
+    layout.check()
+
+
+class _DecompressedTooLargeError(Exception):
+    pass
+
+
+class _BoundedReader:
+    """A read-only file that raises once more than `limit` bytes were read from `raw`.
+
+    No single read returns more than one byte past the limit, so even one huge pax header is
+    refused without being held in memory.
+    """
+
+    def __init__(self, raw, *, limit: int) -> None:
+        self._raw = raw
+        self._remaining = limit
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or size > self._remaining + 1:
+            size = self._remaining + 1
+        data = self._raw.read(size)
+        self._remaining -= len(data)
+        if self._remaining < 0:
+            raise _DecompressedTooLargeError
+        return data
 
 
 def _file_size(path: str) -> int:
@@ -183,10 +270,36 @@ def _file_size(path: str) -> int:
         return handle.seek(0, 2)
 
 
+class _SdistLayout:
+    """The top-level directories an sdist's members live in, and which of them hold PKG-INFO.
+
+    Fed one member name at a time; keeps no other per-member state.
+    """
+
+    def __init__(self) -> None:
+        self.tops: set[str] = set()
+        self.tops_with_pkg_info: set[str] = set()
+
+    def add(self, name: str) -> None:
+        parts = PurePosixPath(name).parts
+        if not parts:
+            return
+        self.tops.add(parts[0])
+        if len(self.tops) > 1:
+            raise _invalid("An sdist must contain exactly one top-level directory.")
+        if len(parts) == 2 and parts[1] == "PKG-INFO":
+            self.tops_with_pkg_info.add(parts[0])
+
+    def check(self) -> None:
+        if len(self.tops) != 1:
+            raise _invalid("An sdist must contain exactly one top-level directory.")
+        (top,) = self.tops
+        if top not in self.tops_with_pkg_info:
+            raise _invalid(f"An sdist must contain {top}/PKG-INFO.")
+
+
 def _check_sdist_layout(names: list[str]) -> None:
-    tops = {PurePosixPath(name).parts[0] for name in names if PurePosixPath(name).parts}
-    if len(tops) != 1:
-        raise _invalid("An sdist must contain exactly one top-level directory.")
-    (top,) = tops
-    if not any(PurePosixPath(name) == PurePosixPath(top, "PKG-INFO") for name in names):
-        raise _invalid(f"An sdist must contain {top}/PKG-INFO.")
+    layout = _SdistLayout()
+    for name in names:
+        layout.add(name)
+    layout.check()
