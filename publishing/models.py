@@ -197,8 +197,9 @@ class PendingPublisher(PublisherConfig):
 
     class Meta:
         constraints = [
+            # One pending publisher per project name: its registrant becomes the owner.
             models.UniqueConstraint(
-                fields=["config_key", "normalized_name"], name="pending_publisher_unique"
+                fields=["normalized_name"], name="pending_publisher_name_unique"
             ),
         ]
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -36,6 +36,15 @@ def _account_publishing_url() -> str:
     return settings.SITE_URL + reverse("publishing:account")
 
 
+def _name_taken_message(project_name: str) -> str:
+    # Names no one: who registered a pending publisher is nobody else's business.
+    return (
+        f"A pending publisher is already registered for {project_name!r}, and a project "
+        "name can have only one. Choose another name. If the name is yours and you did not "
+        "register it, contact the site's administrators before you publish."
+    )
+
+
 def _delete_orphan(publisher: TrustedPublisher) -> None:
     if not publisher.projects.exists() and not publisher.pending_publishers.exists():
         publisher.delete()
@@ -52,8 +61,9 @@ def register_pending_publisher(
     """Register a publisher that may create `project_name` on its first upload.
 
     Raise PublisherError (with a sentence to show) when the user has no verified email, holds
-    the maximum of pending publishers, the name is refused or taken, or this exact pending
-    publisher exists.
+    the maximum of pending publishers, the name is refused or taken, or the name already has a
+    pending publisher (registered by anyone: one per name, so who owns the project it creates
+    is never in doubt).
     """
     # Lock the user's row so two concurrent registrations cannot both pass the limit.
     User.objects.select_for_update().filter(pk=user.pk).first()
@@ -78,14 +88,18 @@ def register_pending_publisher(
         normalized = validate_project_name(project_name)
     except ProjectNameError as exc:
         raise PublisherError(str(exc)) from exc
-    publisher = get_or_create_publisher(config=config)
-    if PendingPublisher.objects.filter(
-        config_key=publisher.config_key, normalized_name=normalized
-    ).exists():
+    # One pending publisher per project name, whoever registered it: its registrant becomes
+    # the project's owner, so a second registration (even of the same CI identity) would let
+    # whoever registered first take the project from under the second.
+    already = PendingPublisher.objects.filter(normalized_name=normalized)
+    if already.filter(added_by=user).exists():
         raise PublisherError(
-            f"This publisher is already pending for {project_name!r}. Nothing to do: the first "
-            "publish from it creates the project."
+            f"You already have a pending publisher for {project_name!r}. Remove it below "
+            "first if you want to register a different one."
         )
+    if already.exists():
+        raise PublisherError(_name_taken_message(project_name))
+    publisher = get_or_create_publisher(config=config)
     pending = PendingPublisher(
         **config,
         project_name=project_name,
@@ -93,7 +107,12 @@ def register_pending_publisher(
         added_by=user,
         publisher=publisher,
     )
-    pending.save()
+    try:
+        with transaction.atomic():
+            pending.save()
+    except IntegrityError:
+        # Another user registered the name at the same moment (the unique constraint).
+        raise PublisherError(_name_taken_message(project_name)) from None
     record_event(
         event_type=EventType.ACCOUNT_OIDC_PENDING_PUBLISHER_ADDED,
         actor=user,
@@ -175,24 +194,24 @@ def project_from_pending_publisher(
     `identity` is the upload's tokens.authentication.UploadIdentity. Return None when it is not
     a trusted publisher or no pending publisher of its publisher is for `name`. Otherwise create
     the project with the pending publisher's registrant as Owner, attach the publisher, delete
-    the pending publisher (and other users' pending publishers for the same name), email the
-    registrant, all in this transaction. The project is new and now belongs to the token's
-    publisher, so the upload may go ahead although the token's ProjectID caveat (minted before
-    the project existed) does not list it. Raise ProjectNameError when the name policy refuses
-    the name now.
+    the pending publisher, email the registrant, all in this transaction. The project is new
+    and now belongs to the token's publisher, so the upload may go ahead although the token's
+    ProjectID caveat (minted before the project existed) does not list it. Raise
+    ProjectNameError when the name policy refuses the name now.
     """
     if not getattr(identity, "is_trusted_publisher", False) or identity.publisher_id is None:
         return None
     normalized = normalize_project_name(name)
-    pending = (
+    candidates = list(
         PendingPublisher.objects.select_for_update(of=("self",))
-        .filter(publisher_id=identity.publisher_id, normalized_name=normalized)
-        .select_related("added_by", "publisher", "issuer")
-        .order_by("created_at", "pk")
-        .first()
+        .filter(normalized_name=normalized)
+        .select_related("added_by", "publisher", "issuer")[:2]
     )
-    if pending is None:
+    # The name's one pending publisher (a constraint), and it must be one the token acts for.
+    # Were there ever two, who should own the project is in doubt: create nothing.
+    if len(candidates) != 1 or candidates[0].publisher_id != identity.publisher_id:
         return None
+    pending = candidates[0]
     project = create_project(
         name=pending.project_name,
         creator=pending.added_by,
@@ -225,22 +244,5 @@ def project_from_pending_publisher(
             "publishing_url": _publishing_url(project),
         },
     )
-    for other in PendingPublisher.objects.filter(normalized_name=normalized).select_related(
-        "added_by", "publisher", "issuer"
-    ):
-        if other.pk != pending.pk:
-            record_event(
-                event_type=EventType.ACCOUNT_OIDC_PENDING_PUBLISHER_REMOVED,
-                actor=None,
-                user=other.added_by,
-                request=request,
-                data={
-                    "project": other.project_name,
-                    "publisher": other.display_name,
-                    "removed_by": "system:project-created",
-                },
-            )
-        other_publisher = other.publisher
-        other.delete()
-        _delete_orphan(other_publisher)
+    pending.delete()
     return project

@@ -77,10 +77,60 @@ def test_existing_project_cannot_get_a_pending_publisher(registrant):
         _register(registrant, name="taken")
 
 
-def test_duplicate_pending_publisher_is_refused(registrant):
+def test_registering_the_same_name_twice_is_refused(registrant):
     _register(registrant)
-    with pytest.raises(PublisherError, match="already pending"):
+    with pytest.raises(PublisherError, match="You already have a pending publisher"):
+        _register(registrant, repository_name="elsewhere")
+    assert PendingPublisher.objects.count() == 1
+
+
+def test_second_registrant_of_a_name_is_refused_without_naming_the_first(registrant):
+    first = UserFactory(username="first-registrant")
+    register_pending_publisher(user=first, project_name="new-widget", config=dict(GITHUB_CONFIG))
+    with pytest.raises(PublisherError) as refused:
+        _register(registrant, name="New_Widget")
+    message = str(refused.value)
+    assert "already registered for 'New_Widget'" in message
+    assert "first-registrant" not in message
+    assert first.email not in message
+    assert list(PendingPublisher.objects.values_list("added_by", flat=True)) == [first.pk]
+
+
+def test_squatted_name_is_not_silently_shared(github, registrant, mint, rf):
+    """A squatter registering a victim's CI first: the victim is told, not told "nothing to do"."""
+    squatter = TwoFactorUserFactory()
+    register_pending_publisher(user=squatter, project_name="new-widget", config=dict(GITHUB_CONFIG))
+    with pytest.raises(PublisherError, match="contact the site's administrators"):
         _register(registrant)
+    assert not PendingPublisher.objects.filter(added_by=registrant).exists()
+
+
+def test_concurrent_second_registration_is_refused_by_the_database(registrant, monkeypatch):
+    """Two registrations racing past the check: the unique name constraint refuses the second."""
+    register_pending_publisher(
+        user=UserFactory(), project_name="new-widget", config=dict(GITHUB_CONFIG)
+    )
+    monkeypatch.setattr(
+        "publishing.pending.PendingPublisher.objects",
+        _NoPendingYet(PendingPublisher.objects),
+    )
+    with pytest.raises(PublisherError, match="already registered for 'new-widget'"):
+        _register(registrant, repository_name="elsewhere")
+
+
+class _NoPendingYet:
+    """The manager as seen by a registration that read before the other one committed."""
+
+    def __init__(self, manager) -> None:
+        self._manager = manager
+
+    def filter(self, **kwargs):
+        if "normalized_name" in kwargs:
+            return self._manager.none()
+        return self._manager.filter(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._manager, name)
 
 
 def test_first_publish_creates_the_project_for_the_registrant(github, registrant, mint, rf):
@@ -177,17 +227,18 @@ def test_expiry_task_is_scheduled_and_runs(registrant, settings):
         assert task.delay().get() == 1
 
 
-def test_other_users_pending_publishers_for_the_name_end_when_it_is_created(
+def test_first_publish_creates_the_project_for_its_one_registrant_only(
     github, registrant, mint, rf
 ):
-    other = UserFactory()
-    register_pending_publisher(
-        user=other,
-        project_name="new-widget",
-        config={**GITHUB_CONFIG, "repository_name": "elsewhere"},
-    )
     _register(registrant)
+    with pytest.raises(PublisherError):
+        register_pending_publisher(
+            user=TwoFactorUserFactory(), project_name="new-widget", config=dict(GITHUB_CONFIG)
+        )
     _, body = mint(github.sign(github_claims()))
-    project_from_pending_publisher(identity=_upload_identity(rf, body["token"]), name="new-widget")
+    project = project_from_pending_publisher(
+        identity=_upload_identity(rf, body["token"]), name="new-widget"
+    )
+    assert [role.user for role in Role.objects.filter(project=project)] == [registrant]
     assert not PendingPublisher.objects.exists()
     assert TrustedPublisher.objects.count() == 1
