@@ -4,10 +4,14 @@ Counters live in the cache (Redis in production), so every web process shares th
 checked before the expensive or sensitive work and counted on failure (logins, second factors)
 or on use (emails, resets). Figures follow PyPI's (warehouse `config.py`).
 
-Login and second-factor limits count per account *and* per client IP: the account key stops a
-slow guess at one account from many places, the IP key stops one place from trying many
-accounts. The account key is the submitted username, lower-cased, whether or not the account
-exists, so a limited answer reveals nothing about which usernames are taken.
+Failed logins count per (account, client IP), per account across all IPs with a much higher
+ceiling, per client IP, and all together. The (account, IP) key stops one place guessing at one
+account; keying it on the account alone would let anyone lock a user out from everywhere with
+ten wrong passwords (security.md §3A #1, #2). The account ceiling stops a slow guess at one
+account from many places, the IP key stops one place from trying many accounts. The account key
+is the submitted username, lower-cased, whether or not the account exists, so a limited answer
+reveals nothing about which usernames are taken. Second-factor limits count per account and per
+IP: only someone who already has the password reaches them.
 """
 
 import logging
@@ -38,7 +42,9 @@ class Limit:
     rate: str
 
 
-LOGIN_PER_USER = (Limit("accounts.login.user", "10/5m"),)
+LOGIN_PER_USER_AND_IP = (Limit("accounts.login.user_ip", "10/5m"),)
+# Every IP together, for one account: high enough that nobody can lock a user out cheaply.
+LOGIN_PER_USER = (Limit("accounts.login.user", "100/5m"),)
 LOGIN_PER_IP = (Limit("accounts.login.ip", "10/5m"),)
 # All failed logins together: a distributed guess (many IPs, many accounts) still stops here.
 LOGIN_GLOBAL = (Limit("accounts.login.global", "1000/5m"),)
@@ -98,6 +104,7 @@ def _ip_key(request: HttpRequest) -> str:
 
 def _login_checks(request: HttpRequest, username: str) -> list[tuple[tuple[Limit, ...], str]]:
     return [
+        (LOGIN_PER_USER_AND_IP, f"{_username_key(username)}|{_ip_key(request)}"),
         (LOGIN_PER_USER, _username_key(username)),
         (LOGIN_PER_IP, _ip_key(request)),
         (LOGIN_GLOBAL, "all"),
@@ -113,7 +120,7 @@ def login_retry_after(request: HttpRequest, *, username: str) -> int | None:
 
 
 def count_login_failure(request: HttpRequest, *, username: str) -> None:
-    """Count one failed password (login, re-authentication) for the account, the IP and all."""
+    """Count one failed password (login, re-authentication) for every login limit."""
     _count(request, _login_checks(request, username))
 
 

@@ -170,18 +170,46 @@ def test_user_without_required_two_factor_is_sent_to_set_it_up(client, user, pas
 
 
 @pytest.mark.usefixtures("frozen_clock")
-def test_eleventh_attempt_for_one_user_is_refused_even_with_the_right_password(user, password):
-    for attempt in range(10):
-        response = Client(REMOTE_ADDR=f"198.51.100.{attempt}").post(
-            LOGIN_URL, {"username": user.username, "password": "wrong pass"}
-        )
+def test_eleventh_attempt_from_one_ip_is_refused_even_with_the_right_password(user, password):
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    for _ in range(10):
+        response = client.post(LOGIN_URL, {"username": user.username, "password": "wrong pass"})
         assert response.status_code == 200
-    client = Client(REMOTE_ADDR="198.51.100.200")
     response = client.post(LOGIN_URL, {"username": user.username, "password": password})
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
     assert "_auth_user_id" not in client.session
     assert AuditEvent.objects.filter(event_type="account:login:failure").count() == 10
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_wrong_passwords_from_one_ip_do_not_lock_the_owner_out_elsewhere(user, password):
+    attacker = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(11):
+        attacker.post(LOGIN_URL, {"username": user.username, "password": "wrong pass"})
+    owner = Client(REMOTE_ADDR="198.51.100.7")
+    response = owner.post(LOGIN_URL, {"username": user.username, "password": password})
+    assert response.status_code == 302
+    assert owner.session["_auth_user_id"] == str(user.pk)
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_one_account_guessed_at_from_many_ips_is_limited_at_a_higher_ceiling(
+    user, password, monkeypatch
+):
+    # The real figure is 100 per 5 minutes; a smaller one keeps the test fast.
+    monkeypatch.setattr(
+        "accounts.ratelimits.LOGIN_PER_USER", (Limit("accounts.login.user", "3/5m"),)
+    )
+    for attempt in range(3):
+        response = Client(REMOTE_ADDR=f"198.51.100.{attempt}").post(
+            LOGIN_URL, {"username": user.username, "password": "wrong pass"}
+        )
+        assert response.status_code == 200
+    client = Client(REMOTE_ADDR="192.0.2.200")
+    response = client.post(LOGIN_URL, {"username": user.username, "password": password})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
 
 
 @pytest.mark.usefixtures("frozen_clock")
