@@ -57,6 +57,8 @@ TWO_FACTOR_PER_IP = (
     Limit("accounts.two_factor.ip.short", "10/5m"),
     Limit("accounts.two_factor.ip.hour", "50/h"),
 )
+# Registrations per client IP: each can send an email, and accounts are not free to create.
+REGISTER_PER_IP = (Limit("accounts.register.ip", "10/h"),)
 EMAIL_ADD_PER_USER = (Limit("accounts.email.add", "2/d"),)
 EMAIL_VERIFY_PER_USER = (Limit("accounts.email.verify", "3/6h"),)
 PASSWORD_RESET_PER_USER = (Limit("accounts.password.reset", "5/d"),)
@@ -161,6 +163,11 @@ def consume(request: HttpRequest, *, limits: tuple[Limit, ...], key: str) -> int
     if retry_after is None:
         _count(request, [(limits, key)])
     return retry_after
+
+
+def consume_registration(request: HttpRequest) -> int | None:
+    """Use one registration for this client IP: seconds to wait if none was left, else None."""
+    return consume(request, limits=REGISTER_PER_IP, key=_ip_key(request))
 
 
 def too_many_attempts(request: HttpRequest, *, retry_after: int) -> HttpResponse:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
@@ -29,6 +30,8 @@ from index_site.email import queue_email
 logger = logging.getLogger(__name__)
 
 EMAIL_VERIFICATION_SALT = "accounts.email.verify"
+# Seconds between two "someone tried to use your address" notices to one address.
+ADDRESS_IN_USE_NOTICE_INTERVAL = 24 * 60 * 60
 
 
 class AccountError(Exception):
@@ -69,7 +72,17 @@ def send_verification_email(*, email: Email) -> None:
 
 
 def _send_address_in_use_notice(*, address: str, action: str) -> None:
-    """Tell the owner of `address` that someone tried to use it, without telling that someone."""
+    """Tell the owner of `address` that someone tried to use it, without telling that someone.
+
+    At most one notice per address per ADDRESS_IN_USE_NOTICE_INTERVAL: repeated registrations
+    with someone's address must not become a way to flood their inbox.
+    """
+    if not cache.add(
+        f"accounts:address-in-use:{address.strip().lower()}",
+        True,
+        timeout=ADDRESS_IN_USE_NOTICE_INTERVAL,
+    ):
+        return
     queue_email(
         recipients=[address],
         template="accounts/address_in_use",

@@ -148,6 +148,9 @@ def register_view(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:settings")
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        retry_after = ratelimits.consume_registration(request)
+        if retry_after is not None:
+            return ratelimits.too_many_attempts(request, retry_after=retry_after)
         try:
             services.register_user(
                 username=form.cleaned_data["username"],

@@ -165,3 +165,33 @@ def test_verification_post_without_csrf_token_is_refused(csrf_client):
     response = csrf_client.post("/account/verify-email/", {"token": token})
     assert response.status_code == 403
     assert not user.emails.get().is_verified
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_registrations_from_one_ip_are_limited():
+    client = Client(REMOTE_ADDR="203.0.113.5")
+    for number in range(10):
+        response = client.post(
+            REGISTER_URL, _form(username=f"user{number}", email=f"user{number}@example.com")
+        )
+        assert response.status_code == 302
+    response = client.post(REGISTER_URL, _form(username="user10", email="user10@example.com"))
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert not User.objects.filter(username="user10").exists()
+    other = Client(REMOTE_ADDR="198.51.100.5").post(REGISTER_URL, _form())
+    assert other.status_code == 302
+    assert User.objects.filter(username="grace").exists()
+
+
+def test_an_address_in_use_is_warned_about_at_most_once_a_day(frozen_clock):
+    UserFactory(email="taken@example.com")
+    for number in range(3):
+        response = Client(REMOTE_ADDR=f"198.51.100.{number}").post(
+            REGISTER_URL, _form(username=f"spam{number}", email="taken@example.com")
+        )
+        assert response.status_code == 302
+    assert len(emails("accounts/address_in_use", "taken@example.com")) == 1
+    frozen_clock.shift(timedelta(days=1, seconds=1))
+    Client().post(REGISTER_URL, _form(username="later", email="taken@example.com"))
+    assert len(emails("accounts/address_in_use", "taken@example.com")) == 2
