@@ -3,8 +3,8 @@ with one UploadError whose message the client prints.
 
 authentication (before the body is read) -> body (streamed, hashed) -> action -> protocol
 version -> form -> metadata -> project (create or permission) -> filename -> content type ->
-size -> digests -> duplicates, filename registry, release age, one sdist -> distribution
-filename -> archive contents -> store and commit.
+size -> digests -> distribution filename and archive contents (before any lock) -> duplicates,
+filename registry, release age, one sdist (under the project lock) -> store and commit.
 """
 
 import hmac
@@ -427,8 +427,8 @@ def upload_file(request: HttpRequest) -> UploadResult:
             local_file=upload,
         )
 
-        # Run by add_release_file under the project lock, once duplicates, the filename
-        # registry, the project's size and the release's age passed (PyPI's order).
+        # Run by add_release_file before its transaction: reading an archive takes time and must
+        # not hold the project row lock (PyPI checks duplicates first; here they come after).
         check_contents = partial(
             _check_archive,
             form=form,

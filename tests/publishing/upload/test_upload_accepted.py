@@ -116,7 +116,7 @@ def test_identical_file_uploaded_again_answers_200_and_changes_nothing(upload):
     assert AuditEvent.objects.count() == events
 
 
-def test_identical_file_for_a_project_not_yet_created_creates_no_project(upload):
+def test_identical_file_of_a_renamed_project_is_refused_and_creates_no_project(upload):
     wheel = make_wheel()
     upload(wheel)
     # The file stays published while its project is known under another name only.
@@ -129,8 +129,9 @@ def test_identical_file_for_a_project_not_yet_created_creates_no_project(upload)
 
     response = upload(wheel)
 
-    assert response.status_code == 200, response.content
-    assert "already uploaded with the same content" in response.content.decode()
+    # The file belongs to the other project: "already uploaded" would claim it for this one.
+    assert response.status_code == 400, response.content
+    assert response.content.decode().startswith(f"File already exists ('{wheel.filename}'")
     assert list(Project.objects.values_list("normalized_name", flat=True)) == ["renamed-pkg"]
     assert AuditEvent.objects.count() == events
 

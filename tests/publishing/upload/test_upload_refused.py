@@ -751,18 +751,8 @@ def test_deleted_filename_cannot_be_used_again(upload, nothing_stored):
 
 def test_second_sdist_for_a_release_is_refused(upload, existing):
     upload(make_sdist())
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("sample_pkg-1.0/PKG-INFO", core_metadata("sample-pkg", "1.0"))
-    content = buffer.getvalue()
-
-    response = upload(
-        make_sdist(),
-        filename="sample_pkg-1.0.zip",
-        content=content,
-        sha256_digest=hashlib.sha256(content).hexdigest(),
-        blake2_256_digest=None,
-    )
+    # 1.0.0 is the release 1.0 (same canonical version) under another, valid filename.
+    response = upload(make_sdist("sample-pkg", "1.0.0"))
 
     assert refused(response).startswith("Only one sdist may be uploaded per release.")
     assert File.objects.count() == 1
