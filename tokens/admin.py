@@ -9,11 +9,14 @@ from typing import cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts.models import User
 from tokens import caveats as caveat_types
@@ -166,7 +169,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "tokens/admin/revoke.html", context)
 
+    def _has_decode_permission(self, request: HttpRequest) -> bool:
+        # A pasted token is a live credential: decoding it is for those who may see tokens,
+        # not for every staff member.
+        return request.user.has_perm("tokens.view_apitoken")
+
+    # An error report (or a debug page) must not show the pasted token.
+    @method_decorator(sensitive_post_parameters("token"))
     def decode_view(self, request: HttpRequest) -> HttpResponse:
+        if not self._has_decode_permission(request):
+            raise PermissionDenied("Decoding a token needs the permission to view API tokens.")
         form = DecodeForm(request.POST or None)
         decoded = None
         error = ""
@@ -175,6 +187,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
                 decoded = decode_token(form.cleaned_data["token"])
             except TokenVerificationError as exc:
                 error = f"This is not a token this index can read: {exc.reason}."
+            # The answer does not echo the token back into the page.
+            form = DecodeForm()
         context = {
             **self.admin_site.each_context(request),
             "title": "Decode an API token",

@@ -1,10 +1,13 @@
 """Token admin (list, search, revoke with reason, decode) and the issue_token command."""
 
 import io
+import logging
 import time
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
+from django.views.debug import SafeExceptionReporterFilter
 
 from accounts.reauth import AUTHENTICATED_AT_KEY
 from auditlog.events import EventType
@@ -85,6 +88,50 @@ def test_admin_decodes_a_pasted_token(admin_client, make_token, owner, project):
 def test_admin_decoding_garbage_says_so(admin_client):
     body = admin_client.post(f"{ADMIN}decode/", {"token": "pypi-garbage!"}).content.decode()
     assert "This is not a token this index can read" in body
+
+
+def _staff_client(client, *permissions: str):
+    staff = TwoFactorUserFactory(is_staff=True)
+    for codename in permissions:
+        staff.user_permissions.add(Permission.objects.get(codename=codename))
+    client.force_login(staff)
+    return client
+
+
+def test_staff_without_the_token_view_permission_cannot_decode(client, make_token):
+    _token, raw = make_token(name="secret-one")
+    staff_client = _staff_client(client)
+
+    response = staff_client.post(f"{ADMIN}decode/", {"token": raw})
+
+    assert response.status_code == 403
+    assert "secret-one" not in response.content.decode()
+
+
+def test_staff_with_the_token_view_permission_can_decode(client, make_token):
+    token, raw = make_token(name="decoded")
+    staff_client = _staff_client(client, "view_apitoken")
+
+    response = staff_client.post(f"{ADMIN}decode/", {"token": raw})
+
+    assert response.status_code == 200
+    assert str(token.pk) in response.content.decode()
+
+
+def test_decoding_keeps_the_pasted_token_out_of_the_page_logs_and_error_reports(
+    admin_client, make_token, caplog
+):
+    _token, raw = make_token()
+    secret_part = raw.removeprefix("pypi-")[-20:]
+
+    with caplog.at_level(logging.DEBUG):
+        response = admin_client.post(f"{ADMIN}decode/", {"token": raw})
+
+    assert response.status_code == 200
+    assert secret_part not in response.content.decode()
+    assert secret_part not in caplog.text
+    reported = SafeExceptionReporterFilter().get_post_parameters(response.wsgi_request)
+    assert secret_part not in str(reported["token"])
 
 
 def test_non_staff_cannot_reach_token_admin(client, owner, make_token):
