@@ -1,4 +1,4 @@
-"""Encryption of secrets the server must read back (TOTP secrets), with Fernet.
+"""Encryption of secrets the server must read back (TOTP secrets, new recovery codes), with Fernet.
 
 The key is FIELD_ENCRYPTION_KEY (one or more comma-separated Fernet keys, newest first, so a key
 can rotate), or, when that is empty, a key derived from SECRET_KEY with HKDF. A stolen database
@@ -32,6 +32,9 @@ def encrypt_bytes(value: bytes) -> bytes:
     return _fernet().encrypt(value)
 
 
-def decrypt_bytes(token: bytes | memoryview) -> bytes:
-    """Return the plaintext of `token`; raise `cryptography.fernet.InvalidToken` if tampered."""
-    return _fernet().decrypt(bytes(token))
+def decrypt_bytes(token: bytes | memoryview, *, ttl: int | None = None) -> bytes:
+    """Return the plaintext of `token`; raise `cryptography.fernet.InvalidToken` if tampered.
+
+    With `ttl`, a token encrypted more than `ttl` seconds ago is refused the same way.
+    """
+    return _fernet().decrypt(bytes(token), ttl=ttl)

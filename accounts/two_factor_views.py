@@ -6,6 +6,7 @@ Views are thin: they read input, ask the limiter, call one service and render or
 import json
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import (
@@ -21,6 +22,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import ratelimits
+from accounts.encryption import decrypt_bytes, encrypt_bytes
 from accounts.login import finish_login, get_pending_login_user, record_login_failure
 from accounts.models import TOTPDevice, User
 from accounts.reauth import require_reauth
@@ -72,6 +74,8 @@ class AuthenticatedRequest(HttpRequest):
 
 
 CODES_TO_SHOW_KEY = "recovery_codes_to_show"
+# Seconds during which new recovery codes, encrypted in the session, can still be shown once.
+CODES_TO_SHOW_MAX_AGE = 10 * 60
 NO_PENDING_LOGIN_MESSAGE = (
     "Your login expired or was not started. Enter your username and password again."
 )
@@ -117,11 +121,28 @@ def _json_too_many(retry_after: int) -> JsonResponse:
     return response
 
 
+def _keep_codes_to_show(request: HttpRequest, codes: list[str]) -> None:
+    """Keep new codes for the page that shows them once, encrypted: never plaintext at rest."""
+    token = encrypt_bytes(json.dumps(codes).encode())
+    request.session[CODES_TO_SHOW_KEY] = token.decode()
+
+
+def _take_codes_to_show(request: HttpRequest) -> list[str] | None:
+    """The codes kept by `_keep_codes_to_show`, removed from the session; None once too old."""
+    token = request.session.pop(CODES_TO_SHOW_KEY, None)
+    if not isinstance(token, str):
+        return None
+    try:
+        return json.loads(decrypt_bytes(token.encode(), ttl=CODES_TO_SHOW_MAX_AGE))
+    except InvalidToken:
+        return None
+
+
 def _after_first_method(request: HttpRequest, user: User) -> str:
     """Where to go after adding a method: the recovery codes, made now if the user has none."""
     if not has_recovery_codes(user):
-        request.session[CODES_TO_SHOW_KEY] = generate_recovery_codes(
-            user=user, actor=user, request=request
+        _keep_codes_to_show(
+            request, generate_recovery_codes(user=user, actor=user, request=request)
         )
         return reverse("accounts:recovery_codes")
     return reverse("accounts:two_factor")
@@ -282,7 +303,7 @@ def recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
     """GET: the new codes, shown this once. POST (re-authenticated): replace all codes."""
     if request.method == "POST":
         return _regenerate_recovery_codes(request)
-    codes = request.session.pop(CODES_TO_SHOW_KEY, None)
+    codes = _take_codes_to_show(request)
     if not codes:
         return redirect("accounts:two_factor")
     context = {"codes": [format_recovery_code(code) for code in codes]}
@@ -294,8 +315,9 @@ def _regenerate_recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
     if not has_two_factor(request.user):
         messages.error(request, "Add an authenticator app or a security key first.")
         return redirect("accounts:two_factor")
-    request.session[CODES_TO_SHOW_KEY] = generate_recovery_codes(
-        user=request.user, actor=request.user, request=request
+    _keep_codes_to_show(
+        request,
+        generate_recovery_codes(user=request.user, actor=request.user, request=request),
     )
     return redirect("accounts:recovery_codes")
 

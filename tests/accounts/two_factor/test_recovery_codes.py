@@ -2,10 +2,13 @@
 
 import re
 import threading
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import RecoveryCode
 from accounts.recovery_codes import (
@@ -15,6 +18,7 @@ from accounts.recovery_codes import (
     normalize_recovery_code,
     use_recovery_code,
 )
+from accounts.two_factor_views import CODES_TO_SHOW_KEY
 from auditlog.events import EventType
 from auditlog.models import AuditEvent
 from index_site.models import OutboxEmail
@@ -162,6 +166,31 @@ def test_regenerating_voids_every_old_code_and_emails(client, totp_user, codes):
         .last()
     )
     assert "old codes no longer work" in email.body_text
+
+
+def test_new_codes_wait_in_the_session_encrypted_and_are_shown_once(client, totp_user, codes):
+    login_recently(client, totp_user)
+    client.post(reverse("accounts:recovery_codes"))
+    stored = str(dict(client.session.items()))
+    page = client.get(reverse("accounts:recovery_codes")).content.decode()
+    new_codes = re.findall(r"<code>([0-9a-f ]{19})</code>", page)
+    assert len(new_codes) == 8
+    for code in new_codes:
+        assert code not in stored
+        assert code.replace(" ", "") not in stored
+    assert CODES_TO_SHOW_KEY not in client.session
+    again = client.get(reverse("accounts:recovery_codes"))
+    assert again["Location"] == reverse("accounts:two_factor")
+
+
+def test_new_codes_not_shown_within_ten_minutes_are_never_shown(client, totp_user, codes):
+    login_recently(client, totp_user)
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        client.post(reverse("accounts:recovery_codes"))
+        traveller.shift(timedelta(minutes=10, seconds=1))
+        response = client.get(reverse("accounts:recovery_codes"))
+    assert response["Location"] == reverse("accounts:two_factor")
+    assert CODES_TO_SHOW_KEY not in client.session
 
 
 def test_reminder_when_few_codes_remain(client, totp_user, codes):
