@@ -1,4 +1,5 @@
-"""Trusted publishers, pending publishers, custom OIDC issuers and used JWT ids.
+"""Trusted publishers, pending publishers, custom OIDC issuers, the publishers a minted token
+acts for, and used JWT ids.
 
 A publisher's configuration (which CI workflow may publish) lives in `PublisherConfig`, shared by
 `TrustedPublisher` (attached to projects) and `PendingPublisher` (for a project that does not
@@ -202,6 +203,30 @@ class PendingPublisher(PublisherConfig):
                 fields=["normalized_name"], name="pending_publisher_name_unique"
             ),
         ]
+
+
+class TokenPublisher(models.Model):
+    """A publisher a minted token acts for.
+
+    A CI identity can satisfy several publishers at once (the same workflow registered with
+    and without an environment, by different people, for different projects). The token acts
+    for every one of them, and at use time one of them must still be attached to the project:
+    see publishing.services.mint_publisher_token. The token row's own `publisher_id` names the
+    most specific of them.
+    """
+
+    token = models.ForeignKey("tokens.ApiToken", on_delete=models.CASCADE, related_name="+")
+    publisher = models.ForeignKey(
+        TrustedPublisher, on_delete=models.CASCADE, related_name="token_grants"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "publisher"], name="token_publisher_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"token {self.token_id} acts for publisher {self.publisher_id}"
 
 
 class UsedJwtId(models.Model):

@@ -25,6 +25,7 @@ from projects.selectors import get_project_by_name, is_owner
 from projects.services.projects import create_project
 from publishing.models import PendingPublisher, TrustedPublisher
 from publishing.publisher_errors import PublisherError
+from publishing.selectors import publishers_of_token
 from publishing.services import get_or_create_publisher
 
 
@@ -209,7 +210,10 @@ def project_from_pending_publisher(
     )
     # The name's one pending publisher (a constraint), and it must be one the token acts for.
     # Were there ever two, who should own the project is in doubt: create nothing.
-    if len(candidates) != 1 or candidates[0].publisher_id != identity.publisher_id:
+    acting_for = publishers_of_token(
+        publisher_id=identity.publisher_id, token_id=getattr(identity.token, "pk", None)
+    )
+    if len(candidates) != 1 or candidates[0].publisher_id not in acting_for:
         return None
     pending = candidates[0]
     project = create_project(

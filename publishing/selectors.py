@@ -1,11 +1,11 @@
 """Reads of trusted publishing, with their joins named."""
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from projects.models import Project
-from publishing.models import AdminFlag, PendingPublisher, TrustedPublisher
+from publishing.models import AdminFlag, PendingPublisher, TokenPublisher, TrustedPublisher
 
 NOT_ENABLED = "trusted publishing functionality not enabled"
 
@@ -30,6 +30,32 @@ def trusted_publishing_disabled_reason(*, provider: str | None = None) -> str:
 def project_has_publisher(project: Project) -> bool:
     """Whether any trusted publisher may publish `project`."""
     return TrustedPublisher.objects.filter(projects=project).exists()
+
+
+def publishers_of_token(*, publisher_id: int, token_id: int | None = None) -> set[int]:
+    """The publishers a minted token acts for: its own and every other one matched at mint."""
+    ids = {publisher_id}
+    if token_id is not None:
+        ids.update(
+            TokenPublisher.objects.filter(token_id=token_id).values_list("publisher_id", flat=True)
+        )
+    return ids
+
+
+def publisher_may_upload_to(
+    *, publisher_id: int, project: Project, token_id: int | None = None
+) -> bool:
+    """Whether a trusted-publisher token may upload to `project` now, in one query.
+
+    One of the publishers the token acts for (`publishers_of_token`) must still exist and be
+    attached to the project at the time of the upload: a publisher removed from a project (on
+    its page or in the admin) stops its live tokens at once, and a project that a pending
+    publisher created after the token was minted is admitted for the rest of the release.
+    """
+    acting_for = Q(pk=publisher_id)
+    if token_id is not None:
+        acting_for |= Q(token_grants__token_id=token_id)
+    return TrustedPublisher.objects.filter(acting_for, projects=project).exists()
 
 
 def publishers_for_project(project: Project) -> QuerySet[TrustedPublisher]:

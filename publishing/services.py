@@ -23,9 +23,9 @@ from projects.exceptions import ProjectNameError
 from projects.models import Project
 from projects.names import validate_project_name
 from projects.selectors import get_project_by_name, owners_of_project, roles_for_project
-from publishing.models import Provider, TrustedPublisher, UsedJwtId
+from publishing.models import Provider, TokenPublisher, TrustedPublisher, UsedJwtId
 from publishing.oidc.errors import TokenRequestError, invalid_payload, invalid_publisher
-from publishing.oidc.providers import find_publisher
+from publishing.oidc.providers import find_publishers
 from publishing.oidc.verification import peek_issuer, verify_token
 from publishing.publisher_errors import PublisherError
 from publishing.selectors import NOT_ENABLED, trusted_publishing_disabled_reason
@@ -57,11 +57,14 @@ def _claims_data(publisher: TrustedPublisher, claims: dict[str, Any]) -> dict[st
     return data
 
 
-def _discard_unusable_pending(publisher: TrustedPublisher, request: HttpRequest | None) -> None:
+def _discard_unusable_pending(
+    publisher: TrustedPublisher, request: HttpRequest | None
+) -> TokenRequestError | None:
     """Delete the publisher's pending publishers whose project can no longer be created.
 
     A project created meanwhile (by anyone) or a name the policy now refuses ends the pending
-    publisher (GHSA-c943-3cj2-g448). Raise when nothing is left for the token to publish to.
+    publisher (GHSA-c943-3cj2-g448). Return the refusal when that leaves the publisher nothing
+    to publish to, else None.
     """
     refusal: TokenRequestError | None = None
     with transaction.atomic():
@@ -94,8 +97,8 @@ def _discard_unusable_pending(publisher: TrustedPublisher, request: HttpRequest 
             pending.delete()
             refusal = refusal or error
         if refusal is None or publisher.projects.exists() or publisher.pending_publishers.exists():
-            return
-    raise refusal
+            return None
+    return refusal
 
 
 def _claim_jti(*, issuer_url: str, claims: dict[str, Any]) -> None:
@@ -156,9 +159,9 @@ def _notify_environment_ignored(
 def mint_publisher_token(*, raw_token: str, request: HttpRequest | None = None) -> MintedToken:
     """Exchange a CI provider's JWT for a short-lived upload token; raise TokenRequestError.
 
-    Order: issuer by exact `iss` -> signature, audience and times -> publisher match -> jti
-    claimed (once) -> token minted, in that order, so a replay never mints and a token of an
-    unknown CI never causes a key fetch.
+    Order: issuer by exact `iss` -> signature, audience and times -> publisher match (every
+    matching publisher, see `_mint`) -> jti claimed (once) -> token minted, in that order, so
+    a replay never mints and a token of an unknown CI never causes a key fetch.
     """
     if not settings.TRUSTED_PUBLISHING_ENABLED:
         raise TokenRequestError("not-enabled", NOT_ENABLED)
@@ -170,45 +173,83 @@ def mint_publisher_token(*, raw_token: str, request: HttpRequest | None = None) 
     claims = verify_token(raw_token, issuer)
     if issuer.requires_jti and not claims.get("jti"):
         raise invalid_publisher("Missing claim 'jti'")
-    publisher = find_publisher(issuer, claims)
-    _discard_unusable_pending(publisher, request)
-    return _mint(publisher=publisher, issuer_url=issuer.url, claims=claims, request=request)
+    usable: list[TrustedPublisher] = []
+    refusals: list[TokenRequestError] = []
+    for publisher in find_publishers(issuer, claims):
+        refusal = _discard_unusable_pending(publisher, request)
+        if refusal is None:
+            usable.append(publisher)
+        else:
+            refusals.append(refusal)
+    if not usable:
+        raise refusals[0]
+    return _mint(publishers=usable, issuer_url=issuer.url, claims=claims, request=request)
 
 
 @transaction.atomic
 def _mint(
     *,
-    publisher: TrustedPublisher,
+    publishers: list[TrustedPublisher],
     issuer_url: str,
     claims: dict[str, Any],
     request: HttpRequest | None,
 ) -> MintedToken:
+    """Mint one token acting for every publisher the CI identity satisfies.
+
+    Why all of them, not the most specific one: a publisher only says "this CI identity may
+    publish these projects", and anyone may register one for any CI identity. The identity
+    proved by the JWT satisfies each matched publisher, so it may publish the union of their
+    projects; choosing one would let a narrower copy registered by someone else (a pending
+    publisher included) shadow the real one, and the real project's release would be refused.
+    The union gives a stranger's publisher nothing: its projects become publishable by a CI
+    its registrant named, which is what registering it asked for. Refusing the ambiguity
+    instead would hand anyone a way to stop another project's releases.
+
+    The token row names the most specific publisher (the OIDCPublisher caveat holds one id);
+    every matched publisher is recorded in TokenPublisher, and an upload checks at use time
+    that one of them is still attached to the project (publishing.selectors.
+    publisher_may_upload_to).
+    """
     _claim_jti(issuer_url=issuer_url, claims=claims)
-    projects = list(publisher.projects.order_by("pk"))
+    primary = publishers[0]
+    granted_by: dict[int, TrustedPublisher] = {}
+    projects_of: dict[int, list[Project]] = {}
+    for publisher in publishers:
+        projects_of[publisher.pk] = list(publisher.projects.order_by("pk"))
+        for project in projects_of[publisher.pk]:
+            granted_by.setdefault(project.pk, publisher)
+    projects = sorted(
+        {project.pk: project for own in projects_of.values() for project in own}.values(),
+        key=lambda project: project.pk,
+    )
     token, raw = create_publisher_token(
-        publisher_id=publisher.pk,
+        publisher_id=primary.pk,
         project_ids=[project.pk for project in projects],
         lifetime=settings.OIDC_TOKEN_LIFETIME,
         request=request,
     )
+    TokenPublisher.objects.bulk_create(
+        TokenPublisher(token=token, publisher=publisher) for publisher in publishers
+    )
     expires = int(token.expires_at.timestamp()) if token.expires_at else int(time.time())
-    data = {
-        "expires": expires,
-        "publisher_name": publisher.display_name,
-        "publisher_id": publisher.pk,
-        "publisher_url": publisher.url,
-        **_claims_data(publisher, claims),
-    }
     for project in projects:
+        publisher = granted_by[project.pk]
         record_event(
             event_type=EventType.PROJECT_SHORT_LIVED_API_TOKEN_ADDED,
             actor=None,
             request=request,
             project=project,
-            data=data,
+            data={
+                "expires": expires,
+                "publisher_name": publisher.display_name,
+                "publisher_id": publisher.pk,
+                "publisher_url": publisher.url,
+                **_claims_data(publisher, claims),
+            },
         )
-    _notify_environment_ignored(publisher, projects, claims)
-    return MintedToken(token=raw, expires=expires, publisher=publisher)
+    for publisher in publishers:
+        _notify_environment_ignored(publisher, projects_of[publisher.pk], claims)
+    return MintedToken(token=raw, expires=expires, publisher=primary)
 
 
 def burn_publisher_token(*, raw_token: str, request: HttpRequest | None = None) -> None:

@@ -43,6 +43,7 @@ from projects.services.files import (
 from projects.services.projects import create_project
 from publishing import dist_archives, dist_filenames
 from publishing.pending import project_from_pending_publisher
+from publishing.selectors import publisher_may_upload_to
 from publishing.services import notify_token_upload_to_published_project
 from publishing.upload_errors import UploadError
 from publishing.upload_form import (
@@ -261,7 +262,16 @@ def _check_project_permission(
     With `record`, a refusal goes on the token owner's history; pass False inside a
     transaction the refusal rolls back, where the event would be lost with it.
     """
-    if not identity.may_upload_to(project):
+    if identity.is_trusted_publisher and identity.publisher_id is not None:
+        # Checked now, not only at mint: the publisher must still be attached to the project
+        # (removal takes effect at once), and a project its pending publisher created after
+        # minting is admitted. A token its holder narrowed keeps its own project caveats.
+        admitted = publisher_may_upload_to(
+            publisher_id=identity.publisher_id, token_id=identity.token.pk, project=project
+        ) and (not identity.is_attenuated or identity.may_upload_to(project))
+    else:
+        admitted = identity.may_upload_to(project)
+    if not admitted:
         if record:
             _record_refusal(
                 request,

@@ -238,8 +238,15 @@ def _specificity(publisher: TrustedPublisher) -> tuple:
     return (0 if publisher.environment or publisher.subject else 1, -len(publisher.claim_rules))
 
 
-def find_publisher(issuer: Issuer, claims: Claims) -> TrustedPublisher:
-    """Return the most specific publisher the claims satisfy, or refuse with the differences."""
+def find_publishers(issuer: Issuer, claims: Claims) -> list[TrustedPublisher]:
+    """Return every publisher the claims satisfy, most specific first; or refuse.
+
+    Not only the first: anyone may register a publisher for any CI identity, so returning the
+    most specific match alone would let someone register a narrower copy of another project's
+    publisher (the same workflow plus an environment) and have that project's releases get a
+    token for their publisher instead (shadowing). The refusal names the differences of the
+    closest candidate.
+    """
     provider = issuer.provider
     if provider == Provider.GITHUB:
         candidates, none_message = _github_candidates(issuer, claims)
@@ -259,8 +266,8 @@ def find_publisher(issuer: Issuer, claims: Claims) -> TrustedPublisher:
     if not ordered:
         raise invalid_publisher(none_message)
     explained = [(publisher, check(publisher)) for publisher in ordered]
-    for publisher, problems in explained:
-        if not problems:
-            return publisher
+    matched = [publisher for publisher, problems in explained if not problems]
+    if matched:
+        return matched
     _, problems = min(explained, key=lambda item: len(item[1]))
     raise invalid_publisher("; ".join(problems))

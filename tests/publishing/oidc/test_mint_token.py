@@ -353,7 +353,7 @@ def test_publisher_without_environment_accepts_one_and_emails_owners(
     assert OutboxEmail.objects.filter(template="publishing/environment_ignored").count() == 1
 
 
-def test_most_specific_publisher_wins(github, project, mint):
+def test_token_names_the_most_specific_publisher(github, project, mint):
     other = add_publisher(
         __import__("tests.factories", fromlist=["ProjectFactory"]).ProjectFactory(name="other"),
         **GITHUB_CONFIG,
