@@ -23,7 +23,7 @@ from projects.models import File, Project, Role
 from publishing.models import PendingPublisher, Provider, TrustedPublisher
 from tests.e2e.oidc_issuer import LocalIssuer, github_claims, hs256_with_public_key, make_certs
 from tests.factories import ProjectFactory, TwoFactorUserFactory
-from tests.publishing.upload.dists import make_wheel
+from tests.publishing.upload.dists import make_sdist, make_wheel
 from tokens.models import ApiToken
 
 pytestmark = pytest.mark.e2e
@@ -129,7 +129,7 @@ def _env(tmp_path: Path, certs, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def uv_trusted_publish(tp, tmp_path, wheel: Path):
+def uv_trusted_publish(tp, tmp_path, *dists: Path):
     command = [
         str(VENV_BIN / "uv"),
         "publish",
@@ -137,7 +137,7 @@ def uv_trusted_publish(tp, tmp_path, wheel: Path):
         "always",
         "--publish-url",
         f"{tp.site.url}/legacy/",
-        str(wheel),
+        *(str(dist) for dist in dists),
     ]
     return subprocess.run(
         command,
@@ -233,6 +233,44 @@ def test_first_trusted_publish_creates_the_project_of_a_pending_publisher(tp, ow
     assert Role.objects.get(project=project).user == owner
     assert not PendingPublisher.objects.exists()
     assert File.objects.filter(filename=wheel.name).exists()
+
+
+def test_pending_publisher_first_release_publishes_sdist_and_wheel_with_one_token(
+    tp, owner, tmp_path
+):
+    config = {
+        "provider": Provider.GITHUB,
+        "repository_owner": "acme",
+        "repository_owner_id": "4242",
+        "repository_name": "widget",
+        "workflow_filename": "release.yml",
+        "environment": "release",
+    }
+    publisher = TrustedPublisher(**config)
+    publisher.save()
+    PendingPublisher.objects.create(
+        **config,
+        project_name="fresh-widget",
+        normalized_name="fresh-widget",
+        added_by=owner,
+        publisher=publisher,
+    )
+    wheel = _wheel(tmp_path, "fresh-widget", "0.1")
+    sdist_dist = make_sdist("fresh-widget", "0.1")
+    sdist = wheel.parent / sdist_dist.filename
+    sdist.write_bytes(sdist_dist.content)
+
+    # uv mints one token and uploads both files with it.
+    result = uv_trusted_publish(tp, tmp_path, sdist, wheel)
+
+    assert result.returncode == 0, _said(result) + tp.site.log()[-3000:]
+    project = Project.objects.get(normalized_name="fresh-widget")
+    assert set(
+        File.objects.filter(release__project=project).values_list("filename", flat=True)
+    ) == {
+        sdist.name,
+        wheel.name,
+    }
 
 
 def _refused(tp, tmp_path, version: str) -> str:
