@@ -320,6 +320,9 @@ OIDC_GOOGLE_ISSUER = env.str("OIDC_GOOGLE_ISSUER", default="https://accounts.goo
 OIDC_JWKS_TIMEOUT = env.float("OIDC_JWKS_TIMEOUT", default=5.0)
 OIDC_JWKS_REFRESH_INTERVAL = env.int("OIDC_JWKS_REFRESH_INTERVAL", default=60)
 OIDC_LEEWAY = env.int("OIDC_LEEWAY", default=30)
+# Seconds cached issuer keys are trusted before they are fetched again, so a key the issuer
+# removed stops verifying; the old keys are served past this only while the issuer is down.
+OIDC_JWKS_MAX_AGE = env.int("OIDC_JWKS_MAX_AGE", default=3600)
 # GitHub's REST API, asked for an owner's numeric id when a publisher is registered.
 OIDC_GITHUB_API_URL = env.str("OIDC_GITHUB_API_URL", default="https://api.github.com")
 # GitHub events whose workflows may not mint tokens (privileged triggers running fork code).

@@ -44,3 +44,7 @@ class TokenCreationError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class TokenCreationLimitedError(TokenCreationError):
+    """The user created too many tokens lately; the message says when to try again."""

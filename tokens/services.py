@@ -13,14 +13,16 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
+from django_ratelimit.core import get_usage
 
 from accounts.models import User
 from accounts.notifications import email_user
+from accounts.selectors import verified_primary_email_for_user
 from auditlog.events import EventType
 from auditlog.services import record_event
 from projects.models import Project, Role
 from tokens import caveats
-from tokens.exceptions import TokenCreationError
+from tokens.exceptions import TokenCreationError, TokenCreationLimitedError
 from tokens.macaroons import mint_token
 from tokens.models import ApiToken
 
@@ -35,6 +37,13 @@ REFUSAL_THROTTLE_SECONDS = 60 * 60
 PUBLISHER_TOKEN_RETENTION = timedelta(days=1)
 UPLOAD_ROLES = (Role.Kind.OWNER, Role.Kind.MAINTAINER)
 DUPLICATE_NAME_MESSAGE = "You already have a token with this name. Choose another name."
+# Tokens a user may be given per hour, however they are created (page, command).
+CREATE_RATE = "20/h"
+VERIFY_EMAIL_MESSAGE = (
+    "Verify your email address to create an API token: a verified primary email address is "
+    "needed. Open the link we sent you, or resend it from your account settings."
+)
+TOO_MANY_TOKENS_MESSAGE = "You created many tokens in the last hour. Wait an hour and try again."
 
 
 def _scope_description(project_names: list[str]) -> str:
@@ -73,6 +82,25 @@ def _validated_name(*, user: User, name: str) -> str:
     if ApiToken.objects.filter(user=user, name=name).exists():
         raise TokenCreationError(DUPLICATE_NAME_MESSAGE, field="name")
     return name
+
+
+def _check_may_create(*, user: User) -> None:
+    """Refuse a user without a verified primary email, or past the hourly creation limit.
+
+    Here rather than in a view, so no way of creating a token skips them.
+    """
+    if verified_primary_email_for_user(user) is None:
+        raise TokenCreationError(VERIFY_EMAIL_MESSAGE)
+    usage = get_usage(
+        None,
+        group="tokens.create",
+        # The same bucket as django-ratelimit's "user" key: the user's primary key.
+        key=lambda _group, _request: str(user.pk),
+        rate=CREATE_RATE,
+        increment=True,
+    )
+    if usage is not None and usage["should_limit"]:
+        raise TokenCreationLimitedError(TOO_MANY_TOKENS_MESSAGE)
 
 
 def _scoped_projects(*, user: User, project_ids: list[int]) -> list[Project]:
@@ -118,8 +146,11 @@ def create_api_token(
 
     `project_ids=None` scopes the token to all the user's projects (and lets it create new
     ones); a list scopes it to those projects, each of which the user must own or maintain.
-    `actor` is None when the system (an administrator's command) issues the token.
+    `actor` is None when the system (an administrator's command) issues the token. Raises
+    TokenCreationError when the user has no verified primary email or a value is refused, and
+    TokenCreationLimitedError past CREATE_RATE tokens an hour.
     """
+    _check_may_create(user=user)
     name = _validated_name(user=user, name=name)
     now = timezone.now()
     projects = (

@@ -17,7 +17,6 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
-from django_ratelimit.core import get_usage
 
 from accounts.models import User
 from accounts.reauth import require_reauth
@@ -25,16 +24,13 @@ from accounts.selectors import verified_primary_email_for_user
 from projects.policy import require_two_factor
 from tokens import disclosure, selectors, services
 from tokens.authentication import INVALID_TOKEN_PREFIX, token_from_header
-from tokens.exceptions import TokenAuthenticationError, TokenCreationError
+from tokens.exceptions import (
+    TokenAuthenticationError,
+    TokenCreationError,
+    TokenCreationLimitedError,
+)
 from tokens.forms import TokenCreateForm
 from tokens.macaroons import find_authentic_token
-
-CREATE_RATE = "20/h"
-VERIFY_EMAIL_MESSAGE = (
-    "Verify your email address to create an API token: open the link we sent you, or resend it "
-    "from your account settings."
-)
-TOO_MANY_TOKENS_MESSAGE = "You created many tokens in the last hour. Wait an hour and try again."
 
 
 def _user(request: HttpRequest) -> User:
@@ -65,46 +61,42 @@ def token_create(request: HttpRequest) -> HttpResponse:
     if selected.isdigit():
         initial = {"scope": "projects", "projects": [int(selected)]}
     form = TokenCreateForm(request.POST or None, user=_user(request), initial=initial)
-    if request.method == "POST" and has_verified_email:
-        usage = get_usage(
-            request, group="tokens.create", key="user", rate=CREATE_RATE, increment=True
-        )
-        if usage is not None and usage["should_limit"]:
-            response = render(request, "429.html", {"message": TOO_MANY_TOKENS_MESSAGE}, status=429)
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, raw = services.create_api_token(
+                user=_user(request),
+                name=form.cleaned_data["name"],
+                project_ids=form.project_ids,
+                expires_at=form.expires_at,
+                ip_networks=form.networks,
+                actor=_user(request),
+                request=request,
+            )
+        except TokenCreationLimitedError as error:
+            response = render(request, "429.html", {"message": error.message}, status=429)
             response["Retry-After"] = "3600"
             return response
-        if form.is_valid():
-            try:
-                token, raw = services.create_api_token(
-                    user=_user(request),
-                    name=form.cleaned_data["name"],
-                    project_ids=form.project_ids,
-                    expires_at=form.expires_at,
-                    ip_networks=form.networks,
-                    actor=_user(request),
-                    request=request,
-                )
-            except TokenCreationError as error:
-                form.add_error(error.field, error.message)
-            else:
-                # Shown in this response only; nothing keeps the secret after it is sent.
-                return render(
-                    request,
-                    "tokens/created.html",
-                    {
-                        "token": token,
-                        "raw_token": raw,
-                        "upload_url": f"{settings.SITE_URL}/legacy/",
-                        "repository_name": settings.SITE_HOST,
-                    },
-                )
+        except TokenCreationError as error:
+            form.add_error(error.field, error.message)
+        else:
+            # Shown in this response only; nothing keeps the secret after it is sent.
+            return render(
+                request,
+                "tokens/created.html",
+                {
+                    "token": token,
+                    "raw_token": raw,
+                    "upload_url": f"{settings.SITE_URL}/legacy/",
+                    "repository_name": settings.SITE_HOST,
+                },
+            )
     return render(
         request,
         "tokens/create.html",
         {
             "form": form,
             "has_verified_email": has_verified_email,
-            "verify_message": VERIFY_EMAIL_MESSAGE,
+            "verify_message": services.VERIFY_EMAIL_MESSAGE,
         },
     )
 

@@ -1,14 +1,17 @@
 """Each issuer's signing keys, from its JWKS, cached in the Django cache (Redis in production).
 
 Keys come only from the issuer's own discovery document (or a JWKS an admin pinned), never
-from a token's `jku`/`x5u`/`jwk`/`x5c` headers (RFC 8725 §3.10). The cache has no expiry: an
-unknown `kid` triggers a refresh, at most once per OIDC_JWKS_REFRESH_INTERVAL per issuer, and a
-failed refresh keeps the cached keys, so tokens keep verifying while the issuer is down.
+from a token's `jku`/`x5u`/`jwk`/`x5c` headers (RFC 8725 §3.10). The cached key set records when
+it was fetched. It is fetched again when it is older than OIDC_JWKS_MAX_AGE (so a key the issuer
+removed stops verifying) or when a token names an unknown `kid`; at most one refresh per
+OIDC_JWKS_REFRESH_INTERVAL per issuer. A failed refresh keeps the cached keys, so tokens keep
+verifying while the issuer is down: stale keys are served only then.
 """
 
 import hashlib
 import json
 import logging
+import time
 
 import requests
 from django.conf import settings
@@ -68,9 +71,17 @@ def keys_by_kid(jwks: dict) -> dict[str, dict]:
 def _cached_keys(issuer: Issuer, kid: str) -> dict[str, dict]:
     if issuer.pinned_jwks is not None:
         return keys_by_kid(issuer.pinned_jwks)
-    keys_key = _cache_key(issuer.url, "keys")
-    keys = cache.get(keys_key) or {}
-    if kid in keys:
+    # The entry never expires from the cache: stale keys are the fallback while the issuer
+    # is down. Its `fetched_at` decides when it is too old to use without trying a refresh.
+    keyset_key = _cache_key(issuer.url, "keyset")
+    cached = cache.get(keyset_key)
+    keys: dict[str, dict] = {}
+    fetched_at = 0.0
+    if isinstance(cached, dict):
+        keys = cached.get("keys") or {}
+        fetched_at = float(cached.get("fetched_at") or 0)
+    is_fresh = time.time() - fetched_at < settings.OIDC_JWKS_MAX_AGE
+    if kid in keys and is_fresh:
         return keys
     # cache.add is atomic (SET NX in Redis): one refresh per interval across all web replicas.
     if not cache.add(_cache_key(issuer.url, "cooldown"), 1, settings.OIDC_JWKS_REFRESH_INTERVAL):
@@ -83,7 +94,7 @@ def _cached_keys(issuer: Issuer, kid: str) -> dict[str, dict]:
     if not fetched:
         logger.warning("OIDC issuer %s published no usable keys; keeping cached ones", issuer.url)
         return keys
-    cache.set(keys_key, fetched, None)
+    cache.set(keyset_key, {"fetched_at": time.time(), "keys": fetched}, None)
     return fetched
 
 

@@ -188,6 +188,16 @@ def test_issue_token_refuses_users_who_may_not_upload(db, make_user, message):
     assert not ApiToken.objects.exists()
 
 
+def test_issue_token_is_held_to_the_hourly_creation_limit(owner):
+    for number in range(20):
+        issue("--username", owner.username, "--name", f"t{number}")
+
+    with pytest.raises(CommandError, match="Wait an hour"):
+        issue("--username", owner.username, "--name", "one too many")
+
+    assert ApiToken.objects.count() == 20
+
+
 def test_issue_token_refuses_unknown_user_and_project(owner):
     with pytest.raises(CommandError, match="No user named"):
         issue("--username", "nobody", "--name", "x")

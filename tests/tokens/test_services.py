@@ -9,13 +9,18 @@ from django.db import IntegrityError
 from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
+from accounts.models import Email
 from auditlog.events import EventType
 from auditlog.models import AuditEvent
 from index_site.models import OutboxEmail
 from tests.factories import TwoFactorUserFactory
 from tests.tokens.conftest import request_with
 from tokens.authentication import authenticate_upload
-from tokens.exceptions import TokenAuthenticationError, TokenCreationError
+from tokens.exceptions import (
+    TokenAuthenticationError,
+    TokenCreationError,
+    TokenCreationLimitedError,
+)
 from tokens.models import ApiToken
 from tokens.services import (
     create_api_token,
@@ -24,6 +29,39 @@ from tokens.services import (
     revoke_api_token,
 )
 from tokens.tasks import record_expired_api_tokens as expiry_task
+
+
+def test_user_without_a_verified_email_is_given_no_token(owner):
+    Email.objects.filter(user=owner).update(is_verified=False)
+
+    with pytest.raises(TokenCreationError, match="Verify your email address"):
+        create_api_token(user=owner, name="x", actor=None)
+
+    assert not ApiToken.objects.exists()
+    assert not AuditEvent.objects.filter(event_type=EventType.ACCOUNT_API_TOKEN_ADDED).exists()
+
+
+def test_twenty_first_token_in_an_hour_is_refused_whoever_creates_it(owner):
+    for number in range(20):
+        create_api_token(user=owner, name=f"t{number}", actor=None)
+
+    with pytest.raises(TokenCreationLimitedError, match="Wait an hour"):
+        create_api_token(user=owner, name="one too many", actor=owner)
+
+    assert ApiToken.objects.count() == 20
+
+
+def test_token_creation_limit_is_per_user_and_resets_after_an_hour(owner):
+    other = TwoFactorUserFactory()
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        for number in range(20):
+            create_api_token(user=owner, name=f"t{number}", actor=owner)
+        create_api_token(user=other, name="t0", actor=other)
+
+        clock.shift(timedelta(hours=1, minutes=1))
+        create_api_token(user=owner, name="next hour", actor=owner)
+
+    assert ApiToken.objects.filter(user=owner).count() == 21
 
 
 def test_expiry_in_the_past_is_refused(owner):

@@ -20,6 +20,7 @@ from tests.publishing.oidc.conftest import (
     AUDIENCE,
     GITHUB,
     GITHUB_CONFIG,
+    KID,
     add_publisher,
     error_code,
     error_description,
@@ -592,6 +593,48 @@ def test_unknown_kid_refreshes_keys_at_most_once_a_minute(github, github_publish
         token = jwt.encode(github_claims(), rotated, algorithm="RS256", headers={"kid": "rotated"})
         status, body = mint(token)
     assert status == 200, body
+
+
+def test_cached_keys_are_not_fetched_again_within_the_max_age(
+    github, github_publisher, mint, web, settings
+):
+    settings.OIDC_JWKS_MAX_AGE = 3600
+    assert mint(github.sign(github_claims()))[0] == 200
+    fetched = len(web.calls)
+    with time_machine.travel(time.time() + 3500):
+        status, body = mint(github.sign(github_claims()))
+    assert status == 200, body
+    assert len(web.calls) == fetched
+
+
+def test_key_the_issuer_removed_stops_verifying_after_the_max_age(
+    github, github_publisher, mint, web, settings
+):
+    settings.OIDC_JWKS_MAX_AGE = 3600
+    assert mint(github.sign(github_claims()))[0] == 200
+    # The issuer rotates: the old key is gone from its JWKS, a new one replaces it.
+    old_key = github.key
+    github.key = rsa.generate_private_key(65537, 2048)
+    github.kid = "rotated"
+    github.publish()
+    with time_machine.travel(time.time() + 3601):
+        old = jwt.encode(github_claims(), old_key, algorithm="RS256", headers={"kid": KID})
+        status, body = mint(old)
+        assert (status, error_code(body)) == (422, "invalid-token")
+        assert mint(github.sign(github_claims()))[0] == 200
+
+
+def test_stale_keys_are_served_only_while_the_refresh_fails(
+    github, github_publisher, mint, web, settings
+):
+    settings.OIDC_JWKS_MAX_AGE = 3600
+    assert mint(github.sign(github_claims()))[0] == 200
+    fetched = len(web.calls)
+    web.down = True
+    with time_machine.travel(time.time() + 7200):
+        status, body = mint(github.sign(github_claims()))
+    assert status == 200, body
+    assert len(web.calls) == fetched + 1  # a refresh was tried, failed, and the old keys served
 
 
 def test_discovery_naming_another_issuer_is_not_trusted(github, github_publisher, mint, web):

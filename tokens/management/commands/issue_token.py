@@ -10,7 +10,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import verified_primary_email_for_user
 from projects.models import Project
 from projects.names import normalize_project_name
 from projects.policy import two_factor_missing
@@ -40,11 +39,6 @@ class Command(BaseCommand):
             raise CommandError(f"No user named '{options['username']}'. Check the username.")
         if not user.is_active:
             raise CommandError(f"The account '{user.username}' is disabled; it may not upload.")
-        if verified_primary_email_for_user(user) is None:
-            raise CommandError(
-                f"'{user.username}' has no verified primary email address; they must verify one "
-                "before they may upload."
-            )
         if two_factor_missing(user):
             raise CommandError(
                 f"'{user.username}' has no second factor, which uploading requires; they must "
@@ -74,5 +68,6 @@ class Command(BaseCommand):
                 actor=None,
             )
         except TokenCreationError as error:
-            raise CommandError(error.message) from error
+            # The service's rules (verified email, hourly limit, scope) apply here too.
+            raise CommandError(f"'{user.username}': {error.message}") from error
         self.stdout.write(raw)
