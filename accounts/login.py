@@ -33,6 +33,11 @@ PENDING_LOGIN_KEY = "pending_login"
 PENDING_LOGIN_NEXT_KEY = "pending_login_next"
 PENDING_LOGIN_SALT = "accounts.login.pending"
 PENDING_LOGIN_MAX_AGE = 5 * 60
+# Set by complete_login: whether this session's login was completed with a second factor. The
+# admin requires it (an account that has a factor is not enough: a staff password alone, on an
+# account without one, could enrol a factor and walk in).
+SECOND_FACTOR_VERIFIED_KEY = "second_factor_verified"
+SECOND_FACTOR_METHODS = frozenset({"totp", "webauthn", "passkey", "recovery_code"})
 TWO_FACTOR_SETUP_MESSAGE = (
     "Your account needs two-factor authentication before you can manage projects or upload. "
     "Add an authenticator app or a security key below."
@@ -126,20 +131,27 @@ def clear_pending_login(request: HttpRequest) -> None:
 def complete_login(request: HttpRequest, user: User, *, method: str) -> None:
     """Log `user` in: a new session key and CSRF token, the login recorded as authenticated.
 
-    `method` names how the last step was proved ("password", "totp", "webauthn",
-    "recovery_code"). The `account:login:success` event commits with the new last_login.
+    `method` names how the last step was proved ("password", "totp", "webauthn", "passkey",
+    "recovery_code"); a second factor marks the session (`second_factor_verified`). The
+    `account:login:success` event commits with the new last_login.
     """
     # login() cycles the session key (keeping its data) and updates last_login, which also
     # invalidates every pending-login token and password-reset link issued before.
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     clear_pending_login(request)
     mark_authenticated(request)
+    request.session[SECOND_FACTOR_VERIFIED_KEY] = method in SECOND_FACTOR_METHODS
     record_event(
         event_type=EventType.ACCOUNT_LOGIN_SUCCESS,
         actor=user,
         request=request,
         data={"method": method},
     )
+
+
+def second_factor_verified(request: HttpRequest) -> bool:
+    """Whether the login of this session was completed with a second factor."""
+    return request.session.get(SECOND_FACTOR_VERIFIED_KEY) is True
 
 
 @transaction.atomic

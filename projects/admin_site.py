@@ -2,7 +2,8 @@
 
 Django's admin has its own password-only login form; here it is replaced by a redirect to the
 site's login (password, then second factor), so the admin cannot be used to skip 2FA. Staff
-without a second factor are sent to set one up, whatever the project 2FA policy says.
+without a second factor are sent to set one up, whatever the project 2FA policy says, and the
+session itself must have completed its login with a second factor: having one is not enough.
 """
 
 from django.contrib import admin, messages
@@ -13,8 +14,13 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from accounts.login import second_factor_verified
 from projects.policy import admin_two_factor_missing
 
+ADMIN_SESSION_MESSAGE = (
+    "The administration needs a login completed with your second factor. Log out, then log in "
+    "again with your authenticator app, security key or a recovery code."
+)
 ADMIN_TWO_FACTOR_MESSAGE = (
     "The administration needs two-factor authentication. Add an authenticator app or a security "
     "key, then open the administration again."
@@ -23,7 +29,11 @@ ADMIN_TWO_FACTOR_MESSAGE = (
 
 class GatehouseAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
-        return super().has_permission(request) and not admin_two_factor_missing(request.user)
+        return (
+            super().has_permission(request)
+            and not admin_two_factor_missing(request.user)
+            and second_factor_verified(request)
+        )
 
     def login(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         """No second login form: send people to the site's login, or explain what is missing."""
@@ -40,6 +50,8 @@ class GatehouseAdminSite(admin.AdminSite):
             return redirect("accounts:two_factor")
         if self.has_permission(request):
             return redirect(next_url)
+        if user.is_active and user.is_staff and not second_factor_verified(request):
+            raise PermissionDenied(ADMIN_SESSION_MESSAGE)
         raise PermissionDenied(
             "Your account has no access to the administration. Ask an administrator if you need it."
         )

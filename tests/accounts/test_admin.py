@@ -6,6 +6,7 @@ from django.test import Client
 from accounts.models import User
 from auditlog.models import AuditEvent
 from tests.accounts.conftest import emails
+from tests.admin_login import log_in_for_admin
 from tests.factories import TwoFactorUserFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -14,8 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client(client):
     admin = TwoFactorUserFactory(username="root", is_staff=True, is_superuser=True)
-    client.force_login(admin)
-    return client
+    return log_in_for_admin(client, admin)
 
 
 def test_user_list_searches_by_address(admin_client, django_assert_max_num_queries):

@@ -2,7 +2,9 @@ import time
 
 import pytest
 
+from accounts.login import SECOND_FACTOR_VERIFIED_KEY
 from accounts.reauth import AUTHENTICATED_AT_KEY
+from accounts.selectors import has_two_factor
 from projects.models import Role
 from projects.services.projects import create_project
 from tests.factories import RoleFactory, TwoFactorUserFactory
@@ -16,6 +18,8 @@ def login(client):
         client.force_login(user)
         session = client.session
         session[AUTHENTICATED_AT_KEY] = int(time.time())
+        # A user with a second factor logs in with it (the admin requires that of the session).
+        session[SECOND_FACTOR_VERIFIED_KEY] = has_two_factor(user)
         session.save()
         return client
 

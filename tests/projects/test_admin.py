@@ -1,7 +1,13 @@
 import pytest
+import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
+from accounts.models import TOTPDevice
+from accounts.selectors import has_two_factor
+from accounts.totp import totp_secret_base32
 from auditlog.models import AuditEvent
+from projects.admin_site import ADMIN_SESSION_MESSAGE
 from projects.exceptions import ProjectNameError
 from projects.models import (
     DownloadCount,
@@ -13,6 +19,7 @@ from projects.models import (
 )
 from projects.names import validate_project_name
 from projects.services.projects import create_project
+from tests.accounts.two_factor.conftest import code_at, current_step
 from tests.factories import TwoFactorUserFactory, UserFactory
 
 MODELS = [Project, Role, RoleInvitation, ProhibitedProjectName, FilenameRegistry, DownloadCount]
@@ -131,3 +138,25 @@ def test_staff_without_model_permission_cannot_open_project_admin(login, db):
 def test_admin_login_does_not_redirect_off_site(login, superuser):
     response = login(superuser).get(reverse("admin:login"), {"next": "https://evil.example/"})
     assert response["Location"] == reverse("admin:index")
+
+
+def test_staff_who_enrol_a_factor_after_a_password_login_must_log_in_again_with_it(client, db):
+    staff = UserFactory(is_staff=True, is_superuser=True, password="correct horse battery")
+    credentials = {"username": staff.username, "password": "correct horse battery"}
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        assert client.post(reverse("accounts:login"), credentials).status_code == 302
+        client.get(reverse("accounts:totp_setup"))
+        secret = totp_secret_base32(TOTPDevice.objects.get(user=staff))
+        client.post(reverse("accounts:totp_setup"), {"code": code_at(secret, current_step())})
+        assert has_two_factor(staff)
+        refused = client.get(reverse("admin:index"), follow=True)
+        assert refused.status_code == 403
+        assert ADMIN_SESSION_MESSAGE.encode() in refused.content
+        client.post(reverse("accounts:logout"))
+        clock.shift(30)
+        client.post(reverse("accounts:login"), credentials)
+        response = client.post(
+            reverse("accounts:login_two_factor"), {"code": code_at(secret, current_step())}
+        )
+        assert response.status_code == 302
+        assert client.get(reverse("admin:index")).status_code == 200

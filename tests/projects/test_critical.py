@@ -15,6 +15,7 @@ from projects.models import DownloadCount, Project, Role
 from projects.services.critical import compute_critical_projects
 from projects.services.projects import create_project, set_project_critical
 from projects.tasks import compute_critical_projects as compute_critical_projects_task
+from tests.admin_login import log_in_for_admin
 from tests.factories import ProjectFactory, RoleFactory, TwoFactorUserFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -229,7 +230,7 @@ def test_an_admin_flag_says_an_administrator_designated_it(owner, project):
 def test_the_admin_change_form_unflags_through_the_service(client, owner, project):
     admin = TwoFactorUserFactory(is_staff=True, is_superuser=True)
     Project.objects.filter(pk=project.pk).update(is_critical=True)
-    client.force_login(admin)
+    log_in_for_admin(client, admin)
     url = reverse("admin:projects_project_change", args=[project.pk])
     form = client.get(url).context["adminform"].form
     data = {k: ("" if v is None else v) for k, v in form.initial.items() if k in form.fields}

@@ -13,6 +13,7 @@ from accounts.reauth import AUTHENTICATED_AT_KEY
 from auditlog.events import EventType
 from auditlog.models import AuditEvent
 from index_site.models import OutboxEmail
+from tests.admin_login import log_in_for_admin
 from tests.factories import TwoFactorUserFactory, UserFactory
 from tests.tokens.conftest import request_with
 from tokens.authentication import authenticate_upload
@@ -24,7 +25,7 @@ ADMIN = "/admin/tokens/apitoken/"
 @pytest.fixture
 def admin_client(client, db):
     admin = TwoFactorUserFactory(is_staff=True, is_superuser=True)
-    client.force_login(admin)
+    log_in_for_admin(client, admin)
     session = client.session
     session[AUTHENTICATED_AT_KEY] = int(time.time())
     session.save()
@@ -94,7 +95,7 @@ def _staff_client(client, *permissions: str):
     staff = TwoFactorUserFactory(is_staff=True)
     for codename in permissions:
         staff.user_permissions.add(Permission.objects.get(codename=codename))
-    client.force_login(staff)
+    log_in_for_admin(client, staff)
     return client
 
 

@@ -10,13 +10,14 @@ from auditlog.events import EventType
 from auditlog.models import AuditEvent
 from index_site.models import OutboxEmail
 from tests.accounts.two_factor.conftest import enable_security_key, enable_totp
+from tests.admin_login import log_in_for_admin
 from tests.factories import TwoFactorUserFactory, UserFactory
 
 
 @pytest.fixture
 def admin_client(client, db, clock):
     admin_user = TwoFactorUserFactory(is_staff=True, is_superuser=True)
-    client.force_login(admin_user)
+    log_in_for_admin(client, admin_user)
     client.admin_user = admin_user
     return client
 
@@ -72,7 +73,7 @@ def test_reset_removes_every_method_records_the_reason_and_emails(admin_client, 
 
 def test_staff_without_change_permission_cannot_reset(client, clock, member):
     staff = TwoFactorUserFactory(is_staff=True)
-    client.force_login(staff)
+    log_in_for_admin(client, staff)
     url = reverse("admin:accounts_user_reset_two_factor", args=[member.pk])
     response = client.post(url, {"reason": "no"})
     assert response.status_code == 403

@@ -19,6 +19,7 @@ from tests.accounts.two_factor.conftest import (
     login_recently,
 )
 from tests.accounts.two_factor.soft_authenticator import SoftAuthenticator
+from tests.admin_login import log_in_for_admin
 from tests.factories import TwoFactorUserFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -121,7 +122,7 @@ def test_a_refused_removal_leaves_other_sessions_alone(clock):
 def test_admin_two_factor_reset_ends_every_session_of_the_user(sessions):
     user, this, other = sessions
     admin = Client()
-    admin.force_login(TwoFactorUserFactory(is_staff=True, is_superuser=True))
+    log_in_for_admin(admin, TwoFactorUserFactory(is_staff=True, is_superuser=True))
     url = reverse("admin:accounts_user_reset_two_factor", args=[user.pk])
     response = admin.post(url, {"reason": "Lost phone; identity checked by call"})
     assert response.status_code == 302
