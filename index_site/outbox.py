@@ -1,8 +1,13 @@
-"""Delivering outbox rows: claim, send, mark sent. Each row is sent at most once."""
+"""Delivering outbox rows: claim, send, mark sent. Each row is sent at most once.
+
+Bodies can carry secrets (password-reset and verification links), so a sent row keeps only a
+note in their place, and sent rows are deleted after settings.OUTBOX_RETENTION_DAYS.
+"""
 
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
 from django.utils import timezone
@@ -13,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 CLAIM_DURATION = timedelta(minutes=5)
 MAX_ATTEMPTS = 10
+SENT_BODY_NOTE = "(Sent; the body is not kept after delivery.)"
 
 
 def claim_email(pk: int) -> OutboxEmail | None:
@@ -52,7 +58,12 @@ def deliver_email(pk: int) -> bool:
             "Email %s (%s) could not be sent: %s", pk, email.template, type(exc).__name__
         )
         raise
-    OutboxEmail.objects.filter(pk=pk).update(sent_at=timezone.now(), attempts=email.attempts + 1)
+    OutboxEmail.objects.filter(pk=pk).update(
+        sent_at=timezone.now(),
+        attempts=email.attempts + 1,
+        body_text=SENT_BODY_NOTE,
+        body_html="",
+    )
     return True
 
 
@@ -68,3 +79,10 @@ def pending_email_ids() -> list[int]:
         .order_by("created_at")
         .values_list("pk", flat=True)[:500]
     )
+
+
+def delete_old_sent_emails() -> int:
+    """Delete sent rows older than OUTBOX_RETENTION_DAYS; return how many were deleted."""
+    cutoff = timezone.now() - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
+    deleted, _ = OutboxEmail.objects.filter(sent_at__lt=cutoff).delete()
+    return deleted

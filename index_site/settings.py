@@ -248,6 +248,9 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(DATA_DIR / "emails"))
 
+# Days a sent email's outbox row (subject and recipient; the body is dropped once sent) is kept.
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=30)
+
 # Celery. The embedded broker is kombu's filesystem transport: no server to install.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 _broker_dir = DATA_DIR / "broker"
@@ -276,6 +279,10 @@ CELERY_BEAT_SCHEDULE = {
     "send-pending-emails": {
         "task": "index_site.tasks.send_pending_emails",
         "schedule": 60.0,
+    },
+    "delete-old-emails": {
+        "task": "index_site.tasks.delete_old_emails",
+        "schedule": crontab(hour=4, minute=23),
     },
     "record-expired-api-tokens": {
         "task": "tokens.tasks.record_expired_api_tokens",

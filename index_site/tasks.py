@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from index_site.outbox import deliver_email, pending_email_ids
+from index_site.outbox import delete_old_sent_emails, deliver_email, pending_email_ids
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -14,3 +14,9 @@ def send_pending_emails() -> None:
     """Retry every outbox email that is still unsent."""
     for pk in pending_email_ids():
         send_email.delay(pk)
+
+
+@shared_task
+def delete_old_emails() -> None:
+    """Delete sent outbox rows past their retention period."""
+    delete_old_sent_emails()

@@ -1,15 +1,18 @@
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core import mail
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from accounts.models import User
 from index_site import tasks
 from index_site.email import queue_email
 from index_site.models import OutboxEmail
-from index_site.outbox import deliver_email, pending_email_ids
-from index_site.tasks import send_pending_emails
+from index_site.outbox import SENT_BODY_NOTE, deliver_email, pending_email_ids
+from index_site.tasks import delete_old_emails, send_pending_emails
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +95,33 @@ def test_a_broker_outage_after_commit_leaves_the_change_made_and_the_email_waiti
     assert waiting.sent_at is None
     assert pending_email_ids() == [waiting.pk]
     assert mail.outbox == []
+
+
+def test_a_sent_email_keeps_no_body(queued):
+    pk, _ = queued
+    deliver_email(pk)
+    row = OutboxEmail.objects.get(pk=pk)
+    assert "Hello" not in row.body_text
+    assert row.body_text == SENT_BODY_NOTE
+    assert row.body_html == ""
+
+
+def test_an_unsent_email_keeps_its_body_for_the_retry(queued, settings):
+    pk, _ = queued
+    settings.EMAIL_BACKEND = "tests.index_site.failing_backend.FailingBackend"
+    with pytest.raises(ConnectionRefusedError):
+        deliver_email(pk)
+    assert "Hello" in OutboxEmail.objects.get(pk=pk).body_text
+
+
+def test_sent_emails_are_deleted_after_the_retention_period(settings):
+    settings.OUTBOX_RETENTION_DAYS = 30
+    with time_machine.travel(timezone.now() - timedelta(days=31), tick=False):
+        (old,) = queue_email(recipients=["a@example.com"], template="test_email", context={})
+        deliver_email(old)
+        (old_unsent,) = queue_email(recipients=["b@example.com"], template="test_email", context={})
+    with time_machine.travel(timezone.now() - timedelta(days=29), tick=False):
+        (recent,) = queue_email(recipients=["c@example.com"], template="test_email", context={})
+        deliver_email(recent)
+    delete_old_emails.delay()
+    assert set(OutboxEmail.objects.values_list("pk", flat=True)) == {old_unsent, recent}
