@@ -3,10 +3,9 @@
 from django.db.models import Prefetch, QuerySet
 
 from accounts.models import User
-from projects.models import Project, Role
+from projects.models import Project
+from projects.selectors import UPLOAD_ROLES
 from tokens.models import ApiToken
-
-UPLOAD_ROLES = (Role.Kind.OWNER, Role.Kind.MAINTAINER)
 
 
 def tokens_for_user(user: User) -> QuerySet[ApiToken]:

@@ -20,7 +20,8 @@ from accounts.notifications import email_user
 from accounts.selectors import verified_primary_email_for_user
 from auditlog.events import EventType
 from auditlog.services import record_event
-from projects.models import Project, Role
+from projects.models import Project
+from projects.selectors import UPLOAD_ROLES
 from tokens import caveats
 from tokens.exceptions import TokenCreationError, TokenCreationLimitedError
 from tokens.macaroons import mint_token
@@ -35,7 +36,6 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 # A refused use is written to the owner's history at most once per token, reason and hour.
 REFUSAL_THROTTLE_SECONDS = 60 * 60
 PUBLISHER_TOKEN_RETENTION = timedelta(days=1)
-UPLOAD_ROLES = (Role.Kind.OWNER, Role.Kind.MAINTAINER)
 DUPLICATE_NAME_MESSAGE = "You already have a token with this name. Choose another name."
 # Tokens a user may be given per hour, however they are created (page, command).
 CREATE_RATE = "20/h"
