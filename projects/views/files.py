@@ -5,10 +5,11 @@ object. Files are immutable (a filename can never be reused), so they are cached
 """
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponseNotModified
+from django.http import FileResponse, Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_safe
 
+from projects.conditional import respond_with_etag
 from projects.models import File
 from projects.services.downloads import record_download
 
@@ -23,25 +24,20 @@ def _open(path: str):
         raise Http404("This file is not in storage.") from None
 
 
-def _not_modified(request: HttpRequest, etag: str) -> bool:
-    return etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}
-
-
 def _attachment(
     request: HttpRequest, *, storage_path: str, filename: str, etag: str
 ) -> HttpResponseBase:
-    if _not_modified(request, etag):
-        response: HttpResponseBase = HttpResponseNotModified()
-    else:
-        response = FileResponse(
+    return respond_with_etag(
+        request,
+        etag=etag,
+        cache_control=IMMUTABLE_CACHE_CONTROL,
+        build=lambda: FileResponse(
             _open(storage_path),
             as_attachment=True,
             filename=filename,
             content_type="application/octet-stream",
-        )
-    response["ETag"] = etag
-    response["Cache-Control"] = IMMUTABLE_CACHE_CONTROL
-    return response
+        ),
+    )
 
 
 @require_safe

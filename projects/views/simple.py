@@ -9,12 +9,14 @@ import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
+from projects.conditional import respond_with_etag
 from projects.models import Project, Release
 from projects.names import normalize_project_name
 from projects.negotiation import JSON_V1, TEXT_HTML, choose_simple_content_type
@@ -35,17 +37,16 @@ def _negotiate(request: HttpRequest) -> str | None:
     )
 
 
-def _respond(request: HttpRequest, content: str, content_type: str) -> HttpResponse:
+def _respond(request: HttpRequest, content: str, content_type: str) -> HttpResponseBase:
     body = content.encode()
-    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     if content_type == TEXT_HTML:
         content_type = "text/html; charset=utf-8"
-    if etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
-        response = HttpResponse(status=304)
-    else:
-        response = HttpResponse(body, content_type=content_type)
-    response["ETag"] = etag
-    response["Cache-Control"] = SIMPLE_CACHE_CONTROL
+    response = respond_with_etag(
+        request,
+        etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"',
+        cache_control=SIMPLE_CACHE_CONTROL,
+        build=lambda: HttpResponse(body, content_type=content_type),
+    )
     patch_vary_headers(response, ["Accept"])
     return response
 
@@ -57,7 +58,7 @@ def _not_acceptable() -> HttpResponse:
 
 
 @require_safe
-def simple_index(request: HttpRequest) -> HttpResponse:
+def simple_index(request: HttpRequest) -> HttpResponseBase:
     """Every project, as `/simple/<normalized name>/` links (HTML) or a `projects` list (JSON)."""
     content_type = _negotiate(request)
     if content_type is None:
@@ -114,7 +115,7 @@ def _json_file(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 @require_safe
-def simple_project(request: HttpRequest, name: str) -> HttpResponse:
+def simple_project(request: HttpRequest, name: str) -> HttpResponseBase:
     """One project's files. A non-normalized name redirects (301) to the normalized URL."""
     normalized = normalize_project_name(name)
     if normalized != name:
