@@ -54,5 +54,8 @@ class EventType(StrEnum):
     PROJECT_OIDC_PUBLISHER_REMOVED = "project:oidc:publisher-removed"
     ACCOUNT_OIDC_PENDING_PUBLISHER_ADDED = "account:oidc:pending-publisher-added"
     ACCOUNT_OIDC_PENDING_PUBLISHER_REMOVED = "account:oidc:pending-publisher-removed"
+    ADMIN_OIDC_ISSUER_CHANGED = "admin:oidc_issuer:changed"
+    # Admin switches
+    ADMIN_FLAG_CHANGED = "admin:flag:changed"
     # Authorization
     AUTHZ_DENIED = "authz:denied"

@@ -23,10 +23,10 @@ from projects.models import Project
 from projects.names import normalize_project_name, validate_project_name
 from projects.selectors import get_project_by_name, is_owner
 from projects.services.projects import create_project
-from publishing.models import PendingPublisher, TrustedPublisher
+from publishing.models import PendingPublisher
 from publishing.publisher_errors import PublisherError
 from publishing.selectors import publishers_of_token
-from publishing.services import get_or_create_publisher
+from publishing.services import delete_publisher_if_orphaned, get_or_create_publisher
 
 
 def _publishing_url(project: Project) -> str:
@@ -44,11 +44,6 @@ def _name_taken_message(project_name: str) -> str:
         "name can have only one. Choose another name. If the name is yours and you did not "
         "register it, contact the site's administrators before you publish."
     )
-
-
-def _delete_orphan(publisher: TrustedPublisher) -> None:
-    if not publisher.projects.exists() and not publisher.pending_publishers.exists():
-        publisher.delete()
 
 
 @transaction.atomic
@@ -136,19 +131,34 @@ def remove_pending_publisher(
     """Delete `actor`'s pending publisher."""
     if pending.added_by_id != actor.pk:
         raise PublisherError("You can only remove your own pending publishers.")
+    _delete_pending(pending, actor=actor, removed_by=actor.username, request=request)
+
+
+@transaction.atomic
+def remove_pending_publisher_as_admin(
+    *, pending: PendingPublisher, actor: User, request: HttpRequest | None = None
+) -> None:
+    """Delete a pending publisher from the admin; the registrant's history shows who did."""
+    _delete_pending(pending, actor=actor, removed_by=f"admin:{actor.username}", request=request)
+
+
+def _delete_pending(
+    pending: PendingPublisher, *, actor: User, removed_by: str, request: HttpRequest | None
+) -> None:
     record_event(
         event_type=EventType.ACCOUNT_OIDC_PENDING_PUBLISHER_REMOVED,
         actor=actor,
+        user=pending.added_by,
         request=request,
         data={
             "project": pending.project_name,
             "publisher": pending.display_name,
-            "removed_by": actor.username,
+            "removed_by": removed_by,
         },
     )
     publisher = pending.publisher
     pending.delete()
-    _delete_orphan(publisher)
+    delete_publisher_if_orphaned(publisher)
 
 
 @transaction.atomic
@@ -182,7 +192,7 @@ def expire_pending_publishers(*, now: datetime | None = None) -> int:
         )
         publisher = pending.publisher
         pending.delete()
-        _delete_orphan(publisher)
+        delete_publisher_if_orphaned(publisher)
     return len(expired)
 
 

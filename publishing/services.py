@@ -23,7 +23,14 @@ from projects.exceptions import ProjectNameError
 from projects.models import Project
 from projects.names import validate_project_name
 from projects.selectors import get_project_by_name, owners_of_project, roles_for_project
-from publishing.models import Provider, TokenPublisher, TrustedPublisher, UsedJwtId
+from publishing.models import (
+    AdminFlag,
+    OIDCIssuer,
+    Provider,
+    TokenPublisher,
+    TrustedPublisher,
+    UsedJwtId,
+)
 from publishing.oidc.errors import TokenRequestError, invalid_payload, invalid_publisher
 from publishing.oidc.providers import find_publishers
 from publishing.oidc.verification import peek_issuer, verify_token
@@ -303,12 +310,31 @@ def get_or_create_publisher(*, config: dict[str, Any]) -> TrustedPublisher:
     return candidate
 
 
+def delete_publisher_if_orphaned(publisher: TrustedPublisher) -> None:
+    """Delete the publisher row once no project and no pending publisher uses it."""
+    if not publisher.projects.exists() and not publisher.pending_publishers.exists():
+        publisher.delete()
+
+
 @transaction.atomic
 def add_publisher_to_project(
     *, project: Project, config: dict[str, Any], actor: User, request: HttpRequest | None = None
 ) -> TrustedPublisher:
     """Let the CI identity `config` publish `project`; email every collaborator."""
     publisher = get_or_create_publisher(config=config)
+    attach_publisher_to_project(project=project, publisher=publisher, actor=actor, request=request)
+    return publisher
+
+
+@transaction.atomic
+def attach_publisher_to_project(
+    *,
+    project: Project,
+    publisher: TrustedPublisher,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> None:
+    """Let an existing publisher publish `project` too; email every collaborator."""
     if publisher.projects.filter(pk=project.pk).exists():
         raise PublisherError(f"{publisher.display_name} is already registered with {project.name}.")
     publisher.projects.add(project)
@@ -328,7 +354,6 @@ def add_publisher_to_project(
     _notify_collaborators(
         project=project, publisher=publisher, actor=actor, template="publishing/publisher_added"
     )
-    return publisher
 
 
 @transaction.atomic
@@ -368,8 +393,80 @@ def remove_publisher_from_project(
             reason=f"trusted publisher removed from {project.name}",
             request=request,
         )
-    if not publisher.projects.exists() and not publisher.pending_publishers.exists():
-        publisher.delete()
+    delete_publisher_if_orphaned(publisher)
+
+
+@transaction.atomic
+def set_admin_flag(
+    *,
+    flag_id: str,
+    is_enabled: bool,
+    description: str,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> AdminFlag:
+    """Turn an admin flag (such as `disallow-oidc`) on or off, on the actor's history."""
+    flag = AdminFlag.objects.select_for_update().filter(pk=flag_id).first()
+    was_enabled = flag.is_enabled if flag is not None else None
+    was_description = flag.description if flag is not None else None
+    if flag is None:
+        flag = AdminFlag(id=flag_id)
+    if (was_enabled, was_description) == (is_enabled, description):
+        return flag
+    flag.is_enabled = is_enabled
+    flag.description = description
+    flag.save()
+    record_event(
+        event_type=EventType.ADMIN_FLAG_CHANGED,
+        actor=actor,
+        request=request,
+        data={
+            "flag": flag.pk,
+            "is_enabled": is_enabled,
+            "was_enabled": was_enabled,
+            "description": description,
+        },
+    )
+    return flag
+
+
+@transaction.atomic
+def save_oidc_issuer(
+    *,
+    issuer: OIDCIssuer,
+    changed_fields: list[str],
+    actor: User,
+    request: HttpRequest | None = None,
+) -> None:
+    """Add or change a registered OIDC issuer, on the actor's history."""
+    action = "added" if issuer.pk is None else "changed"
+    issuer.save()
+    record_event(
+        event_type=EventType.ADMIN_OIDC_ISSUER_CHANGED,
+        actor=actor,
+        request=request,
+        data={
+            "action": action,
+            "issuer": issuer.name,
+            "issuer_url": issuer.issuer_url,
+            "fields": sorted(changed_fields),
+            "is_enabled": issuer.is_enabled,
+        },
+    )
+
+
+@transaction.atomic
+def delete_oidc_issuer(
+    *, issuer: OIDCIssuer, actor: User, request: HttpRequest | None = None
+) -> None:
+    """Delete a registered OIDC issuer no publisher uses, on the actor's history."""
+    record_event(
+        event_type=EventType.ADMIN_OIDC_ISSUER_CHANGED,
+        actor=actor,
+        request=request,
+        data={"action": "deleted", "issuer": issuer.name, "issuer_url": issuer.issuer_url},
+    )
+    issuer.delete()
 
 
 def notify_token_upload_to_published_project(*, project: Project, identity: Any) -> None:
