@@ -21,6 +21,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.models import User
+from accounts.policy_hook import two_factor_missing
 from accounts.reauth import mark_authenticated
 from accounts.selectors import has_two_factor
 from auditlog.events import EventType
@@ -176,9 +177,6 @@ def record_login_failure(request: HttpRequest, *, user: User | None, reason: str
 
 def login_redirect(request: HttpRequest, user: User, *, next_url: str = "") -> HttpResponse:
     """Where a freshly logged-in user goes: two-factor setup if the policy needs it, else next."""
-    # projects owns the two-factor policy; imported here because projects imports accounts.
-    from projects.policy import two_factor_missing  # noqa: PLC0415 - see the comment above
-
     if two_factor_missing(user):
         messages.warning(request, TWO_FACTOR_SETUP_MESSAGE)
         return redirect("accounts:two_factor")

@@ -1,7 +1,8 @@
 """What the second-factor methods share: counting them, the last-method rule, emails.
 
 `accounts` answers "does this user have a second factor?"; whether they *must* have one is the
-one policy in `projects.policy`, asked here only to refuse removing the last method.
+one policy in `projects.policy`, asked through `accounts.policy_hook` only to refuse removing
+the last method.
 """
 
 from typing import Any
@@ -13,13 +14,10 @@ from django.urls import reverse
 
 from accounts.models import RecoveryCode, TOTPDevice, User, WebAuthnCredential, WebAuthnUserHandle
 from accounts.notifications import email_user
+from accounts.policy_hook import two_factor_required
 from accounts.sessions import end_other_sessions
 from auditlog.events import EventType
 from auditlog.services import record_event
-
-# The one policy lives in projects (it depends on roles); accounts asks it only here, for the
-# last-method rule, rather than keeping a second copy of it.
-from projects.policy import two_factor_required
 
 
 class TwoFactorError(Exception):
