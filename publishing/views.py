@@ -3,8 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
@@ -15,8 +14,8 @@ from accounts.reauth import require_reauth
 from index_site.views import ratelimited
 from projects.exceptions import ProjectNameError
 from projects.models import Project
+from projects.permissions import owned_project_or_denied
 from projects.policy import require_two_factor
-from projects.selectors import get_project_by_name, is_owner
 from publishing import pending as pending_services
 from publishing import services
 from publishing.forms import PENDING_FORMS, PROJECT_FORMS
@@ -35,13 +34,15 @@ def _registration_rate(group: str, request: HttpRequest) -> str:
     return settings.PUBLISHER_REGISTRATION_RATE_LIMIT
 
 
-def _owned_project(request: AuthenticatedRequest, name: str) -> Project:
-    project = get_project_by_name(name)
-    if project is None:
-        raise Http404("No such project.")
-    if not is_owner(project, request.user):
-        raise PermissionDenied("Only the project's owners can manage its trusted publishers.")
-    return project
+def _owned_project(request: AuthenticatedRequest, name: str, action: str) -> Project:
+    """The project, if the user owns it; otherwise `authz:denied` is recorded and 403."""
+    return owned_project_or_denied(
+        name=name,
+        user=request.user,
+        action=action,
+        request=request,
+        message="Only the project's owners can manage its trusted publishers.",
+    )
 
 
 def _selected_provider(request: HttpRequest) -> str:
@@ -81,7 +82,8 @@ def _forms(request: HttpRequest, registry, selected: str, bound=None) -> list:
     key="ip", rate=_registration_rate, method="POST", group="publishing:register", block=False
 )
 def project_publishing(request: AuthenticatedRequest, name: str) -> HttpResponse:
-    project = _owned_project(request, name)
+    action = "project:publisher:add" if request.method == "POST" else "project:publisher:view"
+    project = _owned_project(request, name, action)
     if getattr(request, "limited", False):
         return ratelimited(request, Ratelimited())
     selected = _selected_provider(request)
@@ -118,7 +120,7 @@ def project_publishing(request: AuthenticatedRequest, name: str) -> HttpResponse
 def remove_project_publisher(
     request: AuthenticatedRequest, name: str, publisher_id: int
 ) -> HttpResponse:
-    project = _owned_project(request, name)
+    project = _owned_project(request, name, "project:publisher:remove")
     publisher = get_object_or_404(publishers_for_project(project), pk=publisher_id)
     services.remove_publisher_from_project(
         project=project, publisher=publisher, actor=request.user, request=request

@@ -8,7 +8,6 @@ and record `authz:denied` when refused.
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,13 +20,13 @@ from projects.exceptions import RoleError
 from projects.forms import ChangeRoleForm, InviteCollaboratorForm, TrustedPublishingOnlyForm
 from projects.models import Project, Role, RoleInvitation
 from projects.names import normalize_project_name
+from projects.permissions import owned_project_or_denied
 from projects.policy import TWO_FACTOR_REQUIRED_MESSAGE, require_two_factor, two_factor_missing
 from projects.selectors import (
     PROJECT_ORDERINGS,
     pending_invitations_for_project,
     pending_invitations_for_user,
     projects_for_user,
-    role_for_user,
     roles_for_project,
 )
 from projects.services.projects import set_trusted_publishing_only
@@ -37,7 +36,6 @@ from projects.services.roles import (
     decline_invitation,
     invite_collaborator,
     read_invitation_token,
-    record_authorization_denied,
     remove_role,
     revoke_invitation,
 )
@@ -51,25 +49,13 @@ class AuthenticatedRequest(HttpRequest):
     user: User
 
 
-OWNER_ONLY_MESSAGE = (
-    "Only the project's owners can do this. Ask an owner if you need the change made."
-)
-
-
 def _project(name: str) -> Project:
     return get_object_or_404(Project, normalized_name=normalize_project_name(name))
 
 
 def _owned_project(request: AuthenticatedRequest, name: str, action: str) -> Project:
     """The project, if the user owns it; otherwise record `authz:denied` and answer 403."""
-    project = _project(name)
-    role = role_for_user(project, request.user)
-    if role is None or role.role != Role.Kind.OWNER:
-        record_authorization_denied(
-            actor=request.user, project=project, action=action, request=request
-        )
-        raise PermissionDenied(OWNER_ONLY_MESSAGE)
-    return project
+    return owned_project_or_denied(name=name, user=request.user, action=action, request=request)
 
 
 def _back_to_settings(project: Project) -> HttpResponse:

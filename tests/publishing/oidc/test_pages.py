@@ -100,13 +100,28 @@ def test_owner_removes_a_publisher_and_collaborators_are_emailed(
     assert AuditEvent.objects.filter(event_type=EventType.PROJECT_OIDC_PUBLISHER_REMOVED).exists()
 
 
-def test_maintainer_cannot_manage_publishers(client, maintainer, project):
+def test_maintainer_cannot_manage_publishers_and_each_refusal_is_audited(
+    client, maintainer, project
+):
     publisher = add_publisher(project, **GITHUB_CONFIG)
     _login(client, maintainer)
     assert client.get(URL).status_code == 403
     assert client.post(URL, _github_form(**{"github-repository": "x"})).status_code == 403
     assert client.post(f"{URL}{publisher.pk}/remove/").status_code == 403
     assert publisher.projects.exists()
+    denied = AuditEvent.objects.filter(event_type=EventType.AUTHZ_DENIED).order_by("pk")
+    assert [event.data["action"] for event in denied] == [
+        "project:publisher:view",
+        "project:publisher:add",
+        "project:publisher:remove",
+    ]
+    assert {(event.actor_id, event.project) for event in denied} == {(maintainer.pk, project)}
+
+
+def test_publisher_page_of_a_missing_project_is_not_found(client, owner):
+    _login(client, owner)
+    assert client.get("/manage/project/no-such-project/settings/publishing/").status_code == 404
+    assert not AuditEvent.objects.filter(event_type=EventType.AUTHZ_DENIED).exists()
 
 
 def test_publisher_pages_require_two_factor(client, project):
