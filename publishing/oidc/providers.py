@@ -223,14 +223,31 @@ def _custom_candidates(issuer: Issuer, claims: Claims) -> tuple[Candidates, str]
 
 
 def _custom_mismatches(publisher: TrustedPublisher, claims: Claims) -> list[str]:
+    """The failing rules of a custom publisher, with expected values only when safe to show.
+
+    A candidate shares one exact rule with the token, but that rule may pin something anyone
+    can have (`ref == refs/heads/main`). Expected values are shown only when every exact rule
+    holds, that is when the token is the CI identity the publisher pins and only a narrower
+    rule (a ref prefix) failed; otherwise the refusal names the claims, never the values
+    another project's publisher expects.
+    """
     if not publisher.claim_rules:
         return ["the publisher has no claim rules"]
+    failing = [rule for rule in publisher.claim_rules if not rule_holds(rule, claims)]
+    identity_proven = all(
+        rule_holds(rule, claims) for rule in publisher.claim_rules if rule["op"] == "equals"
+    )
+    if not identity_proven:
+        return [
+            f"claim {rule['claim']!r} is {claims.get(rule['claim'])!r}, which the publisher's "
+            "rules do not accept"
+            for rule in failing
+        ]
     return [
         f"claim {rule['claim']!r} is {claims.get(rule['claim'])!r} but the publisher requires "
         f"it to {rule['op'].replace('startswith', 'start with').replace('equals', 'equal')} "
         f"{rule['value']!r}"
-        for rule in publisher.claim_rules
-        if not rule_holds(rule, claims)
+        for rule in failing
     ]
 
 

@@ -516,6 +516,48 @@ def test_custom_issuer_with_pinned_keys_and_claim_rules(web, project, mint):
     assert "acme/tool" not in error_description(body)
 
 
+def test_custom_issuer_refusal_does_not_reveal_values_of_a_publisher_matched_on_a_shared_rule(
+    web, project, mint
+):
+    """A candidate sharing only a common exact rule (a branch) shows no other expected value."""
+    from tests.publishing.oidc.conftest import Issuer  # noqa: PLC0415 - the fake issuer class
+
+    forgejo = Issuer("https://code.acme.example", web)
+    registered = OIDCIssuer.objects.create(
+        name="forgejo",
+        issuer_url=forgejo.url,
+        key_source=OIDCIssuer.KeySource.PINNED,
+        pinned_jwks={"keys": [forgejo.jwk(forgejo.key, forgejo.kid)]},
+        audience="forgejo-aud",
+    )
+    add_publisher(
+        project,
+        provider=Provider.CUSTOM,
+        issuer=registered,
+        claim_rules=[
+            {"claim": "ref", "op": "equals", "value": "refs/heads/main"},
+            {"claim": "repository", "op": "equals", "value": "victim/secret-tool"},
+            {"claim": "workflow", "op": "startswith", "value": "victim-release"},
+        ],
+    )
+    now = int(time.time())
+    claims = {
+        "iss": forgejo.url,
+        "aud": "forgejo-aud",
+        "iat": now,
+        "exp": now + 300,
+        "jti": "1",
+        "ref": "refs/heads/main",
+        "repository": "attacker/tool",
+        "workflow": "mine",
+    }
+    status, body = mint(forgejo.sign(claims))
+    assert (status, error_code(body)) == (422, "invalid-publisher")
+    description = error_description(body)
+    assert "victim" not in description
+    assert "claim 'repository' is 'attacker/tool'" in description
+
+
 # 109: scope of the minted token ---------------------------------------------------------
 
 
