@@ -2,7 +2,10 @@
 
 No form here can set or show a password (not even its hash): an administrator sends a reset
 link instead, and the user chooses the password. Account state changes go through services so
-they are audited.
+they are audited: an edit of name, staff or superuser status or groups records
+`account:admin:change`. Users and addresses cannot be deleted here: a deleted user would take
+their audit trail's link and perhaps a project's only owner with them. Disable the account
+instead (the "Disable the selected accounts" action).
 """
 
 from typing import cast
@@ -57,6 +60,27 @@ class UserAdmin(TwoFactorUserAdminMixin, admin.ModelAdmin):
         # People register themselves (with a verified address); admins use `createsuperuser`.
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Disable instead: deleting could orphan projects and cut the audit trail.
+        return False
+
+    def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
+        """Apply the edit through the audited service, compared with the stored user."""
+        services.change_user_by_admin(
+            user=User.objects.get(pk=obj.pk),
+            actor=cast(User, request.user),
+            name=form.cleaned_data["name"],
+            is_staff=form.cleaned_data["is_staff"],
+            is_superuser=form.cleaned_data["is_superuser"],
+            groups=form.cleaned_data["groups"],
+            request=request,
+        )
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        # The groups were set by the service in save_model; the inlines are read-only.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
     @admin.display(description="Primary email")
     def primary_email(self, obj: User) -> str:
         return obj.email
@@ -109,4 +133,8 @@ class EmailAdmin(admin.ModelAdmin):
     fields = ("user", "email", "is_primary", "is_verified", "created_at", "verified_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Removing an address is the owner's audited action, from their settings page.
         return False

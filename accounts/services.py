@@ -5,9 +5,11 @@ the same transaction, so a rolled-back change sends nothing.
 """
 
 import logging
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.cache import cache
@@ -165,9 +167,20 @@ def verify_email(*, token: str, request: HttpRequest | None = None) -> Email | N
 # Profile and email addresses ---------------------------------------------------------------
 
 
-def update_profile(*, user: User, name: str) -> None:
+@transaction.atomic
+def update_profile(*, user: User, name: str, request: HttpRequest | None = None) -> None:
+    """Change the user's display name (recorded, old and new, when it changes)."""
+    if user.name == name:
+        return
+    old_name = user.name
     user.name = name
     user.save(update_fields=["name"])
+    record_event(
+        event_type=EventType.ACCOUNT_PROFILE_CHANGE,
+        actor=user,
+        request=request,
+        data={"name": {"old": old_name, "new": name}},
+    )
 
 
 @transaction.atomic
@@ -425,16 +438,56 @@ def record_reauth_failure(*, user: User, request: HttpRequest) -> None:
 def set_user_active(
     *, user: User, is_active: bool, actor: User, request: HttpRequest | None = None
 ) -> None:
-    """Disable or re-enable an account. A disabled user's sessions stop authenticating.
-
-    Disabling is an audit event; re-enabling is recorded by the admin's own change log.
-    """
+    """Disable or re-enable an account (both recorded). A disabled user's sessions stop."""
     if user.is_active == is_active:
         return
     user.is_active = is_active
     user.save(update_fields=["is_active"])
-    if not is_active:
+    if is_active:
+        record_event(event_type=EventType.ACCOUNT_ENABLED, actor=actor, user=user, request=request)
+    else:
         record_event(event_type=EventType.ACCOUNT_DISABLED, actor=actor, user=user, request=request)
         # is_active already stops the sessions; ending them too means re-enabling the account
         # does not bring a session of whoever caused the disabling back to life.
         end_other_sessions(user=user, request=request)
+
+
+@transaction.atomic
+def change_user_by_admin(
+    *,
+    user: User,
+    actor: User,
+    name: str,
+    is_staff: bool,
+    is_superuser: bool,
+    groups: Iterable[Group],
+    request: HttpRequest | None = None,
+) -> None:
+    """Apply an administrator's edit of a user's name, staff and superuser status and groups.
+
+    One `account:admin:change` event lists what changed (old and new), in the same transaction;
+    nothing is recorded when nothing changed.
+    """
+    groups = list(groups)
+    new_groups = sorted({group.name for group in groups})
+    old_groups = sorted(user.groups.values_list("name", flat=True))
+    changes: dict[str, dict[str, object]] = {}
+    for field, value in (("name", name), ("is_staff", is_staff), ("is_superuser", is_superuser)):
+        if getattr(user, field) != value:
+            changes[field] = {"old": getattr(user, field), "new": value}
+            setattr(user, field, value)
+    if new_groups != old_groups:
+        changes["groups"] = {"old": old_groups, "new": new_groups}
+        user.groups.set(groups)
+    if not changes:
+        return
+    fields = [field for field in ("name", "is_staff", "is_superuser") if field in changes]
+    if fields:
+        user.save(update_fields=fields)
+    record_event(
+        event_type=EventType.ACCOUNT_ADMIN_CHANGE,
+        actor=actor,
+        user=user,
+        request=request,
+        data={"changes": changes},
+    )

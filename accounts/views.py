@@ -222,7 +222,7 @@ def update_profile_view(request: AuthenticatedRequest) -> HttpResponse:
     form = ProfileForm(request.POST)
     if not form.is_valid():
         return _render_settings(request, profile_form=form)
-    services.update_profile(user=request.user, name=form.cleaned_data["name"])
+    services.update_profile(user=request.user, name=form.cleaned_data["name"], request=request)
     messages.success(request, "Your display name is saved.")
     return redirect("accounts:settings")
 

@@ -7,6 +7,10 @@ class EventType(StrEnum):
     # Accounts
     ACCOUNT_CREATE = "account:create"
     ACCOUNT_DISABLED = "account:disabled"
+    ACCOUNT_ENABLED = "account:enabled"
+    ACCOUNT_PROFILE_CHANGE = "account:profile:change"
+    # An administrator changed name, staff/superuser status or groups in the admin.
+    ACCOUNT_ADMIN_CHANGE = "account:admin:change"
     ACCOUNT_EMAIL_ADD = "account:email:add"
     ACCOUNT_EMAIL_VERIFIED = "account:email:verified"
     ACCOUNT_EMAIL_REMOVE = "account:email:remove"
@@ -36,6 +40,7 @@ class EventType(StrEnum):
     PROJECT_API_TOKEN_REMOVED = "project:api_token:removed"
     # Projects
     PROJECT_CREATE = "project:create"
+    PROJECT_REMOVE = "project:remove"
     PROJECT_ROLE_INVITE = "project:role:invite"
     PROJECT_ROLE_DECLINE_INVITE = "project:role:decline_invite"
     PROJECT_ROLE_REVOKE_INVITE = "project:role:revoke_invite"

@@ -1,6 +1,7 @@
 """Django admin for users and addresses: no password hashes, audited account changes."""
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 
 from accounts.models import User
@@ -78,3 +79,84 @@ def test_email_admin_lists_addresses(admin_client, user, django_assert_max_num_q
         response = admin_client.get("/admin/accounts/email/")
     assert response.status_code == 200
     assert user.email.encode() in response.content
+
+
+def _change_form_data(client, user, **changes):
+    """The user's admin change form as the page fills it, with `changes` applied."""
+    url = f"/admin/accounts/user/{user.pk}/change/"
+    context = client.get(url).context
+    form = context["adminform"].form
+    data = {name: form.initial.get(name) for name in form.fields}
+    data["groups"] = [group.pk for group in data["groups"] or []]
+    for inline in context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update({management.add_prefix(k): v for k, v in management.initial.items()})
+        for inline_form in inline.formset.forms:
+            data.update(
+                {
+                    inline_form.add_prefix(name): getattr(inline_form.instance, name).pk
+                    if name != "id"
+                    else inline_form.instance.pk
+                    for name in inline_form.fields
+                }
+            )
+    data.update(changes)
+    return url, {k: v for k, v in data.items() if v is not None and v is not False}
+
+
+def test_admin_granting_staff_and_a_group_is_recorded(admin_client, user):
+    group = Group.objects.create(name="moderators")
+    url, data = _change_form_data(admin_client, user, is_staff=True, groups=[group.pk])
+    response = admin_client.post(url, data)
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.is_staff
+    assert list(user.groups.all()) == [group]
+    event = AuditEvent.objects.get(event_type="account:admin:change")
+    assert event.user == user
+    assert event.actor_username == "root"
+    assert event.data == {
+        "changes": {
+            "is_staff": {"old": False, "new": True},
+            "groups": {"old": [], "new": ["moderators"]},
+        }
+    }
+
+
+def test_admin_revoking_superuser_is_recorded(admin_client):
+    other = UserFactory(is_staff=True, is_superuser=True)
+    url, data = _change_form_data(admin_client, other)
+    data.pop("is_superuser")
+    assert admin_client.post(url, data).status_code == 302
+    assert not User.objects.get(pk=other.pk).is_superuser
+    event = AuditEvent.objects.get(event_type="account:admin:change")
+    assert event.data == {"changes": {"is_superuser": {"old": True, "new": False}}}
+
+
+def test_admin_saving_an_unchanged_user_records_nothing(admin_client, user):
+    url, data = _change_form_data(admin_client, user)
+    assert admin_client.post(url, data).status_code == 302
+    assert not AuditEvent.objects.filter(event_type="account:admin:change").exists()
+
+
+def test_admin_cannot_delete_users_or_addresses(admin_client, user):
+    assert admin_client.get(f"/admin/accounts/user/{user.pk}/delete/").status_code == 403
+    address = user.emails.get()
+    assert admin_client.get(f"/admin/accounts/email/{address.pk}/delete/").status_code == 403
+    response = admin_client.post(
+        "/admin/accounts/user/", {"action": "delete_selected", "_selected_action": [user.pk]}
+    )
+    assert User.objects.filter(pk=user.pk).exists()
+    assert response.status_code in {200, 302}
+
+
+def test_re_enabling_an_account_is_recorded(admin_client, user):
+    admin_client.post(
+        "/admin/accounts/user/", {"action": "disable_accounts", "_selected_action": [user.pk]}
+    )
+    admin_client.post(
+        "/admin/accounts/user/", {"action": "enable_accounts", "_selected_action": [user.pk]}
+    )
+    event = AuditEvent.objects.get(event_type="account:enabled")
+    assert event.user == user
+    assert event.actor_username == "root"

@@ -51,12 +51,16 @@ def test_settings_page_query_count_is_pinned(client_for, user, django_assert_max
     assert b"extra4@example.com" in response.content
 
 
-def test_display_name_is_saved(client_for, user):
+def test_display_name_is_saved_and_recorded(client_for, user):
+    old_name = user.name
     client = client_for(user)
     response = client.post("/account/settings/profile/", {"name": "Ada L."})
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.name == "Ada L."
+    event = AuditEvent.objects.get(event_type="account:profile:change")
+    assert event.user == user
+    assert event.data == {"name": {"old": old_name, "new": "Ada L."}}
 
 
 def test_adding_an_address_emails_a_verification_link(client_for, user):
