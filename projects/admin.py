@@ -1,11 +1,20 @@
-"""Django admin for projects. Limits and the critical flag change through services (audited)."""
+"""Django admin for projects. Limits, the critical flag and removal go through audited services."""
+
+from typing import cast
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 
+from accounts.models import User
 from projects.models import (
     DownloadCount,
+    File,
     FilenameRegistry,
     ProhibitedProjectName,
     Project,
@@ -13,7 +22,7 @@ from projects.models import (
     RoleInvitation,
 )
 from projects.names import normalize_project_name
-from projects.services.projects import set_project_critical, set_project_limits
+from projects.services.projects import delete_project, set_project_critical, set_project_limits
 
 UPLOAD_LIMIT_CAP = 1024 * 1024 * 1024  # 1 GiB, PyPI's cap on a single file.
 
@@ -50,6 +59,27 @@ class ProjectAdminForm(forms.ModelForm):
         if value is not None and value <= 0:
             raise forms.ValidationError(
                 "Enter a positive size in bytes, or leave it empty for the site default."
+            )
+        return value
+
+
+class ProjectDeleteForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Emailed to every owner and kept in the audit log.",
+    )
+    confirm_name = forms.CharField(label="Type the project's name to confirm")
+
+    def __init__(self, *args, project: Project, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def clean_confirm_name(self) -> str:
+        value = self.cleaned_data["confirm_name"]
+        if normalize_project_name(value) != self.project.normalized_name:
+            raise forms.ValidationError(
+                f"Type '{self.project.name}' exactly to confirm which project to remove."
             )
         return value
 
@@ -104,6 +134,41 @@ class ProjectAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         # Projects are created by uploads, so the creator becomes Owner with an audit trail.
         return False
+
+    def delete_view(self, request: HttpRequest, object_id, extra_context=None) -> HttpResponse:
+        """Remove a project through `delete_project`: with a reason, audited, owners emailed.
+
+        Replaces Django's confirmation page, whose delete would leave no event and no notice.
+        """
+        project = self.get_object(request, unquote(object_id))
+        if project is None:
+            raise Http404("No such project.")
+        if not self.has_delete_permission(request, project):
+            raise PermissionDenied("Removing projects needs the permission to delete them.")
+        form = ProjectDeleteForm(request.POST or None, project=project)
+        if request.method == "POST" and form.is_valid():
+            name = project.name
+            delete_project(
+                project=project,
+                actor=cast(User, request.user),
+                request=request,
+                reason=form.cleaned_data["reason"],
+            )
+            messages.success(request, f"Removed the project '{name}'; its owners were emailed.")
+            return redirect("admin:projects_project_changelist")
+        roles = Role.objects.filter(project=project, role=Role.Kind.OWNER).select_related("user")
+        context = {
+            **self.admin_site.each_context(request),
+            **(extra_context or {}),
+            "title": f"Remove the project '{project.name}'",
+            "project": project,
+            "form": form,
+            "owners": sorted(role.user.username for role in roles),
+            "release_count": project.releases.count(),
+            "file_count": File.objects.filter(release__project=project).count(),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "projects/admin/delete.html", context)
 
     def save_model(self, request, obj, form, change) -> None:
         # Changes go through the services, which record the audit events.
