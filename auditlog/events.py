@@ -41,7 +41,6 @@ class EventType(StrEnum):
     # Projects
     PROJECT_CREATE = "project:create"
     PROJECT_REMOVE = "project:remove"
-    PROJECT_REMOVE = "project:remove"
     PROJECT_ROLE_INVITE = "project:role:invite"
     PROJECT_ROLE_DECLINE_INVITE = "project:role:decline_invite"
     PROJECT_ROLE_REVOKE_INVITE = "project:role:revoke_invite"
