@@ -6,11 +6,11 @@
 import re
 from typing import Any, cast
 
-import requests
 from django import forms
-from django.conf import settings
 
+from publishing.github_api import lookup_github_owner
 from publishing.models import OIDCIssuer, Provider
+from publishing.publisher_errors import PublisherError
 
 GITHUB_OWNER = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]*$")
 GITHUB_REPOSITORY = re.compile(r"^[a-zA-Z0-9-_.]+$")
@@ -100,27 +100,11 @@ class GitHubPublisherForm(PublisherForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("owner") and not data.get("owner_id") and not self.errors:
-            data["owner"], data["owner_id"] = self._lookup_owner(data["owner"])
+            try:
+                data["owner"], data["owner_id"] = lookup_github_owner(data["owner"])
+            except PublisherError as exc:
+                raise forms.ValidationError(str(exc)) from exc
         return data
-
-    def _lookup_owner(self, owner: str) -> tuple[str, str]:
-        url = f"{settings.OIDC_GITHUB_API_URL.rstrip('/')}/users/{owner}"
-        try:
-            response = requests.get(url, timeout=5, headers={"Accept": "application/json"})
-        except requests.RequestException:
-            response = None
-        if response is not None and response.status_code == 404:
-            raise forms.ValidationError(f"GitHub has no user or organization named {owner!r}.")
-        try:
-            data = response.json() if response is not None and response.ok else {}
-        except ValueError:
-            data = {}
-        if not isinstance(data.get("id"), int) or not isinstance(data.get("login"), str):
-            raise forms.ValidationError(
-                "GitHub could not be asked for the owner's ID right now. Enter it yourself "
-                f"(the `id` at https://api.github.com/users/{owner}) or try again later."
-            )
-        return data["login"], str(data["id"])
 
     def config(self) -> dict[str, Any]:
         data = self.cleaned_data

@@ -189,7 +189,7 @@ def _oidc_settings(settings):
 def web(monkeypatch) -> FakeWeb:
     fake = FakeWeb()
     monkeypatch.setattr("publishing.oidc.jwks.requests.get", fake.get)
-    monkeypatch.setattr("publishing.forms.requests.get", fake.get)
+    monkeypatch.setattr("publishing.github_api.requests.get", fake.get)
     return fake
 
 

@@ -178,6 +178,15 @@ def test_unknown_github_owner_is_refused(client, owner, project, web):
     assert b"GitHub has no user or organization" in response.content
 
 
+def test_github_unreachable_asks_for_the_owner_id(client, owner, project, web):
+    web.down = True
+    _login(client, owner)
+    response = client.post(URL, _github_form(**{"github-owner_id": ""}))
+    assert response.status_code == 400
+    assert b"Enter it yourself" in response.content
+    assert not TrustedPublisher.objects.exists()
+
+
 def test_default_compute_service_account_is_refused(client, owner, project):
     _login(client, owner)
     response = client.post(
