@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.notifications import email_user
+from accounts.selectors import verified_primary_email_for_user
 from auditlog.events import EventType
 from auditlog.services import record_event
 from projects.exceptions import ProjectNameError
@@ -63,7 +64,7 @@ def register_pending_publisher(
     """
     # Lock the user's row so two concurrent registrations cannot both pass the limit.
     User.objects.select_for_update().filter(pk=user.pk).first()
-    if not user.emails.filter(is_primary=True, is_verified=True).exists():
+    if verified_primary_email_for_user(user) is None:
         raise PublisherError(
             "Verify your primary email address before registering a pending publisher: we "
             "email you when the project is created."
