@@ -3,6 +3,7 @@
 from typing import Any
 
 from accounts.models import User
+from accounts.selectors import primary_email_for_user, verified_primary_email_for_user
 from index_site.email import queue_email
 
 
@@ -13,11 +14,9 @@ def email_user(
 
     Unverified addresses are skipped unless `allow_unverified` (verification emails need it).
     """
-    filters = {"is_primary": True}
-    if not allow_unverified:
-        filters["is_verified"] = True
-    address = user.emails.filter(**filters).values_list("email", flat=True).first()
+    select = primary_email_for_user if allow_unverified else verified_primary_email_for_user
+    address = select(user)
     if address is None:
         return False
-    queue_email(recipients=[address], template=template, context={"user": user, **context})
+    queue_email(recipients=[address.email], template=template, context={"user": user, **context})
     return True

@@ -23,6 +23,7 @@ from django.utils.http import urlsafe_base64_encode
 from accounts import ratelimits
 from accounts.models import Email, User
 from accounts.notifications import email_user
+from accounts.selectors import verified_primary_email_for_user
 from accounts.sessions import end_other_sessions
 from auditlog.events import EventType
 from auditlog.services import record_event
@@ -313,9 +314,8 @@ def _reset_recipient(identifier: str) -> tuple[User, str] | None:
     user = User.objects.filter(username__iexact=identifier, is_active=True).first()
     if user is None:
         return None
-    primary = user.emails.filter(is_primary=True, is_verified=True)
-    address = primary.values_list("email", flat=True).first()
-    return (user, address) if address else None
+    primary = verified_primary_email_for_user(user)
+    return (user, primary.email) if primary else None
 
 
 def _queue_password_reset(

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.notifications import email_user
-from accounts.selectors import get_user_by_username
+from accounts.selectors import get_user_by_username, verified_primary_email_for_user
 from auditlog.events import EventType
 from auditlog.services import record_event
 from projects.exceptions import PermissionDeniedError, RoleError
@@ -138,7 +138,7 @@ def invite_collaborator(
         raise RoleError(
             f"{invitee.username} already has a role on {project.name}. Change their role instead."
         )
-    if not invitee.emails.filter(is_primary=True, is_verified=True).exists():
+    if verified_primary_email_for_user(invitee) is None:
         raise RoleError(
             f"{invitee.username} has no verified primary email address, so they cannot receive "
             "the invitation. Ask them to verify their address first."
