@@ -90,7 +90,7 @@ def _open_zip(path: str) -> zipfile.ZipFile:
         raise _invalid(TOO_MANY_MEMBERS)
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (*_ZIP_READ_ERRORS, ValueError):
         raise _invalid("The file is not a valid zip archive.") from None
     try:
         _check_zip_members(archive)
