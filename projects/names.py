@@ -10,6 +10,7 @@ down.
 import re
 import sys
 
+from django.db.models import Q
 from packaging.utils import canonicalize_name
 
 from projects.exceptions import ProjectNameError
@@ -80,9 +81,20 @@ def validate_project_name(name: str) -> str:
             f"The name {name!r} isn't allowed. Choose a different name for your project.",
             code="prohibited",
         )
-    if Project.objects.filter(normalized_name=normalized).exists():
+    # One query for both clashes: with two separate ones, a project created by a concurrent
+    # upload between them would read as "too similar" instead of "taken".
+    clashing = (
+        Project.objects.filter(
+            Q(normalized_name=normalized)
+            | Q(ultranormalized_name=ultranormalize_project_name(name))
+        )
+        .values_list("normalized_name", flat=True)
+        .order_by()
+    )
+    clashing_names = set(clashing)
+    if normalized in clashing_names:
         raise conflict_error(name)
-    if Project.objects.filter(ultranormalized_name=ultranormalize_project_name(name)).exists():
+    if clashing_names:
         raise ProjectNameError(
             f"The name {name!r} is too similar to an existing project. Choose a different name "
             "for your project.",
