@@ -17,9 +17,9 @@ from django.utils import timezone
 from accounts.models import RecoveryCode, User
 from accounts.notifications import email_user
 from accounts.sessions import end_other_sessions
-from accounts.two_factor import site_link
 from auditlog.events import EventType
 from auditlog.services import record_event
+from index_site.links import absolute_url
 
 CODE_COUNT = 8
 CODE_BYTES = 8  # 64 bits each.
@@ -107,7 +107,10 @@ def generate_recovery_codes(*, user: User, actor: User, request: HttpRequest | N
     email_user(
         user=user,
         template="two_factor/recovery_codes_generated",
-        context={"is_regenerated": bool(replaced), "manage_url": site_link("accounts:two_factor")},
+        context={
+            "is_regenerated": bool(replaced),
+            "manage_url": absolute_url("accounts:two_factor"),
+        },
     )
     return codes
 
@@ -144,8 +147,8 @@ def use_recovery_code(
         context={
             "remaining": remaining,
             "is_low": remaining <= LOW_REMAINING,
-            "manage_url": site_link("accounts:two_factor"),
-            "help_url": site_link("accounts:two_factor_help"),
+            "manage_url": absolute_url("accounts:two_factor"),
+            "help_url": absolute_url("accounts:two_factor_help"),
         },
     )
     return RecoveryCodeResult.ACCEPTED

@@ -49,10 +49,10 @@ from accounts.two_factor import (
     TwoFactorError,
     ensure_method_removable,
     notify_method_change,
-    site_link,
 )
 from auditlog.events import EventType
 from auditlog.services import record_event
+from index_site.links import absolute_url
 
 REGISTER_SESSION_KEY = "webauthn_register"
 AUTHENTICATE_SESSION_KEY = "webauthn_authenticate"
@@ -349,8 +349,8 @@ def report_possible_clone(
         template="two_factor/possible_clone",
         context={
             "label": credential.label,
-            "manage_url": site_link("accounts:two_factor"),
-            "help_url": site_link("accounts:two_factor_help"),
+            "manage_url": absolute_url("accounts:two_factor"),
+            "help_url": absolute_url("accounts:two_factor_help"),
         },
     )
 

@@ -15,7 +15,6 @@ from django.core import signing
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -29,6 +28,7 @@ from auditlog.events import EventType
 from auditlog.services import record_event
 from index_site.client_ip import client_ip
 from index_site.email import queue_email
+from index_site.links import absolute_url
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +43,6 @@ class AccountError(Exception):
 
 class UsernameTakenError(AccountError):
     pass
-
-
-def site_url(path: str) -> str:
-    """An absolute link for emails, from SITE_URL."""
-    return settings.SITE_URL + path
 
 
 # Registration and verification -------------------------------------------------------------
@@ -68,7 +63,7 @@ def send_verification_email(*, email: Email) -> None:
         context={
             "user": email.user,
             "email": email.email,
-            "verify_url": site_url(reverse("accounts:verify_email") + f"?token={token}"),
+            "verify_url": absolute_url("accounts:verify_email", query={"token": token}),
             "max_age_hours": settings.EMAIL_VERIFICATION_MAX_AGE // 3600,
         },
     )
@@ -92,8 +87,8 @@ def _send_address_in_use_notice(*, address: str, action: str) -> None:
         context={
             "email": address,
             "action": action,
-            "login_url": site_url(reverse("accounts:login")),
-            "reset_url": site_url(reverse("accounts:password_reset")),
+            "login_url": absolute_url("accounts:login"),
+            "reset_url": absolute_url("accounts:password_reset"),
         },
     )
 
@@ -248,8 +243,8 @@ def make_primary_email(*, user: User, email: Email, request: HttpRequest | None 
                 "user": user,
                 "old_email": old.email,
                 "new_email": email.email,
-                "settings_url": site_url(reverse("accounts:settings")),
-                "reset_url": site_url(reverse("accounts:password_reset")),
+                "settings_url": absolute_url("accounts:settings"),
+                "reset_url": absolute_url("accounts:password_reset"),
             },
         )
 
@@ -284,8 +279,8 @@ def _send_password_changed(user: User) -> None:
         user=user,
         template="accounts/password_changed",
         context={
-            "reset_url": site_url(reverse("accounts:password_reset")),
-            "history_url": site_url(reverse("auditlog:security_history")),
+            "reset_url": absolute_url("accounts:password_reset"),
+            "history_url": absolute_url("auditlog:security_history"),
         },
     )
 
@@ -328,9 +323,7 @@ def _queue_password_reset(
         template=template,
         context={
             "user": user,
-            "reset_url": site_url(
-                reverse("accounts:password_reset_confirm", kwargs={"uidb64": uid, "token": token})
-            ),
+            "reset_url": absolute_url("accounts:password_reset_confirm", uidb64=uid, token=token),
             "timeout_minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
         },
     )

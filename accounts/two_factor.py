@@ -5,12 +5,8 @@ one policy in `projects.policy`, asked through `accounts.policy_hook` only to re
 the last method.
 """
 
-from typing import Any
-
-from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
-from django.urls import reverse
 
 from accounts.models import RecoveryCode, TOTPDevice, User, WebAuthnCredential, WebAuthnUserHandle
 from accounts.notifications import email_user
@@ -18,6 +14,7 @@ from accounts.policy_hook import two_factor_required
 from accounts.sessions import end_other_sessions
 from auditlog.events import EventType
 from auditlog.services import record_event
+from index_site.links import absolute_url
 
 
 class TwoFactorError(Exception):
@@ -37,11 +34,6 @@ METHOD_LABELS = {
     METHOD_WEBAUTHN: "security key or passkey",
     METHOD_RECOVERY_CODE: "recovery code",
 }
-
-
-def site_link(url_name: str, **kwargs: Any) -> str:
-    """An absolute link for emails, from SITE_URL."""
-    return settings.SITE_URL + reverse(url_name, kwargs=kwargs or None)
 
 
 def count_methods(user: User) -> int:
@@ -64,8 +56,8 @@ def notify_method_change(*, user: User, template: str, method: str, label: str =
         context={
             "method": METHOD_LABELS[method],
             "label": label,
-            "manage_url": site_link("accounts:two_factor"),
-            "help_url": site_link("accounts:two_factor_help"),
+            "manage_url": absolute_url("accounts:two_factor"),
+            "help_url": absolute_url("accounts:two_factor_help"),
         },
     )
 
@@ -101,7 +93,7 @@ def reset_two_factor(*, user: User, actor: User, reason: str, request: HttpReque
         template="two_factor/reset",
         context={
             "reason": reason,
-            "manage_url": site_link("accounts:two_factor"),
-            "help_url": site_link("accounts:two_factor_help"),
+            "manage_url": absolute_url("accounts:two_factor"),
+            "help_url": absolute_url("accounts:two_factor_help"),
         },
     )
