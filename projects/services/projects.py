@@ -5,13 +5,13 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.urls import reverse
 
 from accounts.models import User
 from accounts.notifications import email_user
 from accounts.selectors import has_two_factor
 from auditlog.events import EventType
 from auditlog.services import record_event
+from index_site.links import absolute_url
 from projects.models import File, Project, Release, Role
 from projects.names import (
     conflict_error,
@@ -207,16 +207,12 @@ def delete_project(
         "reason": reason,
         "release_count": release_count,
         "file_count": file_count,
-        "projects_url": _site_link("projects:mine"),
-        "history_url": _site_link("auditlog:security_history"),
+        "projects_url": absolute_url("projects:mine"),
+        "history_url": absolute_url("auditlog:security_history"),
     }
     for owner in owners:
         email_user(user=owner, template="projects/project_removed", context=context)
     project.delete()
-
-
-def _site_link(url_name: str, **kwargs: Any) -> str:
-    return settings.SITE_URL + reverse(url_name, kwargs=kwargs or None)
 
 
 def _notify_project_critical(*, project: Project, by_admin: bool) -> None:
@@ -236,11 +232,11 @@ def _notify_project_critical(*, project: Project, by_admin: bool) -> None:
         "top_percent": f"{settings.CRITICAL_PROJECTS_TOP_PERCENT:g}",
         "window_days": settings.CRITICAL_PROJECTS_WINDOW_DAYS,
         "policy_is_critical": settings.TWO_FACTOR_POLICY == "critical",
-        "project_url": _site_link("projects:detail", name=project.normalized_name),
-        "two_factor_url": _site_link("accounts:two_factor"),
-        "publishing_url": _site_link("publishing:project", name=project.normalized_name),
-        "settings_url": _site_link("projects:settings", name=project.normalized_name),
-        "projects_url": _site_link("projects:mine"),
+        "project_url": absolute_url("projects:detail", name=project.normalized_name),
+        "two_factor_url": absolute_url("accounts:two_factor"),
+        "publishing_url": absolute_url("publishing:project", name=project.normalized_name),
+        "settings_url": absolute_url("projects:settings", name=project.normalized_name),
+        "projects_url": absolute_url("projects:mine"),
     }
     for role in roles:
         email_user(

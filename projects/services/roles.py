@@ -12,7 +12,6 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -20,6 +19,7 @@ from accounts.notifications import email_user
 from accounts.selectors import get_user_by_username, verified_primary_email_for_user
 from auditlog.events import EventType
 from auditlog.services import record_event
+from index_site.links import absolute_url
 from projects.exceptions import PermissionDeniedError, RoleError
 from projects.models import Project, Role, RoleInvitation
 
@@ -27,21 +27,11 @@ INVITATION_SALT = "projects.role-invitation"
 ROLE_CHOICES = frozenset(Role.Kind.values)
 
 
-def _site_url(path: str) -> str:
-    return f"{settings.SITE_URL}{path}"
-
-
 def _project_links(project: Project) -> dict[str, str]:
     return {
-        "project_url": _site_url(
-            reverse("projects:detail", kwargs={"name": project.normalized_name})
-        ),
-        "settings_url": _site_url(
-            reverse("projects:settings", kwargs={"name": project.normalized_name})
-        ),
-        "history_url": _site_url(
-            reverse("projects:history", kwargs={"name": project.normalized_name})
-        ),
+        "project_url": absolute_url("projects:detail", name=project.normalized_name),
+        "settings_url": absolute_url("projects:settings", name=project.normalized_name),
+        "history_url": absolute_url("projects:history", name=project.normalized_name),
     }
 
 
@@ -175,8 +165,8 @@ def invite_collaborator(
             "project": project,
             "invitation": invitation,
             "inviter": actor,
-            "accept_url": _site_url(reverse("projects:invitation", kwargs={"token": token})),
-            "invitations_url": _site_url(reverse("projects:mine")),
+            "accept_url": absolute_url("projects:invitation", token=token),
+            "invitations_url": absolute_url("projects:mine"),
             **_project_links(project),
         },
     )
