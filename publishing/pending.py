@@ -11,7 +11,6 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -19,6 +18,7 @@ from accounts.notifications import email_user
 from accounts.selectors import verified_primary_email_for_user
 from auditlog.events import EventType
 from auditlog.services import record_event
+from index_site.links import absolute_url
 from projects.exceptions import ProjectNameError
 from projects.models import Project
 from projects.names import normalize_project_name, validate_project_name
@@ -28,14 +28,6 @@ from publishing.models import PendingPublisher
 from publishing.publisher_errors import PublisherError
 from publishing.selectors import publishers_of_token
 from publishing.services import delete_publisher_if_orphaned, get_or_create_publisher
-
-
-def _publishing_url(project: Project) -> str:
-    return settings.SITE_URL + reverse("publishing:project", kwargs={"name": project.name})
-
-
-def _account_publishing_url() -> str:
-    return settings.SITE_URL + reverse("publishing:account")
 
 
 def _name_taken_message(project_name: str) -> str:
@@ -77,9 +69,10 @@ def register_pending_publisher(
         )
     existing = get_project_by_name(project_name)
     if existing is not None and is_owner(existing, user):
+        url = absolute_url("publishing:project", name=existing.name)
         raise PublisherError(
             f"The project {existing.name!r} already exists and you own it: add the publisher "
-            f"on the project's publishing page instead: {_publishing_url(existing)}"
+            f"on the project's publishing page instead: {url}"
         )
     try:
         normalized = validate_project_name(project_name)
@@ -188,7 +181,7 @@ def expire_pending_publishers(*, now: datetime | None = None) -> int:
             context={
                 "pending": pending,
                 "days": settings.PENDING_PUBLISHER_LIFETIME.days,
-                "account_publishing_url": _account_publishing_url(),
+                "account_publishing_url": absolute_url("publishing:account"),
             },
         )
         publisher = pending.publisher
@@ -256,7 +249,7 @@ def project_from_pending_publisher(
         context={
             "project": project,
             "publisher": publisher,
-            "publishing_url": _publishing_url(project),
+            "publishing_url": absolute_url("publishing:project", name=project.name),
         },
     )
     pending.delete()

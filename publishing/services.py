@@ -13,12 +13,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest
-from django.urls import reverse
 
 from accounts.models import User
 from accounts.notifications import email_user
 from auditlog.events import EventType
 from auditlog.services import record_event
+from index_site.links import absolute_url
 from projects.exceptions import ProjectNameError
 from projects.models import Project
 from projects.names import validate_project_name
@@ -149,7 +149,7 @@ def _notify_environment_ignored(
     throttle = f"publishing:environment-ignored:{publisher.pk}:{environment.lower()}"
     if not cache.add(throttle, 1, ENVIRONMENT_NOTICE_INTERVAL):
         return
-    url = settings.SITE_URL + reverse("publishing:project", kwargs={"name": project.name})
+    url = absolute_url("publishing:project", name=project.name)
     for owner in owners_of_project(project):
         email_user(
             user=owner,
@@ -281,7 +281,7 @@ def burn_publisher_token(*, raw_token: str, request: HttpRequest | None = None) 
 def _notify_collaborators(
     *, project: Project, publisher: TrustedPublisher, actor: User, template: str
 ) -> None:
-    url = settings.SITE_URL + reverse("publishing:project", kwargs={"name": project.name})
+    url = absolute_url("publishing:project", name=project.name)
     for role in roles_for_project(project):
         email_user(
             user=role.user,
@@ -481,10 +481,8 @@ def notify_token_upload_to_published_project(*, project: Project, identity: Any)
     if not TrustedPublisher.objects.filter(projects=project).exists():
         return
     user = getattr(identity, "user", None)
-    tokens_url = settings.SITE_URL + reverse("tokens:list")
-    publishing_url = settings.SITE_URL + reverse(
-        "publishing:project", kwargs={"name": project.name}
-    )
+    tokens_url = absolute_url("tokens:list")
+    publishing_url = absolute_url("publishing:project", name=project.name)
     for owner in owners_of_project(project):
         email_user(
             user=owner,

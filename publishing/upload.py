@@ -18,12 +18,12 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, QueryDict
 from django.http.multipartparser import MultiPartParserError
-from django.urls import NoReverseMatch, reverse
 from django_ratelimit.core import get_usage
 from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name, canonicalize_version
 
 from accounts.selectors import verified_primary_email_for_user
+from index_site.links import absolute_url
 from projects.exceptions import ProjectNameError
 from projects.models import File, Project
 from projects.names import validate_project_name
@@ -95,13 +95,6 @@ class UploadResult:
     is_new: bool
 
 
-def _site_link(url_name: str) -> str:
-    try:
-        return settings.SITE_URL + reverse(url_name)
-    except NoReverseMatch:
-        return settings.SITE_URL + "/"
-
-
 def authenticate(request: HttpRequest) -> UploadIdentity:
     """The upload's identity from its `Authorization` header; users need email and 2FA."""
     try:
@@ -115,14 +108,14 @@ def authenticate(request: HttpRequest) -> UploadIdentity:
         raise UploadError(
             f"User '{user.username}', associated with the API token used, does not have a "
             "verified primary email address. Please add a verified primary email before "
-            f"attempting to upload: {_site_link('accounts:settings')}",
+            f"attempting to upload: {absolute_url('accounts:settings')}",
             status=403,
         )
     if two_factor_missing(user):
         raise UploadError(
             f"User '{user.username}', associated with the API token used, does not have "
             "two-factor authentication enabled. Please enable two-factor authentication before "
-            f"attempting to upload: {_site_link('accounts:two_factor')}",
+            f"attempting to upload: {absolute_url('accounts:two_factor')}",
             status=403,
         )
     return identity
