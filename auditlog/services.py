@@ -1,7 +1,5 @@
 """The one way to record an audit event."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
@@ -48,52 +46,22 @@ def record_event(
     project history shows it. The client's IP and user agent come from `request`, here and
     nowhere else. Keys that look like secrets are redacted from `data`.
     """
-    event = _new_event(
-        NewEvent(event_type=event_type, actor=actor, user=user, project=project, data=data),
-        request=request,
-    )
-    event.save(force_insert=True)
-    return event
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """One event for `record_events`: `record_event`'s arguments other than the request."""
-
-    event_type: EventType
-    actor: models.Model | None
-    user: models.Model | None = None
-    project: models.Model | None = None
-    data: dict[str, Any] | None = None
-
-
-def record_events(
-    *, events: Sequence[NewEvent], request: HttpRequest | None = None
-) -> list[AuditEvent]:
-    """Append the events of one change in one INSERT, in order; as `record_event` otherwise.
-
-    For hot paths that write several events in one transaction (an upload's new release and
-    its file).
-    """
-    return AuditEvent.objects.bulk_create([_new_event(event, request=request) for event in events])
-
-
-def _new_event(event: NewEvent, *, request: HttpRequest | None) -> AuditEvent:
-    user = event.actor if event.user is None else event.user
+    if user is None:
+        user = actor
     ip_address = None
     user_agent = ""
     if request is not None:
         ip_address = client_ip(request) or None
         user_agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX]
-    return AuditEvent(
-        event_type=EventType(event.event_type),
-        actor=event.actor,
-        actor_username=getattr(event.actor, "username", ""),
+    return AuditEvent.objects.create(
+        event_type=EventType(event_type),
+        actor=actor,
+        actor_username=getattr(actor, "username", ""),
         user=user,
         username=getattr(user, "username", ""),
-        project=event.project,
-        project_name=getattr(event.project, "name", ""),
+        project=project,
+        project_name=getattr(project, "name", ""),
         ip_address=ip_address,
         user_agent=user_agent,
-        data=_redact(event.data or {}),
+        data=_redact(data or {}),
     )

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from auditlog.events import EventType
-from auditlog.services import NewEvent, record_events
+from auditlog.services import record_event
 from projects.models import File, FilenameRegistry, Project, Release
 
 FILE_REUSE_HELP = "Use a new version number: a filename can only ever hold one file."
@@ -324,7 +324,6 @@ def _add_release_file(
         "version": release.version,
         "canonical_version": release.canonical_version,
     }
-    events: list[NewEvent] = []
     release_id = checks.release_id
     if release_id is None:
         release_id = Release.objects.create(
@@ -336,10 +335,12 @@ def _add_release_file(
             metadata=release.metadata,
             uploaded_by=actor,
         ).pk
-        events.append(
-            NewEvent(
-                event_type=EventType.PROJECT_RELEASE_ADD, actor=actor, project=project, data=data
-            )
+        record_event(
+            event_type=EventType.PROJECT_RELEASE_ADD,
+            actor=actor,
+            request=request,
+            project=project,
+            data=data,
         )
 
     path = storage_path_for(
@@ -367,21 +368,20 @@ def _add_release_file(
     )
     FilenameRegistry.objects.create(filename=new_file.filename)
     Project.objects.filter(pk=project.pk).update(total_size=F("total_size") + new_file.size)
-    events.append(
-        NewEvent(
-            event_type=EventType.PROJECT_FILE_ADD,
-            actor=actor,
-            project=project,
-            data={
-                **data,
-                "filename": new_file.filename,
-                "packagetype": new_file.packagetype,
-                "sha256_digest": new_file.sha256_digest,
-            },
-        )
+    # Two INSERTs, not one bulk_create: Django's bulk insert costs more for two rows than two
+    # plain inserts (measured on PostgreSQL).
+    record_event(
+        event_type=EventType.PROJECT_FILE_ADD,
+        actor=actor,
+        request=request,
+        project=project,
+        data={
+            **data,
+            "filename": new_file.filename,
+            "packagetype": new_file.packagetype,
+            "sha256_digest": new_file.sha256_digest,
+        },
     )
-    # The release's and the file's events in one INSERT.
-    record_events(events=events, request=request)
     local = new_file.local_file
     # A temporary upload (with a path) is moved into place by the filesystem storage, not read
     # and copied a second time.

@@ -4,7 +4,7 @@ from django.test import RequestFactory
 
 from auditlog.events import EventType
 from auditlog.models import AppendOnlyError, AuditEvent
-from auditlog.services import NewEvent, record_event, record_events
+from auditlog.services import record_event
 
 pytestmark = pytest.mark.django_db
 
@@ -68,44 +68,4 @@ def test_an_event_rolls_back_with_the_change_it_records(user):
 
     with pytest.raises(IntegrityError):
         change_that_fails()
-    assert not AuditEvent.objects.exists()
-
-
-def test_record_events_writes_each_event_in_order_as_record_event_would(user):
-    request = RequestFactory().get("/", REMOTE_ADDR="192.0.2.7", HTTP_USER_AGENT="twine/6.0")
-
-    record_events(
-        events=[
-            NewEvent(event_type=EventType.ACCOUNT_LOGIN_SUCCESS, actor=user),
-            NewEvent(
-                event_type=EventType.ACCOUNT_LOGIN_FAILURE,
-                actor=None,
-                user=user,
-                data={"password": "hunter22"},
-            ),
-        ],
-        request=request,
-    )
-
-    first, second = AuditEvent.objects.order_by("pk")
-    assert (first.event_type, first.actor, first.user) == (
-        EventType.ACCOUNT_LOGIN_SUCCESS,
-        user,
-        user,
-    )
-    assert (second.event_type, second.actor, second.username) == (
-        EventType.ACCOUNT_LOGIN_FAILURE,
-        None,
-        user.username,
-    )
-    assert second.data == {"password": "[redacted]"}
-    assert {(event.ip_address, event.user_agent) for event in (first, second)} == {
-        ("192.0.2.7", "twine/6.0")
-    }
-
-
-def test_record_events_refuses_an_unknown_event_type(user):
-    with pytest.raises(ValueError, match="not-an-event"):
-        record_events(events=[NewEvent(event_type="not-an-event", actor=user)])  # type: ignore[arg-type]
-
     assert not AuditEvent.objects.exists()

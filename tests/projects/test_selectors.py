@@ -2,6 +2,7 @@ import pytest
 
 from projects.models import Role
 from projects.selectors import (
+    get_project_with_role,
     is_owner,
     may_upload,
     projects_for_user,
@@ -26,6 +27,22 @@ def test_role_checks_distinguish_owner_maintainer_and_stranger():
     assert may_upload(project, maintainer)
     assert not may_upload(project, stranger)
     assert not is_owner(project, None)
+
+
+@pytest.mark.django_db
+def test_project_with_role_finds_by_normalized_name_with_that_users_role_only():
+    project = ProjectFactory(name="Sample.Pkg", normalized_name="sample-pkg")
+    owner = RoleFactory(project=project, role=Role.Kind.OWNER).user
+    maintainer = RoleFactory(project=project, role=Role.Kind.MAINTAINER).user
+    stranger = RoleFactory(role=Role.Kind.OWNER).user  # owner of another project only
+
+    assert get_project_with_role("SAMPLE_pkg", owner).user_role == Role.Kind.OWNER
+    assert get_project_with_role("sample.pkg", maintainer).user_role == Role.Kind.MAINTAINER
+    found = get_project_with_role("sample-pkg", stranger)
+    assert found == project
+    assert found.user_role is None
+    assert get_project_with_role("sample-pkg", None).user_role is None
+    assert get_project_with_role("other-pkg", owner) is None
 
 
 @pytest.mark.django_db
