@@ -58,7 +58,6 @@ REGISTER_SESSION_KEY = "webauthn_register"
 AUTHENTICATE_SESSION_KEY = "webauthn_authenticate"
 CHALLENGE_MAX_AGE = 300  # seconds
 CEREMONY_TIMEOUT_MS = 120_000
-MAX_BODY_BYTES = 64 * 1024  # A credential is a few kilobytes at most.
 LABEL_MAX_LENGTH = 64
 
 KIND_SECURITY_KEY = "security_key"

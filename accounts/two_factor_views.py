@@ -41,7 +41,6 @@ from accounts.security_keys import (
     KIND_PASSKEY,
     KIND_SECURITY_KEY,
     KINDS,
-    MAX_BODY_BYTES,
     WebAuthnError,
     authenticate_credential,
     authentication_options,
@@ -65,6 +64,7 @@ from accounts.totp import (
 )
 from accounts.two_factor import TwoFactorError, count_methods
 from accounts.two_factor_forms import RecoveryCodeForm, TOTPCodeForm
+from index_site.json_body import JSONBodyError, read_json_object
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -102,13 +102,10 @@ def _has_null_byte(request: HttpRequest) -> bool:
 
 def _read_json_body(request: HttpRequest) -> dict[str, Any] | None:
     """The request's JSON object, or None if it is too large or not a JSON object."""
-    if len(request.body) > MAX_BODY_BYTES:
-        return None
     try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        return read_json_object(request)
+    except JSONBodyError:
         return None
-    return body if isinstance(body, dict) else None
 
 
 def _json_error(message: str, *, status: int = 400) -> JsonResponse:

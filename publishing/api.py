@@ -5,9 +5,6 @@
 the posted token alone. Error bodies are PyPI's, so the clients print them.
 """
 
-import json
-from typing import Any
-
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -15,12 +12,18 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
+from index_site.json_body import (
+    MAX_JSON_BODY_BYTES,
+    JSONBodyError,
+    JSONBodyProblem,
+    read_json_object,
+)
 from publishing import services
 from publishing.oidc.errors import TokenRequestError, invalid_payload
 from publishing.selectors import trusted_publishing_disabled_reason
 
 # A CI JWT is a few kilobytes; anything much larger is refused before parsing.
-MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = MAX_JSON_BODY_BYTES
 
 
 def _rate(group: str, request: HttpRequest) -> str:
@@ -58,19 +61,14 @@ def _too_many() -> JsonResponse:
 def _posted_token(request: HttpRequest) -> str:
     """The `token` string of a `{"token": "..."}` body, or TokenRequestError."""
     try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > MAX_BODY_BYTES:
-        raise invalid_payload(f"request body larger than {MAX_BODY_BYTES} bytes")
-    body = request.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
-        raise invalid_payload(f"request body larger than {MAX_BODY_BYTES} bytes")
-    try:
-        payload: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise invalid_payload('the request body must be JSON: {"token": "<JWT>"}') from None
-    if not isinstance(payload, dict) or set(payload) != {"token"}:
+        payload = read_json_object(request, max_bytes=MAX_BODY_BYTES)
+    except JSONBodyError as error:
+        if error.problem is JSONBodyProblem.TOO_LARGE:
+            raise invalid_payload(f"request body larger than {MAX_BODY_BYTES} bytes") from None
+        if error.problem is JSONBodyProblem.NOT_JSON:
+            raise invalid_payload('the request body must be JSON: {"token": "<JWT>"}') from None
+        payload = {}
+    if set(payload) != {"token"}:
         raise invalid_payload('the request body must be exactly {"token": "<JWT>"}')
     token = payload["token"]
     if not isinstance(token, str) or not token:
