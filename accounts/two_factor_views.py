@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import ratelimits
 from accounts.encryption import decrypt_bytes, encrypt_bytes
+from accounts.http import AuthenticatedRequest
 from accounts.login import finish_login, get_pending_login_user, record_login_failure
 from accounts.models import TOTPDevice, User
 from accounts.reauth import require_reauth
@@ -65,13 +66,6 @@ from accounts.totp import (
 from accounts.two_factor import TwoFactorError, count_methods
 from accounts.two_factor_forms import RecoveryCodeForm, TOTPCodeForm
 from index_site.json_body import JSONBodyError, read_json_object
-
-
-class AuthenticatedRequest(HttpRequest):
-    """The request of a view behind `login_required` or `require_reauth`, for type checkers."""
-
-    user: User
-
 
 CODES_TO_SHOW_KEY = "recovery_codes_to_show"
 # Seconds during which new recovery codes, encrypted in the session, can still be shown once.

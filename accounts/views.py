@@ -34,6 +34,7 @@ from accounts.forms import (
     RegistrationForm,
     ResetPasswordForm,
 )
+from accounts.http import AuthenticatedRequest
 from accounts.login import (
     check_password_for_login,
     finish_password_step,
@@ -41,17 +42,10 @@ from accounts.login import (
     record_login_failure,
     safe_next_url,
 )
-from accounts.models import Email, User
+from accounts.models import Email
 from accounts.passwords import is_password_breached
 from accounts.reauth import is_recently_authenticated, mark_authenticated
 from accounts.selectors import emails_for_user, has_two_factor
-
-
-class AuthenticatedRequest(HttpRequest):
-    """The request of a `login_required` view, for type checkers."""
-
-    user: User
-
 
 LOGIN_FAILED_MESSAGE = (
     "The username or password is incorrect. Check both and try again, or reset your password."

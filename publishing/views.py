@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
 
-from accounts.models import User
+from accounts.http import AuthenticatedRequest
 from accounts.reauth import require_reauth
 from index_site.views import ratelimited
 from projects.exceptions import ProjectNameError
@@ -22,12 +22,6 @@ from publishing.forms import PENDING_FORMS, PROJECT_FORMS
 from publishing.models import PendingPublisher, Provider
 from publishing.publisher_errors import PublisherError
 from publishing.selectors import pending_publishers_for_user, publishers_for_project
-
-
-class AuthenticatedRequest(HttpRequest):
-    """The request of a `login_required` view, for type checkers."""
-
-    user: User
 
 
 def _registration_rate(group: str, request: HttpRequest) -> str:

@@ -9,11 +9,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from accounts.models import User
+from accounts.http import AuthenticatedRequest
 from accounts.reauth import require_reauth
 from auditlog.selectors import events_for_project
 from projects.exceptions import RoleError
@@ -41,12 +41,6 @@ from projects.services.roles import (
 )
 
 EVENTS_PER_PAGE = 25
-
-
-class AuthenticatedRequest(HttpRequest):
-    """A request `login_required` has let through: `user` is a real account."""
-
-    user: User
 
 
 def _project(name: str) -> Project:
