@@ -6,6 +6,7 @@ from index_site import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("help/", views.help_page, name="help"),
     path("_/health", views.health, name="health"),
     path("account/", include("accounts.urls")),
     path("", include("projects.urls")),

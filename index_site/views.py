@@ -13,6 +13,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
+@require_GET
+def help_page(request: HttpRequest) -> HttpResponse:
+    """Publishing help; API error messages link to its sections by anchor."""
+    return render(request, "help.html")
+
+
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> HttpResponse:

@@ -10,12 +10,12 @@ import binascii
 import time
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import User
 from index_site.client_ip import client_ip
+from index_site.links import absolute_url
 from projects.models import Project
 from tokens import services
 from tokens.caveats import ProjectConstraints
@@ -73,14 +73,12 @@ class UploadIdentity:
 
 
 def invalid_auth_message() -> str:
-    return INVALID_AUTH_MESSAGE.format(site_url=settings.SITE_URL)
+    return INVALID_AUTH_MESSAGE.format(help_url=absolute_url("help"))
 
 
 def password_auth_message() -> str:
-    return (
-        f"{PASSWORD_AUTH_MESSAGE} See {settings.SITE_URL}/help/#apitoken and "
-        f"{settings.SITE_URL}/help/#trusted-publishers"
-    )
+    help_url = absolute_url("help")
+    return f"{PASSWORD_AUTH_MESSAGE} See {help_url}#apitoken and {help_url}#trusted-publishers"
 
 
 @sensitive_variables("header", "value", "decoded", "raw")

@@ -2,7 +2,7 @@
 
 INVALID_AUTH_MESSAGE = (
     "Invalid or non-existent authentication information. "
-    "See {site_url}/help/#invalid-auth for more information."
+    "See {help_url}#invalid-auth for more information."
 )
 # A message, not a password.
 PASSWORD_AUTH_MESSAGE = "Username/Password authentication is no longer supported. Migrate to API Tokens or Trusted Publishers instead."  # noqa: S105, E501
