@@ -27,7 +27,12 @@ from projects.services.projects import create_project
 from publishing.models import PendingPublisher
 from publishing.publisher_errors import PublisherError
 from publishing.selectors import publishers_of_token
-from publishing.services import delete_publisher_if_orphaned, get_or_create_publisher
+from publishing.services import (
+    delete_publisher_if_orphaned,
+    get_or_create_publisher,
+    publisher_event_data,
+    record_pending_publisher_removed,
+)
 
 
 def _name_taken_message(project_name: str) -> str:
@@ -139,16 +144,8 @@ def remove_pending_publisher_as_admin(
 def _delete_pending(
     pending: PendingPublisher, *, actor: User, removed_by: str, request: HttpRequest | None
 ) -> None:
-    record_event(
-        event_type=EventType.ACCOUNT_OIDC_PENDING_PUBLISHER_REMOVED,
-        actor=actor,
-        user=pending.added_by,
-        request=request,
-        data={
-            "project": pending.project_name,
-            "publisher": pending.display_name,
-            "removed_by": removed_by,
-        },
+    record_pending_publisher_removed(
+        pending=pending, actor=actor, removed_by=removed_by, request=request
     )
     publisher = pending.publisher
     pending.delete()
@@ -165,15 +162,8 @@ def expire_pending_publishers(*, now: datetime | None = None) -> int:
         .select_related("added_by", "publisher", "issuer")
     )
     for pending in expired:
-        record_event(
-            event_type=EventType.ACCOUNT_OIDC_PENDING_PUBLISHER_REMOVED,
-            actor=None,
-            user=pending.added_by,
-            data={
-                "project": pending.project_name,
-                "publisher": pending.display_name,
-                "removed_by": "system:ttl-expired",
-            },
+        record_pending_publisher_removed(
+            pending=pending, actor=None, removed_by="system:ttl-expired"
         )
         email_user(
             user=pending.added_by,
@@ -235,10 +225,7 @@ def project_from_pending_publisher(
         request=request,
         project=project,
         data={
-            "publisher": publisher.display_name,
-            "publisher_id": publisher.pk,
-            "provider": publisher.provider,
-            "url": publisher.url,
+            **publisher_event_data(publisher),
             "submitted_by": "OpenID created token",
             "reified_from_pending_publisher": True,
         },

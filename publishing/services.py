@@ -26,6 +26,7 @@ from projects.selectors import get_project_by_name, owners_of_project, roles_for
 from publishing.models import (
     AdminFlag,
     OIDCIssuer,
+    PendingPublisher,
     Provider,
     TokenPublisher,
     TrustedPublisher,
@@ -89,17 +90,12 @@ def _discard_unusable_pending(
                     error = invalid_payload(str(exc))
                 else:
                     continue
-            record_event(
-                event_type=EventType.ACCOUNT_OIDC_PENDING_PUBLISHER_REMOVED,
+            record_pending_publisher_removed(
+                pending=pending,
                 actor=None,
-                user=pending.added_by,
+                removed_by="system:project-unavailable",
+                reason=reason,
                 request=request,
-                data={
-                    "project": pending.project_name,
-                    "publisher": pending.display_name,
-                    "removed_by": "system:project-unavailable",
-                    "reason": reason,
-                },
             )
             pending.delete()
             refusal = refusal or error
@@ -310,6 +306,41 @@ def get_or_create_publisher(*, config: dict[str, Any]) -> TrustedPublisher:
     return candidate
 
 
+def publisher_event_data(publisher: TrustedPublisher) -> dict[str, Any]:
+    """What the audit events about adding or removing a project's publisher say of it."""
+    return {
+        "publisher": publisher.display_name,
+        "publisher_id": publisher.pk,
+        "provider": publisher.provider,
+        "url": publisher.url,
+    }
+
+
+def record_pending_publisher_removed(
+    *,
+    pending: PendingPublisher,
+    actor: User | None,
+    removed_by: str,
+    reason: str | None = None,
+    request: HttpRequest | None = None,
+) -> None:
+    """Record on the registrant's history that `pending` is being deleted, and by whom."""
+    data = {
+        "project": pending.project_name,
+        "publisher": pending.display_name,
+        "removed_by": removed_by,
+    }
+    if reason is not None:
+        data["reason"] = reason
+    record_event(
+        event_type=EventType.ACCOUNT_OIDC_PENDING_PUBLISHER_REMOVED,
+        actor=actor,
+        user=pending.added_by,
+        request=request,
+        data=data,
+    )
+
+
 def delete_publisher_if_orphaned(publisher: TrustedPublisher) -> None:
     """Delete the publisher row once no project and no pending publisher uses it."""
     if not publisher.projects.exists() and not publisher.pending_publishers.exists():
@@ -344,10 +375,7 @@ def attach_publisher_to_project(
         request=request,
         project=project,
         data={
-            "publisher": publisher.display_name,
-            "publisher_id": publisher.pk,
-            "provider": publisher.provider,
-            "url": publisher.url,
+            **publisher_event_data(publisher),
             "submitted_by": actor.username,
         },
     )
@@ -374,10 +402,7 @@ def remove_publisher_from_project(
         request=request,
         project=project,
         data={
-            "publisher": publisher.display_name,
-            "publisher_id": publisher.pk,
-            "provider": publisher.provider,
-            "url": publisher.url,
+            **publisher_event_data(publisher),
             "removed_by": actor.username,
         },
     )
