@@ -5,6 +5,10 @@ password (`require_reauth`). Owner-only actions check the role on every request,
 and record `authz:denied` when refused.
 """
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Concatenate, ParamSpec
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -113,113 +117,111 @@ def project_history(request: AuthenticatedRequest, name: str) -> HttpResponse:
     return render(request, "projects/history.html", {"project": project, "page": page})
 
 
-@login_required
-@require_two_factor
-@require_reauth
-@require_http_methods(["GET", "POST"])
-def invite(request: AuthenticatedRequest, name: str) -> HttpResponse:
-    project = _owned_project(request, name, "project:role:invite")
-    if request.method == "POST":
-        form = InviteCollaboratorForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, "Enter a username and choose a role, then try again.")
+P = ParamSpec("P")
+
+
+def _owner_action(
+    action: str,
+) -> Callable[
+    [Callable[Concatenate[AuthenticatedRequest, Project, P], str | None]],
+    Callable[..., HttpResponse],
+]:
+    """An owner-only change posted from the project's settings page.
+
+    The wrapped function gets the owned project (anyone else gets 403 and `authz:denied` is
+    recorded under `action`, GET included) and runs only on POST; it returns the success message,
+    or None when there is nothing to announce. A `RoleError` becomes an error message. Every
+    answer goes back to the settings page; a GET (the return from re-authentication) lands there
+    without changing anything.
+    """
+
+    def decorator(
+        change: Callable[Concatenate[AuthenticatedRequest, Project, P], str | None],
+    ) -> Callable[..., HttpResponse]:
+        @login_required
+        @require_two_factor
+        @require_reauth
+        @require_http_methods(["GET", "POST"])
+        @wraps(change)
+        def view(
+            request: AuthenticatedRequest, name: str, *args: P.args, **kwargs: P.kwargs
+        ) -> HttpResponse:
+            project = _owned_project(request, name, action)
+            if request.method == "POST":
+                try:
+                    success = change(request, project, *args, **kwargs)
+                except RoleError as error:
+                    messages.error(request, error.message)
+                else:
+                    if success:
+                        messages.success(request, success)
             return _back_to_settings(project)
-        try:
-            invitation = invite_collaborator(
-                project=project,
-                username=form.cleaned_data["username"],
-                role=form.cleaned_data["role"],
-                actor=request.user,
-                request=request,
-            )
-        except RoleError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(
-                request,
-                f"Invited {invitation.invitee.username} as {invitation.role}. They will get an "
-                "email and can accept until the invitation expires.",
-            )
-    return _back_to_settings(project)
+
+        return view
+
+    return decorator
 
 
-@login_required
-@require_two_factor
-@require_reauth
-@require_http_methods(["GET", "POST"])
-def revoke(request: AuthenticatedRequest, name: str, invitation_id: int) -> HttpResponse:
-    project = _owned_project(request, name, "project:role:revoke_invite")
-    if request.method == "POST":
-        invitation = get_object_or_404(RoleInvitation, pk=invitation_id, project=project)
-        try:
-            revoke_invitation(invitation=invitation, actor=request.user, request=request)
-        except RoleError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(request, f"Revoked the invitation of {invitation.invitee.username}.")
-    return _back_to_settings(project)
+@_owner_action("project:role:invite")
+def invite(request: AuthenticatedRequest, project: Project) -> str | None:
+    form = InviteCollaboratorForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a username and choose a role, then try again.")
+        return None
+    invitation = invite_collaborator(
+        project=project,
+        username=form.cleaned_data["username"],
+        role=form.cleaned_data["role"],
+        actor=request.user,
+        request=request,
+    )
+    return (
+        f"Invited {invitation.invitee.username} as {invitation.role}. They will get an "
+        "email and can accept until the invitation expires."
+    )
 
 
-@login_required
-@require_two_factor
-@require_reauth
-@require_http_methods(["GET", "POST"])
-def change(request: AuthenticatedRequest, name: str, role_id: int) -> HttpResponse:
-    project = _owned_project(request, name, "project:role:change")
-    if request.method == "POST":
-        role = get_object_or_404(Role.objects.select_related("user"), pk=role_id, project=project)
-        form = ChangeRoleForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, "Choose a role: Owner or Maintainer.")
-            return _back_to_settings(project)
-        try:
-            role = change_role(
-                role=role, new_role=form.cleaned_data["role"], actor=request.user, request=request
-            )
-        except RoleError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(request, f"{role.user.username} is now {role.role}.")
-    return _back_to_settings(project)
+@_owner_action("project:role:revoke_invite")
+def revoke(request: AuthenticatedRequest, project: Project, invitation_id: int) -> str | None:
+    invitation = get_object_or_404(RoleInvitation, pk=invitation_id, project=project)
+    revoke_invitation(invitation=invitation, actor=request.user, request=request)
+    return f"Revoked the invitation of {invitation.invitee.username}."
 
 
-@login_required
-@require_two_factor
-@require_reauth
-@require_http_methods(["GET", "POST"])
-def remove(request: AuthenticatedRequest, name: str, role_id: int) -> HttpResponse:
-    project = _owned_project(request, name, "project:role:remove")
-    if request.method == "POST":
-        role = get_object_or_404(Role.objects.select_related("user"), pk=role_id, project=project)
-        try:
-            remove_role(role=role, actor=request.user, request=request)
-        except RoleError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(request, f"Removed {role.user.username} from {project.name}.")
-    return _back_to_settings(project)
+@_owner_action("project:role:change")
+def change(request: AuthenticatedRequest, project: Project, role_id: int) -> str | None:
+    role = get_object_or_404(Role.objects.select_related("user"), pk=role_id, project=project)
+    form = ChangeRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a role: Owner or Maintainer.")
+        return None
+    role = change_role(
+        role=role, new_role=form.cleaned_data["role"], actor=request.user, request=request
+    )
+    return f"{role.user.username} is now {role.role}."
 
 
-@login_required
-@require_two_factor
-@require_reauth
-@require_http_methods(["GET", "POST"])
-def trusted_publishing_only(request: AuthenticatedRequest, name: str) -> HttpResponse:
-    project = _owned_project(request, name, "project:trusted_publishing_only:change")
-    if request.method == "POST":
-        form = TrustedPublishingOnlyForm(request.POST)
-        form.is_valid()  # An unchecked box is simply "off".
-        enabled = bool(form.cleaned_data.get("enabled"))
-        if set_trusted_publishing_only(
-            project=project, enabled=enabled, actor=request.user, request=request
-        ):
-            messages.success(
-                request,
-                "Uploads now need trusted publishing; API tokens are refused."
-                if enabled
-                else "Uploads with API tokens are allowed again.",
-            )
-    return _back_to_settings(project)
+@_owner_action("project:role:remove")
+def remove(request: AuthenticatedRequest, project: Project, role_id: int) -> str | None:
+    role = get_object_or_404(Role.objects.select_related("user"), pk=role_id, project=project)
+    remove_role(role=role, actor=request.user, request=request)
+    return f"Removed {role.user.username} from {project.name}."
+
+
+@_owner_action("project:trusted_publishing_only:change")
+def trusted_publishing_only(request: AuthenticatedRequest, project: Project) -> str | None:
+    form = TrustedPublishingOnlyForm(request.POST)
+    form.is_valid()  # An unchecked box is simply "off".
+    enabled = bool(form.cleaned_data.get("enabled"))
+    if not set_trusted_publishing_only(
+        project=project, enabled=enabled, actor=request.user, request=request
+    ):
+        return None
+    return (
+        "Uploads now need trusted publishing; API tokens are refused."
+        if enabled
+        else "Uploads with API tokens are allowed again."
+    )
 
 
 @login_required
