@@ -28,6 +28,19 @@ def _registration_rate(group: str, request: HttpRequest) -> str:
     return settings.PUBLISHER_REGISTRATION_RATE_LIMIT
 
 
+def _registration_ratelimits(view):
+    """Count publisher registrations per user and per IP; the view checks `request.limited`."""
+    for key in ("ip", "user"):
+        view = ratelimit(
+            key=key,
+            rate=_registration_rate,
+            method="POST",
+            group="publishing:register",
+            block=False,
+        )(view)
+    return view
+
+
 def _owned_project(request: AuthenticatedRequest, name: str, action: str) -> Project:
     """The project, if the user owns it; otherwise `authz:denied` is recorded and 403."""
     return owned_project_or_denied(
@@ -53,6 +66,25 @@ def _prefill(request: HttpRequest, form_class) -> dict[str, str]:
     }
 
 
+def _submitted_form(request: HttpRequest, registry, selected: str):
+    """The selected provider's form bound to the POST data; None for a GET."""
+    if request.method != "POST":
+        return None
+    return registry[selected](request.POST, prefix=selected)
+
+
+def _render_with_forms(
+    request: HttpRequest, template: str, context: dict, *, registry, selected: str, bound
+) -> HttpResponse:
+    """Render a page with one registration form per provider; 400 after a refused submission."""
+    return render(
+        request,
+        template,
+        {**context, "forms": _forms(request, registry, selected, bound), "selected": selected},
+        status=400 if bound is not None else 200,
+    )
+
+
 def _forms(request: HttpRequest, registry, selected: str, bound=None) -> list:
     forms = []
     for provider, form_class in registry.items():
@@ -69,41 +101,31 @@ def _forms(request: HttpRequest, registry, selected: str, bound=None) -> list:
 @require_two_factor
 @require_reauth
 @require_http_methods(["GET", "POST"])
-@ratelimit(
-    key="user", rate=_registration_rate, method="POST", group="publishing:register", block=False
-)
-@ratelimit(
-    key="ip", rate=_registration_rate, method="POST", group="publishing:register", block=False
-)
+@_registration_ratelimits
 def project_publishing(request: AuthenticatedRequest, name: str) -> HttpResponse:
     action = "project:publisher:add" if request.method == "POST" else "project:publisher:view"
     project = _owned_project(request, name, action)
     if getattr(request, "limited", False):
         return ratelimited(request, Ratelimited())
     selected = _selected_provider(request)
-    bound = None
-    if request.method == "POST":
-        bound = PROJECT_FORMS[selected](request.POST, prefix=selected)
-        if bound.is_valid():
-            try:
-                publisher = services.add_publisher_to_project(
-                    project=project, config=bound.config(), actor=request.user, request=request
-                )
-            except PublisherError as exc:
-                bound.add_error(None, str(exc))
-            else:
-                messages.success(request, f"Added {publisher.display_name} as a trusted publisher.")
-                return redirect("publishing:project", name=project.name)
-    return render(
+    bound = _submitted_form(request, PROJECT_FORMS, selected)
+    if bound is not None and bound.is_valid():
+        try:
+            publisher = services.add_publisher_to_project(
+                project=project, config=bound.config(), actor=request.user, request=request
+            )
+        except PublisherError as exc:
+            bound.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Added {publisher.display_name} as a trusted publisher.")
+            return redirect("publishing:project", name=project.name)
+    return _render_with_forms(
         request,
         "publishing/project.html",
-        {
-            "project": project,
-            "publishers": publishers_for_project(project),
-            "forms": _forms(request, PROJECT_FORMS, selected, bound),
-            "selected": selected,
-        },
-        status=400 if bound is not None else 200,
+        {"project": project, "publishers": publishers_for_project(project)},
+        registry=PROJECT_FORMS,
+        selected=selected,
+        bound=bound,
     )
 
 
@@ -130,48 +152,41 @@ def remove_project_publisher(
 @require_two_factor
 @require_reauth
 @require_http_methods(["GET", "POST"])
-@ratelimit(
-    key="user", rate=_registration_rate, method="POST", group="publishing:register", block=False
-)
-@ratelimit(
-    key="ip", rate=_registration_rate, method="POST", group="publishing:register", block=False
-)
+@_registration_ratelimits
 def account_publishing(request: AuthenticatedRequest) -> HttpResponse:
     if getattr(request, "limited", False):
         return ratelimited(request, Ratelimited())
     selected = _selected_provider(request)
-    bound = None
-    if request.method == "POST":
-        bound = PENDING_FORMS[selected](request.POST, prefix=selected)
-        if bound.is_valid():
-            try:
-                pending = pending_services.register_pending_publisher(
-                    user=request.user,
-                    project_name=bound.cleaned_data["project_name"].strip(),
-                    config=bound.config(),
-                    request=request,
-                )
-            except (PublisherError, ProjectNameError) as exc:
-                bound.add_error(None, str(exc))
-            else:
-                messages.success(
-                    request,
-                    f"Registered a pending publisher for {pending.project_name}. Its first "
-                    f"publish creates the project; it expires in "
-                    f"{settings.PENDING_PUBLISHER_LIFETIME.days} days if unused.",
-                )
-                return redirect("publishing:account")
-    return render(
+    bound = _submitted_form(request, PENDING_FORMS, selected)
+    if bound is not None and bound.is_valid():
+        try:
+            pending = pending_services.register_pending_publisher(
+                user=request.user,
+                project_name=bound.cleaned_data["project_name"].strip(),
+                config=bound.config(),
+                request=request,
+            )
+        except (PublisherError, ProjectNameError) as exc:
+            bound.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Registered a pending publisher for {pending.project_name}. Its first "
+                f"publish creates the project; it expires in "
+                f"{settings.PENDING_PUBLISHER_LIFETIME.days} days if unused.",
+            )
+            return redirect("publishing:account")
+    return _render_with_forms(
         request,
         "publishing/account.html",
         {
             "pending_publishers": pending_publishers_for_user(request.user),
             "limit": settings.PENDING_PUBLISHERS_PER_USER,
             "lifetime_days": settings.PENDING_PUBLISHER_LIFETIME.days,
-            "forms": _forms(request, PENDING_FORMS, selected, bound),
-            "selected": selected,
         },
-        status=400 if bound is not None else 200,
+        registry=PENDING_FORMS,
+        selected=selected,
+        bound=bound,
     )
 
 
