@@ -4,6 +4,7 @@ Views are thin: a form, one service or login-mechanics call, a redirect. Every P
 CSRF-protected by the middleware; no view here is exempt.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -272,34 +273,48 @@ def resend_verification_view(request: AuthenticatedRequest, email_id: int) -> Ht
     return redirect("accounts:settings")
 
 
-@login_required
-@require_POST
-def make_primary_email_view(request: AuthenticatedRequest, email_id: int) -> HttpResponse:
+def _change_own_email(
+    request: AuthenticatedRequest,
+    email_id: int,
+    *,
+    change: Callable[..., object],
+    success: str,
+) -> HttpResponse:
+    """Apply `change(user=, email=, request=)` to one of the user's addresses, after a recent
+    password; the outcome (`success` with `{email}` filled in, or the AccountError) is a message
+    on the settings page."""
     if not is_recently_authenticated(request):
         return _reauth_redirect(request)
     email = _own_email(request, email_id)
     try:
-        services.make_primary_email(user=request.user, email=email, request=request)
+        change(user=request.user, email=email, request=request)
     except services.AccountError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"{email.email} is now your primary address.")
+        messages.success(request, success.format(email=email.email))
     return redirect("accounts:settings")
+
+
+@login_required
+@require_POST
+def make_primary_email_view(request: AuthenticatedRequest, email_id: int) -> HttpResponse:
+    return _change_own_email(
+        request,
+        email_id,
+        change=services.make_primary_email,
+        success="{email} is now your primary address.",
+    )
 
 
 @login_required
 @require_POST
 def remove_email_view(request: AuthenticatedRequest, email_id: int) -> HttpResponse:
-    if not is_recently_authenticated(request):
-        return _reauth_redirect(request)
-    email = _own_email(request, email_id)
-    try:
-        services.remove_email(user=request.user, email=email, request=request)
-    except services.AccountError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"{email.email} is removed from your account.")
-    return redirect("accounts:settings")
+    return _change_own_email(
+        request,
+        email_id,
+        change=services.remove_email,
+        success="{email} is removed from your account.",
+    )
 
 
 @sensitive_post_parameters("current_password", "new_password1", "new_password2")
