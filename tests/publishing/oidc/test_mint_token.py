@@ -479,21 +479,33 @@ def test_google_pinned_subject_must_match(google, project, mint):
 # Custom issuers ---------------------------------------------------------------------------
 
 
-def test_custom_issuer_with_pinned_keys_and_claim_rules(web, project, mint):
+@pytest.fixture
+def forgejo(web):
+    """A custom issuer (a Forgejo instance) whose signing key is pinned, not fetched."""
     from tests.publishing.oidc.conftest import Issuer  # noqa: PLC0415 - the fake issuer class
 
-    forgejo = Issuer("https://code.acme.example", web)
-    registered = OIDCIssuer.objects.create(
+    return Issuer("https://code.acme.example", web)
+
+
+@pytest.fixture
+def forgejo_issuer(forgejo):
+    """The custom issuer registered by an admin: pinned JWKS and its own audience."""
+    return OIDCIssuer.objects.create(
         name="forgejo",
         issuer_url=forgejo.url,
         key_source=OIDCIssuer.KeySource.PINNED,
         pinned_jwks={"keys": [forgejo.jwk(forgejo.key, forgejo.kid)]},
         audience="forgejo-aud",
     )
+
+
+def test_custom_issuer_with_pinned_keys_and_claim_rules(
+    web, forgejo, forgejo_issuer, project, mint
+):
     add_publisher(
         project,
         provider=Provider.CUSTOM,
-        issuer=registered,
+        issuer=forgejo_issuer,
         claim_rules=[
             {"claim": "repository", "op": "equals", "value": "acme/tool"},
             {"claim": "ref", "op": "startswith", "value": "refs/tags/"},
@@ -517,23 +529,13 @@ def test_custom_issuer_with_pinned_keys_and_claim_rules(web, project, mint):
 
 
 def test_custom_issuer_refusal_does_not_reveal_values_of_a_publisher_matched_on_a_shared_rule(
-    web, project, mint
+    forgejo, forgejo_issuer, project, mint
 ):
     """A candidate sharing only a common exact rule (a branch) shows no other expected value."""
-    from tests.publishing.oidc.conftest import Issuer  # noqa: PLC0415 - the fake issuer class
-
-    forgejo = Issuer("https://code.acme.example", web)
-    registered = OIDCIssuer.objects.create(
-        name="forgejo",
-        issuer_url=forgejo.url,
-        key_source=OIDCIssuer.KeySource.PINNED,
-        pinned_jwks={"keys": [forgejo.jwk(forgejo.key, forgejo.kid)]},
-        audience="forgejo-aud",
-    )
     add_publisher(
         project,
         provider=Provider.CUSTOM,
-        issuer=registered,
+        issuer=forgejo_issuer,
         claim_rules=[
             {"claim": "ref", "op": "equals", "value": "refs/heads/main"},
             {"claim": "repository", "op": "equals", "value": "victim/secret-tool"},
