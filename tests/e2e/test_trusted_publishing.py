@@ -149,6 +149,37 @@ def uv_trusted_publish(tp, tmp_path, *dists: Path):
     )
 
 
+def mint_token(tp, jwt_token: str, *, timeout: int = 10) -> requests.Response:
+    """Exchange the CI's OIDC token for an upload token, as the publishing clients do."""
+    return requests.post(
+        f"{tp.site.url}/_/oidc/mint-token",
+        json={"token": jwt_token},
+        verify=str(tp.certs.ca),
+        timeout=timeout,
+    )
+
+
+def twine_upload(tp, tmp_path, token: str, wheel: Path):
+    """Upload `wheel` with unchanged twine, authenticating with the API token `token`."""
+    env = _env(
+        tmp_path,
+        tp.certs,
+        {
+            "TWINE_USERNAME": "__token__",
+            "TWINE_PASSWORD": token,
+            "TWINE_REPOSITORY_URL": f"{tp.site.url}/legacy/",
+        },
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "twine", "upload", "--non-interactive", str(wheel)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
 def _said(result) -> str:
     return ANSI.sub("", " ".join((result.stdout + result.stderr).split()))
 
@@ -166,40 +197,20 @@ def test_unchanged_uv_publishes_with_trusted_publishing(tp, project, tmp_path):
 
 
 def test_github_action_flow_with_twine(tp, project, tmp_path, monkeypatch):
-    netloc = tp.site.url.removeprefix("https://")
-    ca = str(tp.certs.ca)
-    audience = requests.get(f"https://{netloc}/_/oidc/audience", verify=ca, timeout=10).json()[
-        "audience"
-    ]
+    audience = requests.get(
+        f"{tp.site.url}/_/oidc/audience", verify=str(tp.certs.ca), timeout=10
+    ).json()["audience"]
     assert audience == AUDIENCE
     for key, value in tp.issuer.ci_env().items():
         monkeypatch.setenv(key, value)
     jwt_token = oidc_id.detect_credential(audience)
-    minted = requests.post(
-        f"https://{netloc}/_/oidc/mint-token", json={"token": jwt_token}, verify=ca, timeout=10
-    )
+    minted = mint_token(tp, jwt_token)
     assert minted.status_code == 200, minted.text
     body = minted.json()
     assert body["success"] is True
     assert body["expires"] > time.time() + 800
     wheel = _wheel(tmp_path, "tp-widget", "2.0")
-    env = _env(
-        tmp_path,
-        tp.certs,
-        {
-            "TWINE_USERNAME": "__token__",
-            "TWINE_PASSWORD": body["token"],
-            "TWINE_REPOSITORY_URL": f"https://{netloc}/legacy/",
-        },
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "twine", "upload", "--non-interactive", str(wheel)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    result = twine_upload(tp, tmp_path, body["token"], wheel)
     assert result.returncode == 0, _said(result) + tp.site.log()[-3000:]
     assert File.objects.filter(filename=wheel.name, release__project=project).exists()
 
@@ -368,47 +379,23 @@ def test_oidc_token_cannot_create_a_project_without_a_pending_publisher(tp, proj
 def test_removed_publisher_cannot_upload_with_a_token_minted_before(tp, project, owner, tmp_path):
     from publishing.services import remove_publisher_from_project  # noqa: PLC0415
 
-    netloc = tp.site.url.removeprefix("https://")
-    ca = str(tp.certs.ca)
     jwt_token = tp.issuer.sign(github_claims(tp.issuer.url, AUDIENCE))
-    minted = requests.post(
-        f"https://{netloc}/_/oidc/mint-token", json={"token": jwt_token}, verify=ca, timeout=10
-    ).json()
+    minted = mint_token(tp, jwt_token).json()
     remove_publisher_from_project(
         project=project, publisher=TrustedPublisher.objects.get(), actor=owner
     )
     wheel = _wheel(tmp_path, "tp-widget", "8.0")
-    env = _env(
-        tmp_path,
-        tp.certs,
-        {
-            "TWINE_USERNAME": "__token__",
-            "TWINE_PASSWORD": minted["token"],
-            "TWINE_REPOSITORY_URL": f"https://{netloc}/legacy/",
-        },
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "twine", "upload", "--non-interactive", str(wheel)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    result = twine_upload(tp, tmp_path, minted["token"], wheel)
     assert result.returncode == 1, _said(result)
     assert "403" in _said(result)
     assert not File.objects.filter(filename=wheel.name).exists()
 
 
 def test_concurrent_replays_of_one_jwt_mint_exactly_once(tp, project):
-    netloc = tp.site.url.removeprefix("https://")
-    ca = str(tp.certs.ca)
     jwt_token = tp.issuer.sign(github_claims(tp.issuer.url, AUDIENCE))
 
     def post(_: int) -> requests.Response:
-        return requests.post(
-            f"https://{netloc}/_/oidc/mint-token", json={"token": jwt_token}, verify=ca, timeout=30
-        )
+        return mint_token(tp, jwt_token, timeout=30)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         responses = list(pool.map(post, range(8)))
