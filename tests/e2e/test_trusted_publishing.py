@@ -74,20 +74,35 @@ def owner(transactional_db):
     return TwoFactorUserFactory(username="tp-owner")
 
 
+# The CI identity the fake issuer's tokens carry (github_claims).
+PUBLISHER_CONFIG = {
+    "provider": Provider.GITHUB,
+    "repository_owner": "acme",
+    "repository_owner_id": "4242",
+    "repository_name": "widget",
+    "workflow_filename": "release.yml",
+    "environment": "release",
+}
+
+
 def _publisher(project: Project, **overrides) -> TrustedPublisher:
-    config = {
-        "provider": Provider.GITHUB,
-        "repository_owner": "acme",
-        "repository_owner_id": "4242",
-        "repository_name": "widget",
-        "workflow_filename": "release.yml",
-        "environment": "release",
-        **overrides,
-    }
-    publisher = TrustedPublisher(**config)
+    publisher = TrustedPublisher(**{**PUBLISHER_CONFIG, **overrides})
     publisher.save()
     publisher.projects.add(project)
     return publisher
+
+
+def _pending_publisher(owner, project_name: str) -> PendingPublisher:
+    """`owner`'s pending publisher for `project_name`, for the CI identity of PUBLISHER_CONFIG."""
+    publisher = TrustedPublisher(**PUBLISHER_CONFIG)
+    publisher.save()
+    return PendingPublisher.objects.create(
+        **PUBLISHER_CONFIG,
+        project_name=project_name,
+        normalized_name=project_name,
+        added_by=owner,
+        publisher=publisher,
+    )
 
 
 @pytest.fixture
@@ -216,27 +231,7 @@ def test_github_action_flow_with_twine(tp, project, tmp_path, monkeypatch):
 
 
 def test_first_trusted_publish_creates_the_project_of_a_pending_publisher(tp, owner, tmp_path):
-    publisher = TrustedPublisher(
-        provider=Provider.GITHUB,
-        repository_owner="acme",
-        repository_owner_id="4242",
-        repository_name="widget",
-        workflow_filename="release.yml",
-        environment="release",
-    )
-    publisher.save()
-    PendingPublisher.objects.create(
-        provider=Provider.GITHUB,
-        repository_owner="acme",
-        repository_owner_id="4242",
-        repository_name="widget",
-        workflow_filename="release.yml",
-        environment="release",
-        project_name="fresh-widget",
-        normalized_name="fresh-widget",
-        added_by=owner,
-        publisher=publisher,
-    )
+    _pending_publisher(owner, "fresh-widget")
     wheel = _wheel(tmp_path, "fresh-widget", "0.1")
     result = uv_trusted_publish(tp, tmp_path, wheel)
     assert result.returncode == 0, _said(result) + tp.site.log()[-3000:]
@@ -249,23 +244,7 @@ def test_first_trusted_publish_creates_the_project_of_a_pending_publisher(tp, ow
 def test_pending_publisher_first_release_publishes_sdist_and_wheel_with_one_token(
     tp, owner, tmp_path
 ):
-    config = {
-        "provider": Provider.GITHUB,
-        "repository_owner": "acme",
-        "repository_owner_id": "4242",
-        "repository_name": "widget",
-        "workflow_filename": "release.yml",
-        "environment": "release",
-    }
-    publisher = TrustedPublisher(**config)
-    publisher.save()
-    PendingPublisher.objects.create(
-        **config,
-        project_name="fresh-widget",
-        normalized_name="fresh-widget",
-        added_by=owner,
-        publisher=publisher,
-    )
+    _pending_publisher(owner, "fresh-widget")
     wheel = _wheel(tmp_path, "fresh-widget", "0.1")
     sdist_dist = make_sdist("fresh-widget", "0.1")
     sdist = wheel.parent / sdist_dist.filename
