@@ -159,6 +159,13 @@ def test_page_lists_publishers_with_pinned_queries(
     with django_assert_max_num_queries(12):
         response = client.get(URL)
     assert response.content.decode().count("w0.yml") == 1
+    content = response.content.decode()
+    for publisher in TrustedPublisher.objects.all():
+        remove = reverse(
+            "publishing:remove_publisher",
+            kwargs={"name": project.name, "publisher_id": publisher.pk},
+        )
+        assert f'<form method="post" action="{remove}" class="inline-form">' in content
 
 
 def test_github_owner_id_is_looked_up_when_not_given(client, owner, project, web):
@@ -323,3 +330,7 @@ def test_account_page_lists_pending_publishers_with_pinned_queries(
         response = client.get("/manage/account/publishing/")
     assert response.status_code == 200
     assert response.content.decode().count("future-") >= 3
+    content = response.content.decode()
+    for pending in PendingPublisher.objects.all():
+        remove = reverse("publishing:remove_pending", kwargs={"pending_id": pending.pk})
+        assert f'<form method="post" action="{remove}" class="inline-form">' in content
