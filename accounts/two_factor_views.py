@@ -321,6 +321,13 @@ def _no_pending_login(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:login")
 
 
+def _record_second_step_failure(request: HttpRequest, user: User, *, reason: str) -> None:
+    """A wrong answer at the second login step (any method): it counts toward the two-factor
+    rate limit and is recorded as a failed login."""
+    ratelimits.count_two_factor_failure(request, user=user)
+    record_login_failure(request, user=user, reason=reason)
+
+
 def _second_step_context(user: User, **extra: Any) -> dict[str, Any]:
     return {
         "has_totp": _confirmed_device(user) is not None,
@@ -352,8 +359,7 @@ def login_two_factor(request: HttpRequest) -> HttpResponse:
                 return finish_login(request, user, method="totp")
         if not form.errors:
             form.add_error("code", INVALID_TOTP_MESSAGE)
-        ratelimits.count_two_factor_failure(request, user=user)
-        record_login_failure(request, user=user, reason=TOTP_FAILURE_REASONS[result])
+        _record_second_step_failure(request, user, reason=TOTP_FAILURE_REASONS[result])
         status = 400 if _has_null_byte(request) else 200
     return render(
         request,
@@ -389,8 +395,7 @@ def login_recovery_code(request: HttpRequest) -> HttpResponse:
                 if result is RecoveryCodeResult.BURNED
                 else INVALID_RECOVERY_MESSAGE,
             )
-        ratelimits.count_two_factor_failure(request, user=user)
-        record_login_failure(request, user=user, reason=RECOVERY_FAILURE_REASONS[result])
+        _record_second_step_failure(request, user, reason=RECOVERY_FAILURE_REASONS[result])
         status = 400 if _has_null_byte(request) else 200
     return render(
         request, "accounts/two_factor/login_recovery_code.html", {"form": form}, status=status
@@ -432,8 +437,7 @@ def login_webauthn_verify(request: HttpRequest) -> HttpResponse:
     try:
         _verify_assertion(request, user)
     except WebAuthnError as error:
-        ratelimits.count_two_factor_failure(request, user=user)
-        record_login_failure(request, user=user, reason=f"invalid_webauthn:{error.reason}")
+        _record_second_step_failure(request, user, reason=f"invalid_webauthn:{error.reason}")
         return _json_error(str(error))
     response = finish_login(request, user, method="webauthn")
     return JsonResponse({"redirect": response["Location"]})
