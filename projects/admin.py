@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from accounts.models import User
+from auditlog.admin import ReadOnlyAdmin
 from projects.models import (
     DownloadCount,
     File,
@@ -25,19 +26,6 @@ from projects.names import normalize_project_name
 from projects.services.projects import delete_project, set_project_critical, set_project_limits
 
 UPLOAD_LIMIT_CAP = 1024 * 1024 * 1024  # 1 GiB, PyPI's cap on a single file.
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    actions = None
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ProjectAdminForm(forms.ModelForm):
