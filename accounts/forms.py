@@ -32,7 +32,20 @@ def clean_length(password: str) -> str:
     return password
 
 
-class NewPasswordForm(forms.Form):
+class NewPasswordLengthMixin:
+    """Caps both new-password fields (`new_password1`, `new_password2`) before any validator or
+    hasher sees them."""
+
+    cleaned_data: dict[str, Any]
+
+    def clean_new_password1(self) -> str:
+        return clean_length(self.cleaned_data["new_password1"])
+
+    def clean_new_password2(self) -> str:
+        return clean_length(self.cleaned_data["new_password2"])
+
+
+class NewPasswordForm(NewPasswordLengthMixin, forms.Form):
     """Two new-password fields checked against the validators for the given user attributes."""
 
     def check_new_password(self, cleaned_data: dict, user_like: Any) -> None:
@@ -88,12 +101,6 @@ class RegistrationForm(NewPasswordForm):
         if "://" in name:
             raise forms.ValidationError("Use a name without a web address.")
         return name
-
-    def clean_new_password1(self) -> str:
-        return clean_length(self.cleaned_data["new_password1"])
-
-    def clean_new_password2(self) -> str:
-        return clean_length(self.cleaned_data["new_password2"])
 
     def clean(self) -> dict:
         super().clean()
@@ -174,12 +181,6 @@ class PasswordChangeForm(NewPasswordForm):
             )
         return password
 
-    def clean_new_password1(self) -> str:
-        return clean_length(self.cleaned_data["new_password1"])
-
-    def clean_new_password2(self) -> str:
-        return clean_length(self.cleaned_data["new_password2"])
-
     def clean(self) -> dict:
         super().clean()
         cleaned_data = self.cleaned_data
@@ -195,11 +196,5 @@ class PasswordResetRequestForm(forms.Form):
     )
 
 
-class ResetPasswordForm(SetPasswordForm):
+class ResetPasswordForm(NewPasswordLengthMixin, SetPasswordForm):
     """Django's set-password form with the byte cap before any validator or hasher runs."""
-
-    def clean_new_password1(self) -> str:
-        return clean_length(self.cleaned_data["new_password1"])
-
-    def clean_new_password2(self) -> str:
-        return clean_length(self.cleaned_data["new_password2"])
