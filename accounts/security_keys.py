@@ -43,12 +43,11 @@ from webauthn.helpers.structs import (
 
 from accounts.models import User, WebAuthnCredential, WebAuthnUserHandle
 from accounts.notifications import email_user
-from accounts.sessions import end_other_sessions
 from accounts.two_factor import (
     METHOD_WEBAUTHN,
     TwoFactorError,
+    after_method_change,
     ensure_method_removable,
-    notify_method_change,
 )
 from auditlog.events import EventType
 from auditlog.services import record_event
@@ -234,9 +233,12 @@ def register_credential(
             "discoverable": credential.is_discoverable,
         },
     )
-    end_other_sessions(user=user, request=request)
-    notify_method_change(
-        user=user, template="two_factor/method_added", method=METHOD_WEBAUTHN, label=label
+    after_method_change(
+        user=user,
+        request=request,
+        template="two_factor/method_added",
+        method=METHOD_WEBAUTHN,
+        label=label,
     )
     return credential
 
@@ -377,7 +379,10 @@ def remove_credential(
         request=request,
         data={"method": METHOD_WEBAUTHN, "label": label},
     )
-    end_other_sessions(user=user, request=request)
-    notify_method_change(
-        user=user, template="two_factor/method_removed", method=METHOD_WEBAUTHN, label=label
+    after_method_change(
+        user=user,
+        request=request,
+        template="two_factor/method_removed",
+        method=METHOD_WEBAUTHN,
+        label=label,
     )

@@ -24,12 +24,11 @@ from django.utils import timezone
 
 from accounts.encryption import decrypt_bytes, encrypt_bytes
 from accounts.models import TOTPDevice, User
-from accounts.sessions import end_other_sessions
 from accounts.two_factor import (
     METHOD_TOTP,
     TwoFactorError,
+    after_method_change,
     ensure_method_removable,
-    notify_method_change,
 )
 from auditlog.events import EventType
 from auditlog.services import record_event
@@ -180,8 +179,9 @@ def confirm_totp_device(*, user: User, raw_code: str, request: HttpRequest | Non
         request=request,
         data={"method": METHOD_TOTP},
     )
-    end_other_sessions(user=user, request=request)
-    notify_method_change(user=user, template="two_factor/method_added", method=METHOD_TOTP)
+    after_method_change(
+        user=user, request=request, template="two_factor/method_added", method=METHOD_TOTP
+    )
     return result
 
 
@@ -203,5 +203,6 @@ def remove_totp_device(*, user: User, actor: User, request: HttpRequest | None) 
         request=request,
         data={"method": METHOD_TOTP},
     )
-    end_other_sessions(user=user, request=request)
-    notify_method_change(user=user, template="two_factor/method_removed", method=METHOD_TOTP)
+    after_method_change(
+        user=user, request=request, template="two_factor/method_removed", method=METHOD_TOTP
+    )

@@ -48,8 +48,12 @@ def ensure_method_removable(user: User) -> None:
         raise TwoFactorError(LAST_METHOD_MESSAGE)
 
 
-def notify_method_change(*, user: User, template: str, method: str, label: str = "") -> None:
-    """Email `user` that a method was added or removed (queued in the caller's transaction)."""
+def after_method_change(
+    *, user: User, request: HttpRequest | None, template: str, method: str, label: str = ""
+) -> None:
+    """A second factor was added or removed (its event recorded): end the user's other sessions
+    and email them about it (queued in the caller's transaction)."""
+    end_other_sessions(user=user, request=request)
     email_user(
         user=user,
         template=template,
