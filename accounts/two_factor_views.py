@@ -4,6 +4,8 @@ Views are thin: they read input, ask the limiter, call one service and render or
 """
 
 import json
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from cryptography.fernet import InvalidToken
@@ -321,6 +323,29 @@ def _no_pending_login(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:login")
 
 
+def _second_step_page(
+    view: Callable[[HttpRequest, User], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """A form page of the second login step, called with the user whose login is pending.
+
+    Without a pending login it sends the visitor back to the login page; a POST while the
+    user's two-factor attempts are rate-limited is refused before the form is read.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        user = get_pending_login_user(request)
+        if user is None:
+            return _no_pending_login(request)
+        if request.method == "POST":
+            retry_after = ratelimits.two_factor_retry_after(request, user=user)
+            if retry_after is not None:
+                return ratelimits.too_many_attempts(request, retry_after=retry_after)
+        return view(request, user)
+
+    return wrapper
+
+
 def _record_second_step_failure(request: HttpRequest, user: User, *, reason: str) -> None:
     """A wrong answer at the second login step (any method): it counts toward the two-factor
     rate limit and is recorded as a failed login."""
@@ -339,17 +364,12 @@ def _second_step_context(user: User, **extra: Any) -> dict[str, Any]:
 @never_cache
 @ensure_csrf_cookie
 @require_http_methods(["GET", "POST"])
-def login_two_factor(request: HttpRequest) -> HttpResponse:
+@_second_step_page
+def login_two_factor(request: HttpRequest, user: User) -> HttpResponse:
     """The second login step: a code from the app, or a security key (via JS)."""
-    user = get_pending_login_user(request)
-    if user is None:
-        return _no_pending_login(request)
     form = TOTPCodeForm()
     status = 200
     if request.method == "POST":
-        retry_after = ratelimits.two_factor_retry_after(request, user=user)
-        if retry_after is not None:
-            return ratelimits.too_many_attempts(request, retry_after=retry_after)
         device = _confirmed_device(user)
         form = TOTPCodeForm(request.POST)
         result = TOTPResult.MALFORMED
@@ -371,16 +391,11 @@ def login_two_factor(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def login_recovery_code(request: HttpRequest) -> HttpResponse:
-    user = get_pending_login_user(request)
-    if user is None:
-        return _no_pending_login(request)
+@_second_step_page
+def login_recovery_code(request: HttpRequest, user: User) -> HttpResponse:
     form = RecoveryCodeForm()
     status = 200
     if request.method == "POST":
-        retry_after = ratelimits.two_factor_retry_after(request, user=user)
-        if retry_after is not None:
-            return ratelimits.too_many_attempts(request, retry_after=retry_after)
         form = RecoveryCodeForm(request.POST)
         result = RecoveryCodeResult.MALFORMED
         if form.is_valid():
