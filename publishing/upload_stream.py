@@ -208,12 +208,39 @@ class HashingUploadHandler(FileUploadHandler):
             self._file = None
 
 
+class _GrowingReads:
+    """A body stream whose reads start small and double up to the size asked for.
+
+    After each field, Django's parser copies the unread rest of its buffer. The metadata fields
+    come first and are small: read in 1 MiB chunks, every one of them would copy most of a
+    megabyte. Read this way they are parsed out of a small buffer, and the file after them
+    still streams in full-size chunks.
+    """
+
+    FIRST_READ = 64 * 1024
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._limit = self.FIRST_READ
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return self._stream.read()
+        size = min(size, self._limit)
+        self._limit *= 2
+        return self._stream.read(size)
+
+
 class RawFilenameMultiPartParser(MultiPartParser):
-    """Django's parser, but the file part's filename reaches the handler unaltered.
+    """Django's parser, reading the body in growing chunks (see `_GrowingReads`); the file
+    part's filename reaches the handler unaltered.
 
     Django strips path separators and control characters from filenames; the upload API refuses
     such names with a message instead of silently storing a different name.
     """
+
+    def __init__(self, META, input_data, upload_handlers, encoding=None) -> None:  # noqa: N803 - Django's name
+        super().__init__(META, _GrowingReads(input_data), upload_handlers, encoding)
 
     def sanitize_file_name(self, file_name: str) -> str | None:
         return file_name or None
