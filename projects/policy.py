@@ -33,9 +33,14 @@ def two_factor_required(user, project=None) -> bool:
     return True
 
 
-def two_factor_missing(user, project=None) -> bool:
-    """Whether `user` must add a second factor before acting (on `project`, if given)."""
-    return two_factor_required(user, project) and not has_two_factor(user)
+def two_factor_missing(user, project=None, *, has_factor: bool | None = None) -> bool:
+    """Whether `user` must add a second factor before acting (on `project`, if given).
+
+    `has_factor`: whether the user has a second factor, when the caller has read it already.
+    """
+    if not two_factor_required(user, project):
+        return False
+    return not (has_two_factor(user) if has_factor is None else has_factor)
 
 
 def admin_two_factor_missing(user) -> bool:

@@ -22,7 +22,7 @@ from django_ratelimit.core import get_usage
 from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name, canonicalize_version
 
-from accounts.selectors import verified_primary_email_for_user
+from accounts.selectors import account_standing
 from index_site.links import absolute_url
 from projects.exceptions import ProjectNameError
 from projects.models import File, Project
@@ -104,14 +104,15 @@ def authenticate(request: HttpRequest) -> UploadIdentity:
     user = identity.user
     if identity.is_trusted_publisher or user is None:
         return identity
-    if verified_primary_email_for_user(user) is None:
+    standing = account_standing(user)
+    if not standing.has_verified_email:
         raise UploadError(
             f"User '{user.username}', associated with the API token used, does not have a "
             "verified primary email address. Please add a verified primary email before "
             f"attempting to upload: {absolute_url('accounts:settings')}",
             status=403,
         )
-    if two_factor_missing(user):
+    if two_factor_missing(user, has_factor=standing.has_two_factor):
         raise UploadError(
             f"User '{user.username}', associated with the API token used, does not have "
             "two-factor authentication enabled. Please enable two-factor authentication before "
