@@ -226,8 +226,9 @@ class _GrowingReads:
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
             return self._stream.read()
-        size = min(size, self._limit)
-        self._limit *= 2
+        if size > self._limit:
+            size = self._limit
+            self._limit *= 2
         return self._stream.read(size)
 
 
