@@ -10,11 +10,11 @@ Servers, all on 127.0.0.1:
   the client itself;
 - pypiserver with htpasswd authentication, installed in bench/.venv-pypiserver on first use.
 
-All three servers run at once and each workload is sent to each in turn, REPEATS times, keeping
-the fastest wall time (load elsewhere on the machine only ever adds time), the median CPU time
-and the largest memory growth. Reported: wall time, MiB/s and the ratios; Gatehouse's CPU
-seconds per upload (utime + stime of the gunicorn worker from /proc/<pid>/stat) and its peak RSS
-growth during the 100 MB upload (sampled every 5 ms).
+All three servers run at once and each workload is sent to each in turn, REPEATS[workload]
+times, keeping the fastest wall time (load elsewhere on the machine only ever adds time), the
+median CPU time and the largest memory growth. Reported: wall time, MiB/s and the ratios;
+Gatehouse's CPU seconds per upload (utime + stime of the gunicorn worker from /proc/<pid>/stat)
+and its peak RSS growth during the 100 MB upload (sampled every 5 ms).
 """
 
 import http.server
@@ -48,7 +48,10 @@ SMALL_COUNT = 50
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 TWINE_TIMEOUT = 600
-REPEATS = 3
+# Runs per workload. A single small upload is mostly twine's own start-up (about 0.6 s here,
+# varying by tens of milliseconds from run to run), so it takes more runs for the fastest to
+# show the server's share.
+REPEATS = {"1 MB": 9, "20 MB": 3, "100 MB": 3, "50 small": 5}
 HTPASSWD_SCRIPT = (
     "import sys; from passlib.apache import HtpasswdFile;"
     "f = HtpasswdFile(sys.argv[1], new=True); f.set_password(sys.argv[2], sys.argv[3]);"
@@ -413,14 +416,14 @@ def _make_files(directory: Path) -> dict[str, list[list[Path]]]:
     for index, (label, size) in enumerate(SIZES):
         files[label] = [
             [_write_wheel(directory, "bench-big", f"{index + 1}.{repeat}", size)]
-            for repeat in range(REPEATS)
+            for repeat in range(REPEATS[label])
         ]
     files["50 small"] = [
         [
             _write_wheel(directory, "bench-small", f"{repeat + 1}.{n}", 2000)
             for n in range(SMALL_COUNT)
         ]
-        for repeat in range(REPEATS)
+        for repeat in range(REPEATS["50 small"])
     ]
     return files
 
@@ -442,9 +445,9 @@ def main() -> list[Measurement]:
                 _twine(server, files["warmup"][0])
                 runs[server.name] = {}
             # Interleaved, so a burst of load elsewhere on the machine hits all servers alike;
-            # the best of REPEATS runs is kept (noise only ever adds time).
+            # the best of the runs is kept (noise only ever adds time).
             for label in [label for label, _size in SIZES] + ["50 small"]:
-                for repeat in range(REPEATS):
+                for repeat in range(REPEATS[label]):
                     for server in servers:
                         run = _measure(server, files[label][repeat], sample_rss=label == "100 MB")
                         runs[server.name].setdefault(label, []).append(run)
@@ -535,8 +538,6 @@ def _report(results: dict[str, dict[str, Run]]) -> list[Measurement]:
             "s",
         ),
     ]
-    for measurement in measurements:
-        print(measurement.describe())
     return measurements
 
 
