@@ -28,8 +28,8 @@ def trusted_publishing_disabled_reason(*, provider: str | None = None) -> str:
 
 
 def project_has_publisher(project: Project) -> bool:
-    """Whether any trusted publisher may publish `project`."""
-    return TrustedPublisher.objects.filter(projects=project).exists()
+    """Whether any trusted publisher may publish `project` (one table: the attachments)."""
+    return TrustedPublisher.projects.through.objects.filter(project=project).exists()
 
 
 def publishers_of_token(*, publisher_id: int, token_id: int | None = None) -> set[int]:

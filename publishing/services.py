@@ -36,7 +36,11 @@ from publishing.oidc.errors import TokenRequestError, invalid_payload, invalid_p
 from publishing.oidc.providers import find_publishers
 from publishing.oidc.verification import peek_issuer, verify_token
 from publishing.publisher_errors import PublisherError
-from publishing.selectors import NOT_ENABLED, trusted_publishing_disabled_reason
+from publishing.selectors import (
+    NOT_ENABLED,
+    project_has_publisher,
+    trusted_publishing_disabled_reason,
+)
 from tokens.exceptions import TokenVerificationError
 from tokens.macaroons import verify_token as verify_api_token
 from tokens.models import ApiToken
@@ -503,7 +507,7 @@ def notify_token_upload_to_published_project(*, project: Project, identity: Any)
     """
     if getattr(identity, "is_trusted_publisher", False):
         return
-    if not TrustedPublisher.objects.filter(projects=project).exists():
+    if not project_has_publisher(project):
         return
     user = getattr(identity, "user", None)
     tokens_url = absolute_url("tokens:list")

@@ -137,9 +137,10 @@ def verify_token(raw: str, *, client_ip: str, now: int) -> VerifiedToken:
     if len(presented) > MAX_CAVEATS:
         raise TokenVerificationError(MALFORMED)
 
-    token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
-    if token is None:
-        raise TokenVerificationError(NOT_FOUND)
+    try:
+        token = ApiToken.objects.select_related("user").get(pk=token_id)
+    except ApiToken.DoesNotExist:
+        raise TokenVerificationError(NOT_FOUND) from None
     key = derive_root_key(key_id=token.key_id, token_id=token.id)
 
     issued = [serialize_caveat(caveat) for caveat in token.caveats]
