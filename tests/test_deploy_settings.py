@@ -71,16 +71,31 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert "SECRET_KEY must be set" in result.stderr
 
 
-def _production_settings(tmp_path: Path) -> dict:
+COOKIE_SETTINGS = (
+    "SESSION_COOKIE_NAME",
+    "SESSION_COOKIE_SECURE",
+    "SESSION_COOKIE_HTTPONLY",
+    "SESSION_COOKIE_SAMESITE",
+    "SESSION_COOKIE_DOMAIN",
+    "SESSION_COOKIE_PATH",
+    "CSRF_COOKIE_NAME",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "DEBUG",
+)
+
+
+def _production_settings(
+    tmp_path: Path, names: tuple[str, ...] = COOKIE_SETTINGS, **overrides: str
+) -> dict:
     script = (
         "import json, django; django.setup(); from django.conf import settings as s; "
-        "print(json.dumps({name: getattr(s, name) for name in ["
-        "'SESSION_COOKIE_NAME', 'SESSION_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', "
-        "'SESSION_COOKIE_SAMESITE', 'SESSION_COOKIE_DOMAIN', 'SESSION_COOKIE_PATH', "
-        "'CSRF_COOKIE_NAME', 'CSRF_COOKIE_SECURE', 'SECURE_SSL_REDIRECT', "
-        "'SECURE_HSTS_SECONDS', 'DEBUG']}))"
+        f"print(json.dumps({{name: getattr(s, name) for name in {list(names)!r}}}))"
     )
-    environment = production_environment(tmp_path, DJANGO_SETTINGS_MODULE="index_site.settings")
+    environment = production_environment(
+        tmp_path, DJANGO_SETTINGS_MODULE="index_site.settings", **overrides
+    )
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=REPO,
@@ -126,3 +141,21 @@ def test_session_cookie_sent_with_production_attributes(settings, tmp_path):
     assert cookie["samesite"] == "Lax"
     assert cookie["path"] == "/"
     assert not cookie["domain"]
+
+
+@pytest.mark.parametrize(("variable", "prepared"), [(None, True), ("false", False)])
+def test_postgresql_prepares_repeated_statements_unless_turned_off(tmp_path, variable, prepared):
+    overrides = {"DATABASE_URL": "postgres://gatehouse@db.example.com:5432/gatehouse"}
+    if variable is not None:
+        overrides["DATABASE_PREPARED_STATEMENTS"] = variable
+
+    options = _production_settings(tmp_path, ("DATABASES",), **overrides)["DATABASES"]["default"][
+        "OPTIONS"
+    ]
+
+    if prepared:
+        assert options["server_side_binding"] is True
+        assert options["prepare_threshold"] == 5
+    else:
+        assert "server_side_binding" not in options
+        assert "prepare_threshold" not in options

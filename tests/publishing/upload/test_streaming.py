@@ -1,12 +1,14 @@
 """The upload handler hashes while writing, once, and stops at the size limit."""
 
 import hashlib
+import io
 import os
 
 import pytest
 from django.core.files.uploadhandler import StopUpload
 
-from publishing.upload_stream import CHUNK_SIZE, HashingUploadHandler
+from publishing.upload_stream import CHUNK_SIZE, HashingUploadHandler, RawFilenameMultiPartParser
+from tests.publishing.upload.dists import multipart_body
 
 
 def feed(handler: HashingUploadHandler, data: bytes, *, field: str = "content"):
@@ -71,3 +73,42 @@ def test_other_file_parts_are_recorded_not_kept():
     assert feed(handler, b"sig", field="gpg_signature") is None
 
     assert handler.unexpected_file_fields == ["summary"]
+
+
+class RecordingStream:
+    """A request body that remembers how much each read asked for."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = io.BytesIO(body)
+        self.reads: list[int] = []
+
+    def read(self, size: int = -1) -> bytes:
+        self.reads.append(size)
+        return self._body.read(size)
+
+
+def test_the_body_is_read_in_growing_chunks_and_fields_across_reads_stay_whole():
+    description = "".join(f"line {n}\n" for n in range(30_000))  # ~250 KB: spans several reads
+    content = os.urandom(3 * CHUNK_SIZE)
+    body, content_type = multipart_body(
+        {":action": "file_upload", "description": description, "name": "sample-pkg"},
+        filename="sample_pkg-1.0-py3-none-any.whl",
+        content=content,
+        content_type="application/octet-stream",
+    )
+    stream = RecordingStream(body)
+    handler = HashingUploadHandler(max_size=10 * CHUNK_SIZE)
+    meta = {"CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body))}
+
+    post, files = RawFilenameMultiPartParser(meta, stream, [handler], "utf-8").parse()
+
+    first = 64 * 1024
+    assert stream.reads[:5] == [first, 2 * first, 4 * first, 8 * first, CHUNK_SIZE]
+    assert stream.reads[5] == CHUNK_SIZE  # then full chunks
+    assert max(stream.reads) == CHUNK_SIZE
+    assert post["description"] == description
+    assert post["name"] == "sample-pkg"
+    upload = files["content"]
+    assert upload.size == len(content)
+    assert upload.digests.sha256 == hashlib.sha256(content).hexdigest()
+    upload.close()
