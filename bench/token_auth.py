@@ -55,7 +55,9 @@ def _add_rows(count: int) -> None:
             cursor.execute(
                 f"INSERT INTO {table} (id, publisher_id, name, key_id, caveats, ip_networks, "  # noqa: S608 - constant table name
                 "created_at) SELECT gen_random_uuid(), g, 'bench ' || g, '1', "
-                "'[[4,\"1\"]]'::jsonb, '[]'::jsonb, now() FROM generate_series(%s, %s) AS g",
+                "'[[4,\"1\"]]'::jsonb, '[]'::jsonb, now() "
+                # Typed: parameters bound on the server would otherwise arrive as smallint.
+                "FROM generate_series(%s::bigint, %s::bigint) AS g",
                 [first + done, first + done + size - 1],
             )
             done += size
