@@ -113,7 +113,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.display(description="Scope")
     def scope(self, obj: ApiToken) -> str:
         names = [project.name for project in obj.projects.all()]
-        return ", ".join(names) if names else "All projects"
+        return ", ".join(names) or obj.scope_without_projects
 
     @admin.display(description="Caveats")
     def issued_caveats(self, obj: ApiToken) -> str:

@@ -148,6 +148,9 @@ class ProjectID(Caveat):
         projects.id_sets.append(frozenset(self.project_ids))
 
 
+PROJECT_CAVEAT_TAGS = frozenset({ProjectName.tag, ProjectID.tag})
+
+
 @dataclass(frozen=True)
 class RequestUser(Caveat):
     user_id: str

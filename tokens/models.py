@@ -4,6 +4,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from tokens.caveats import PROJECT_CAVEAT_TAGS
+
+ALL_PROJECTS = "All projects"
+NO_PROJECT_LEFT = "No project (its projects were deleted)"
+
 
 class ApiToken(models.Model):
     """One API token: a macaroon whose identifier is this row's id.
@@ -84,3 +89,14 @@ class ApiToken(models.Model):
     @property
     def is_trusted_publisher(self) -> bool:
         return self.publisher_id is not None
+
+    @property
+    def is_project_scoped(self) -> bool:
+        """Whether the issued caveats limit the token to projects. `projects` lists those that
+        still exist: a scoped token whose projects were all deleted can upload nowhere."""
+        return any(caveat[0] in PROJECT_CAVEAT_TAGS for caveat in self.caveats)
+
+    @property
+    def scope_without_projects(self) -> str:
+        """What a list shows for the scope when `projects` is empty."""
+        return NO_PROJECT_LEFT if self.is_project_scoped else ALL_PROJECTS

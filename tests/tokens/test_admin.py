@@ -212,3 +212,14 @@ def test_issue_token_refuses_a_project_the_user_does_not_maintain(owner):
     foreign = RoleFactory().project
     with pytest.raises(CommandError, match="own or maintain"):
         issue("--username", owner.username, "--name", "x", "--project", foreign.name)
+
+
+def test_admin_scope_of_a_token_whose_projects_were_deleted(admin_client, make_token, project):
+    token, _raw = make_token(name="orphaned", project_ids=[project.pk])
+    unscoped, _raw = make_token(name="everywhere")
+    project.delete()
+
+    page = admin_client.get(f"{ADMIN}{token.pk}/change/").content.decode()
+
+    assert "No project (its projects were deleted)" in page
+    assert unscoped.scope_without_projects == "All projects"

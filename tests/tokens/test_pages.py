@@ -261,3 +261,15 @@ def test_list_marks_expired_tokens(owner_client, make_token):
         session[AUTHENTICATED_AT_KEY] = int(time.time())
         session.save()
         assert "Expired" in owner_client.get(LIST).content.decode()
+
+
+def test_a_token_whose_projects_were_deleted_is_not_listed_as_reaching_all_projects(
+    owner_client, make_token, project
+):
+    make_token(name="orphaned", project_ids=[project.pk])
+    project.delete()
+
+    body = owner_client.get(LIST).content.decode()
+
+    assert "No project (its projects were deleted)" in body
+    assert "All projects" not in body
