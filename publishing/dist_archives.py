@@ -7,13 +7,12 @@ members needed are decompressed, with a cap on the bytes actually read, since de
 lie; a damaged or encrypted member is refused, not a server error. A `.tar.gz` sdist has to be
 decompressed to list it, so that is bounded too: by the bytes actually decompressed (headers,
 pax and long-name records included, not only the sizes members declare) and by the number of
-members. Both kinds of archive are refused past MAX_ARCHIVE_MEMBERS entries, and nothing is kept
-per member beyond the top-level names, so a flood of empty entries costs neither time nor memory.
+members; its headers are walked by `tar_structure`, which refuses what tar readers disagree on.
+Both kinds of archive are refused past MAX_ARCHIVE_MEMBERS entries, so a flood of empty entries
+costs neither time nor memory beyond the cap.
 """
 
 import configparser
-import gzip
-import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -24,6 +23,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from publishing.tar_structure import (
+    DecompressedTooLargeError,
+    UnreadableGzipError,
+    tar_member_names,
+)
 from publishing.upload_errors import UploadError
 
 INVALID_FILE = "Invalid distribution file."
@@ -208,7 +212,7 @@ def check_zip_sdist(path: str) -> None:
 
 
 def check_tar_sdist(path: str) -> None:
-    """Check a `.tar.gz` sdist: readable, no sparse or device members, one top dir, PKG-INFO."""
+    """Check a `.tar.gz` sdist: its structure (`tar_structure`), its size, one top dir, PKG-INFO."""
     with Path(path).open("rb") as handle:
         head = handle.read(2)
     if head != _GZIP_MAGIC:
@@ -219,50 +223,20 @@ def check_tar_sdist(path: str) -> None:
     layout = _SdistLayout()
     count = 0
     try:
-        with gzip.open(path, "rb") as decompressed:
-            stream = _BoundedReader(decompressed, limit=max(BOMB_MIN_SIZE, BOMB_MAX_RATIO * packed))
-            # Streaming mode ("r|"): members are read in order, nothing is extracted; every byte
-            # tarfile reads (headers, pax records, skipped contents) passes through the bound.
-            with tarfile.open(fileobj=stream, mode="r|") as archive:
-                for member in archive:
-                    count += 1
-                    if count > MAX_ARCHIVE_MEMBERS:
-                        raise _invalid(TOO_MANY_MEMBERS)
-                    if member.issparse():
-                        raise _invalid("Sparse tar members are not allowed.")
-                    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
-                        raise _invalid(f"The member {member.name} is not a file or directory.")
-                    layout.add(member.name)
-    except _DecompressedTooLargeError:
+        with Path(path).open("rb") as handle:
+            # Every decompressed byte (headers, pax and long-name records, skipped contents)
+            # counts towards the bound, not only the sizes members declare.
+            limit = max(BOMB_MIN_SIZE, BOMB_MAX_RATIO * packed)
+            for name in tar_member_names(handle, limit=limit):
+                count += 1
+                if count > MAX_ARCHIVE_MEMBERS:
+                    raise _invalid(TOO_MANY_MEMBERS)
+                layout.add(name)
+    except DecompressedTooLargeError:
         raise _invalid(f"File exceeds compression ratio of {BOMB_MAX_RATIO}.") from None
-    except (tarfile.TarError, OSError, EOFError, zlib.error):
+    except (UnreadableGzipError, OSError):
         raise _invalid("The file is not a readable tar.gz archive.") from None
     layout.check()
-
-
-class _DecompressedTooLargeError(Exception):
-    pass
-
-
-class _BoundedReader:
-    """A read-only file that raises once more than `limit` bytes were read from `raw`.
-
-    No single read returns more than one byte past the limit, so even one huge pax header is
-    refused without being held in memory.
-    """
-
-    def __init__(self, raw, *, limit: int) -> None:
-        self._raw = raw
-        self._remaining = limit
-
-    def read(self, size: int = -1) -> bytes:
-        if size < 0 or size > self._remaining + 1:
-            size = self._remaining + 1
-        data = self._raw.read(size)
-        self._remaining -= len(data)
-        if self._remaining < 0:
-            raise _DecompressedTooLargeError
-        return data
 
 
 def _file_size(path: str) -> int:

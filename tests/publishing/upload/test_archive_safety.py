@@ -59,8 +59,11 @@ def _pkg_info_member() -> bytes:
 
 def test_sdist_with_more_members_than_the_cap_is_refused(upload, nothing_stored):
     # Empty members declare no size at all: only their count and headers can stop them.
-    empty = tarfile.TarInfo("sample_pkg-1.0/empty.txt").tobuf(format=tarfile.USTAR_FORMAT)
-    sdist = _sdist_with_content(_tar_gz(_pkg_info_member(), empty * MAX_ARCHIVE_MEMBERS))
+    empty = b"".join(
+        tarfile.TarInfo(f"sample_pkg-1.0/{i}").tobuf(format=tarfile.USTAR_FORMAT)
+        for i in range(MAX_ARCHIVE_MEMBERS)
+    )
+    sdist = _sdist_with_content(_tar_gz(_pkg_info_member(), empty))
 
     assert refused(upload(sdist)) == TOO_MANY
 
@@ -75,10 +78,13 @@ def test_sdist_with_a_thousand_members_is_accepted(upload):
 
 
 def test_sdist_header_records_count_towards_the_unpacked_size(upload, nothing_stored):
-    # One member of size 0 whose pax header alone unpacks to 70 MiB.
-    info = tarfile.TarInfo("sample_pkg-1.0/PKG-INFO")
-    info.pax_headers = {"comment": "x" * (70 * 1024 * 1024)}
-    sdist = _sdist_with_content(_tar_gz(info.tobuf(format=tarfile.PAX_FORMAT)))
+    # Empty members whose pax headers (each under the 1 MiB cap) unpack to 70 MiB.
+    headers = []
+    for i in range(70):
+        info = tarfile.TarInfo(f"sample_pkg-1.0/{i}")
+        info.pax_headers = {"comment": "x" * (1000 * 1024)}
+        headers.append(info.tobuf(format=tarfile.PAX_FORMAT))
+    sdist = _sdist_with_content(_tar_gz(*headers))
 
     message = refused(upload(sdist))
 

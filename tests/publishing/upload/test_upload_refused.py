@@ -598,8 +598,8 @@ def test_sdist_with_sparse_member_is_refused(upload, nothing_stored):
     sdist = make_sdist()
     sdist.content = buffer.getvalue()
 
-    assert (
-        refused(upload(sdist)) == "Invalid distribution file. Sparse tar members are not allowed."
+    assert refused(upload(sdist)) == (
+        "tar archive not accepted: the member at byte 1024 is a sparse file."
     )
 
 
