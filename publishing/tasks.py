@@ -24,9 +24,10 @@ def delete_expired_jwt_ids() -> int:
 
 @shared_task
 def sweep_orphaned_uploads() -> int:
-    """Delete stored distribution files no File row references, left by a crash mid-upload.
+    """Delete stored distribution files no File row references, left by a failed upload.
 
-    Only objects over an hour old are considered, so an upload in progress is never touched;
-    the same sweep as the `sweep_orphaned_uploads` management command.
+    Only objects over an hour old are considered, and on PostgreSQL none from the time of a
+    transaction still open, so an upload in flight never loses its object (the reasoning is in
+    `delete_orphaned_files`); the same sweep as the `sweep_orphaned_uploads` management command.
     """
     return delete_orphaned_files()

@@ -23,6 +23,7 @@ from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name, canonicalize_version
 
 from accounts.selectors import account_standing
+from index_site.commit_outcome import CommitOutcomeUnknownError
 from index_site.links import absolute_url
 from projects.exceptions import ProjectNameError
 from projects.models import File, Project
@@ -83,6 +84,11 @@ NON_USER_CREATE_MESSAGE = (
     "using a pending publisher but specifying the project name incorrectly (either in the "
     "publisher or in your project's metadata). Please ensure that both match."
 )
+COMMIT_OUTCOME_UNKNOWN_MESSAGE = (
+    "The connection to the database was lost while the upload was being saved, so it may or may "
+    "not be published. Upload the same file again in a moment: if it was published, the answer "
+    "says so; if not, it is published then."
+)
 TOO_MANY_PROJECTS_MESSAGE = (
     "Too many new projects created. Wait an hour before creating another project, or upload "
     "to one of your existing projects."
@@ -93,6 +99,7 @@ TOO_MANY_PROJECTS_MESSAGE = (
 class UploadResult:
     file: File
     is_new: bool
+    is_restored: bool = False  # see AddedFile
 
 
 def authenticate(request: HttpRequest) -> UploadIdentity:
@@ -459,7 +466,7 @@ def upload_file(request: HttpRequest) -> UploadResult:
     if added.is_new and not identity.is_trusted_publisher:
         # A personal token used on a project that publishes from CI may be a stolen one.
         notify_token_upload_to_published_project(project=added.project, identity=identity)
-    return UploadResult(file=added.file, is_new=added.is_new)
+    return UploadResult(file=added.file, is_new=added.is_new, is_restored=added.is_restored)
 
 
 def _store(
@@ -514,6 +521,9 @@ def _store(
         )
     except FileRejectedError as exc:
         raise UploadError(exc.message) from None
+    except CommitOutcomeUnknownError:
+        logger.exception("Saving an upload failed during COMMIT")
+        raise UploadError(COMMIT_OUTCOME_UNKNOWN_MESSAGE, status=503) from None
     except OSError:
         logger.exception("Storing an upload failed")
         raise UploadError(

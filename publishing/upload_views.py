@@ -35,6 +35,12 @@ def legacy_upload(request: HttpRequest) -> HttpResponse:
             drain_body(request)
         logger.info("Upload refused (%s): %s", error.status, error.message)
         return error_response(request, error)
+    if result.is_restored:
+        return HttpResponse(
+            f"The file {result.file.filename} was already published, but its stored copy was "
+            "missing; it is stored again from this upload.\n",
+            content_type="text/plain; charset=utf-8",
+        )
     if not result.is_new:
         return HttpResponse(
             f"The file {result.file.filename} was already uploaded with the same content; "

@@ -1,23 +1,27 @@
 """Writes for releases and their files: the row, the filename registry and the stored object.
 
 A file is stored at a path derived from its blake2 digest (never from the client's filename
-alone), then its rows commit in the same transaction as the audit events. If anything fails after
-the object was stored, the object is deleted again, so a refused or failed upload leaves no
-visible file and no orphan; `delete_orphaned_files` sweeps objects left by a crash between the two.
+alone), then its rows commit in the same transaction as the audit events. If anything fails
+before COMMIT, the object is deleted again, so a refused or failed upload leaves no visible file
+and no orphan. If COMMIT itself fails the outcome is unknown (the server may have committed): the
+object is kept, and `delete_orphaned_files` deletes it later if no row references it, as it does
+objects left by a crash between storing and committing. An identical re-upload that finds its row
+without its object stores the object again.
 """
 
 import hashlib
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.files import File as DjangoFile
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.db.models import F, Max
 from django.http import HttpRequest
 from django.utils import timezone
@@ -25,14 +29,20 @@ from django.utils import timezone
 from accounts.models import User
 from auditlog.events import EventType
 from auditlog.services import record_event
+from index_site.commit_outcome import CommitOutcomeUnknownError, atomic_with_known_outcome
 from projects.models import File, FilenameRegistry, Project, Release
 
 FILE_REUSE_HELP = "Use a new version number: a filename can only ever hold one file."
 METADATA_SUFFIX = ".metadata"
 # Where the fan-out puts distributions and their `.metadata`; nothing else is ever swept.
 _STORED_PATH_RE = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/[^/]+\Z")
+# How old an object no row references must be before the sweep deletes it: see
+# `delete_orphaned_files` for why that is safe against an upload in flight.
+ORPHAN_MIN_AGE = timedelta(hours=1)
 MIB = 1024 * 1024
 GIB = 1024 * MIB
+
+logger = logging.getLogger(__name__)
 
 
 class FileRejectedError(Exception):
@@ -71,7 +81,10 @@ class NewRelease:
 class AddedFile:
     file: File
     project: Project
-    is_new: bool  # False: the identical file was already there; nothing changed
+    is_new: bool  # False: the identical file was already there
+    # The identical file's row was there without its stored object (a COMMIT whose outcome was
+    # unknown, a lost object): this upload stored the object again.
+    is_restored: bool = False
 
 
 def storage_path_for(*, blake2_256_digest: str, filename: str) -> str:
@@ -263,8 +276,10 @@ def add_release_file(
     When `project` is None, `create_project` is called inside the transaction, so a failure
     later on leaves no empty project behind. The project's rules are checked under the project
     row lock. The identical file of the same project uploaded again changes nothing and returns
-    `is_new=False`. Raises FileRejectedError when a rule refuses the file (see
-    `_check_new_file`).
+    `is_new=False`, unless its stored object is missing: then the object is stored again and
+    `is_restored` is True. Raises FileRejectedError when a rule refuses the file (see
+    `_check_new_file`), and CommitOutcomeUnknownError when COMMIT failed: the file may or may
+    not be published, and an identical re-upload settles it either way.
     """
     core_metadata = check_contents() if check_contents is not None else None
     stored: list[str] = []
@@ -280,8 +295,16 @@ def add_release_file(
             event_data=event_data or {},
             stored=stored,
         )
+    except CommitOutcomeUnknownError:
+        # The rows may have committed: deleting the objects now could leave a published file
+        # that cannot be downloaded. The orphan sweep deletes them if no row references them.
+        logger.warning(
+            "Upload COMMIT failed, outcome unknown; stored objects kept for the orphan sweep",
+            extra={"dist_filename": new_file.filename, "paths": stored},
+        )
+        raise
     except BaseException as exc:
-        # Rolled back (or the commit itself failed): the stored objects must not outlive it.
+        # Failed before COMMIT, so rolled back: the stored objects must not outlive it.
         for path in stored:
             default_storage.delete(path)
         if isinstance(exc, IntegrityError):
@@ -294,7 +317,7 @@ def add_release_file(
     return result
 
 
-@transaction.atomic
+@atomic_with_known_outcome()
 def _add_release_file(
     *,
     project: Project | None,
@@ -318,7 +341,10 @@ def _add_release_file(
     existing = _check_new_file(checks=checks, new_file=new_file)
     if existing is not None:
         # Only a file of this project: a project created just now has none yet.
-        return AddedFile(file=existing, project=project, is_new=False)
+        is_restored = _restore_missing_objects(
+            file=existing, new_file=new_file, core_metadata=core_metadata
+        )
+        return AddedFile(file=existing, project=project, is_new=False, is_restored=is_restored)
     data = {
         **event_data,
         "version": release.version,
@@ -382,13 +408,45 @@ def _add_release_file(
             "sha256_digest": new_file.sha256_digest,
         },
     )
-    local = new_file.local_file
-    # A temporary upload (with a path) is moved into place by the filesystem storage, not read
-    # and copied a second time.
-    _store(path, local if hasattr(local, "temporary_file_path") else DjangoFile(local), stored)
+    _store(path, _local_content(new_file), stored)
     if core_metadata is not None:
         _store(path + METADATA_SUFFIX, ContentFile(core_metadata), stored)
     return AddedFile(file=file, project=project, is_new=True)
+
+
+def _local_content(new_file: NewFile) -> Any:
+    local = new_file.local_file
+    # A temporary upload (with a path) is moved into place by the filesystem storage, not read
+    # and copied a second time.
+    return local if hasattr(local, "temporary_file_path") else DjangoFile(local)
+
+
+def _restore_missing_objects(*, file: File, new_file: NewFile, core_metadata: bytes | None) -> bool:
+    """Store again, from an identical re-upload, the objects a committed `file` row lacks.
+
+    Runs under the project row lock, so concurrent re-uploads restore one at a time. The row is
+    committed already, so what is stored here is never deleted on a later failure.
+    """
+    missing: dict[str, Any] = {}
+    if not default_storage.exists(file.path):
+        missing[file.path] = _local_content(new_file)
+    metadata_path = file.path + METADATA_SUFFIX
+    if (
+        core_metadata is not None
+        and file.metadata_sha256_digest == hashlib.sha256(core_metadata).hexdigest()
+        and not default_storage.exists(metadata_path)
+    ):
+        missing[metadata_path] = ContentFile(core_metadata)
+    if not missing:
+        return False
+    logger.warning(
+        "Published file had no stored object; restored from an identical re-upload",
+        extra={"dist_filename": file.filename, "paths": list(missing)},
+    )
+    restored: list[str] = []
+    for path, content in missing.items():
+        _store(path, content, restored)
+    return True
 
 
 def _store(path: str, content: Any, stored: list[str]) -> None:
@@ -403,21 +461,75 @@ def _store(path: str, content: Any, stored: list[str]) -> None:
         raise OSError(f"Storage saved {path!r} as {saved!r}.")
 
 
-def delete_orphaned_files(*, older_than: timedelta = timedelta(hours=1)) -> int:
+@dataclass(frozen=True)
+class UnreferencedObject:
+    path: str
+    modified_at: datetime
+    is_sweepable: bool  # old enough for `delete_orphaned_files` to delete it
+
+
+@dataclass(frozen=True)
+class StorageCheck:
+    """Where File rows and stored objects disagree."""
+
+    # Paths a File row names (the distribution, or its `.metadata` when the row has a metadata
+    # digest) with no stored object: the file is listed but cannot be downloaded.
+    missing_objects: list[str]
+    # Distribution objects no File row references: a failed upload's, or one in flight.
+    unreferenced_objects: list[UnreferencedObject]
+
+
+def check_storage(*, older_than: timedelta = ORPHAN_MIN_AGE) -> StorageCheck:
+    """Compare File rows with the stored objects; `older_than` as for `delete_orphaned_files`.
+
+    The rows are read before the objects are listed: a row commits only after its object was
+    stored, so an object missing from the listing is missing indeed. Filesystem-like storages
+    (with `listdir`) only.
+    """
+    cutoff = _sweep_cutoff(older_than)
+    rows = list(File.objects.order_by("path").values_list("path", "metadata_sha256_digest"))
+    stored = set(_walk(""))
+    missing: list[str] = []
+    for path, metadata_digest in rows:
+        expected = (path, path + METADATA_SUFFIX) if metadata_digest else (path,)
+        missing.extend(name for name in expected if name not in stored)
+    referenced = {path for path, _digest in rows}
+    unreferenced = []
+    for path in sorted(_unreferenced(stored, referenced)):
+        modified_at = default_storage.get_modified_time(path)
+        unreferenced.append(
+            UnreferencedObject(
+                path=path, modified_at=modified_at, is_sweepable=modified_at < cutoff
+            )
+        )
+    return StorageCheck(missing_objects=missing, unreferenced_objects=unreferenced)
+
+
+def delete_orphaned_files(*, older_than: timedelta = ORPHAN_MIN_AGE) -> int:
     """Delete stored distribution objects no File row references; return how many.
 
-    Only objects older than `older_than` are considered, so an upload between storing and
-    committing is never swept. Filesystem-like storages (with `listdir`) only.
+    Only objects last modified over `older_than` ago (an hour by default) are deleted, so an
+    upload in flight never loses its object. An upload stores its object inside its transaction;
+    the object's modified time is when its bytes were last written (the filesystem storage
+    moves the upload's temporary file into place, keeping the time the body's last chunk
+    arrived; object stores record when the object was written). From then until its
+    transaction ends lie the archive checks, the wait for the project lock, a few inserts and
+    COMMIT: one request, which gunicorn's worker timeout (30 seconds unless raised) ends,
+    reading a body at most UPLOAD_MAX_FILE_SIZE. Half the age bounds that gap a hundredfold.
+
+    The one wait no request timeout bounds is a COMMIT the database holds (synchronous
+    replication waiting for a standby): the transaction stays open after the worker is gone and
+    commits when the standby answers, however late. So on PostgreSQL the objects kept are also
+    those modified less than half the age before the oldest transaction still open on the
+    database began (see `_sweep_cutoff`); a transaction open for hours keeps the objects of its
+    time until it ends. Filesystem-like storages (with `listdir`) only.
     """
-    cutoff = timezone.now() - older_than
+    # The cutoff comes before the rows: a transaction that commits after it was taken is either
+    # seen by the read of the rows, or its object is younger than the cutoff.
+    cutoff = _sweep_cutoff(older_than)
     referenced = set(File.objects.values_list("path", flat=True))
     deleted = 0
-    for path in _walk(""):
-        if not _STORED_PATH_RE.match(path):
-            continue
-        file_path = path.removesuffix(METADATA_SUFFIX)
-        if file_path in referenced:
-            continue
+    for path in _unreferenced(_walk(""), referenced):
         if default_storage.get_modified_time(path) >= cutoff:
             continue
         default_storage.delete(path)
@@ -425,7 +537,37 @@ def delete_orphaned_files(*, older_than: timedelta = timedelta(hours=1)) -> int:
     return deleted
 
 
-def _walk(directory: str):
+def _sweep_cutoff(older_than: timedelta) -> datetime:
+    """Objects modified before this moment belong to no transaction still open.
+
+    An upload's transaction begins less than half the age after its object was last modified
+    (see `delete_orphaned_files`), so an object modified over half the age before the oldest
+    open transaction began belongs to a transaction that has ended: committed, and then its
+    row is visible, or rolled back. PostgreSQL shows the transactions of the application's own
+    role in pg_stat_activity; other databases have only the age.
+    """
+    cutoff = timezone.now() - older_than
+    if connection.vendor != "postgresql":
+        return cutoff
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(xact_start) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        oldest = cursor.fetchone()[0]
+    if oldest is None:
+        return cutoff
+    return min(cutoff, oldest - older_than / 2)
+
+
+def _unreferenced(paths: Iterable[str], referenced: set[str]) -> Iterator[str]:
+    """The distribution objects (and their `.metadata`) among `paths` no File row names."""
+    for path in paths:
+        if _STORED_PATH_RE.match(path) and path.removesuffix(METADATA_SUFFIX) not in referenced:
+            yield path
+
+
+def _walk(directory: str) -> Iterator[str]:
     directories, files = default_storage.listdir(directory)
     for name in files:
         yield f"{directory}/{name}" if directory else name

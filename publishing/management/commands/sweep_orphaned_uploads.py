@@ -1,10 +1,10 @@
-"""Delete stored distribution files that no File row references (left by a crash mid-upload)."""
+"""Delete stored distribution files that no File row references (left by a failed upload)."""
 
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
-from projects.services.files import delete_orphaned_files
+from projects.services.files import ORPHAN_MIN_AGE, delete_orphaned_files
 
 
 class Command(BaseCommand):
@@ -14,9 +14,11 @@ class Command(BaseCommand):
         "run this command from cron where no beat process runs."
     )
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("--min-age-hours", type=float, default=1.0)
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--min-age-hours", type=float, default=ORPHAN_MIN_AGE / timedelta(hours=1)
+        )
 
-    def handle(self, *args, min_age_hours: float, **options) -> None:
+    def handle(self, *args: object, min_age_hours: float, **options: object) -> None:
         deleted = delete_orphaned_files(older_than=timedelta(hours=min_age_hours))
         self.stdout.write(f"Deleted {deleted} orphaned file(s).")

@@ -3,12 +3,14 @@
 import os
 import time
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.management import CommandError, call_command
 
 from projects.models import File, FilenameRegistry, Project
 from projects.services.files import delete_orphaned_files, storage_path_for
@@ -96,10 +98,6 @@ def test_orphan_sweep_deletes_old_unreferenced_objects_only(upload, settings):
 
 
 def test_sweep_command_reports_what_it_deleted(settings):
-    from io import StringIO  # noqa: PLC0415 - only this test captures output
-
-    from django.core.management import call_command  # noqa: PLC0415
-
     orphan = storage_path_for(blake2_256_digest="ef" * 32, filename="orphan-1.0.tar.gz")
     default_storage.save(orphan, ContentFile(b"x"))
     _age(settings, orphan, hours=2)
@@ -141,3 +139,137 @@ def test_sweep_task_runs_hourly():
     assert schedule["task"] == "publishing.tasks.sweep_orphaned_uploads"
     assert schedule["schedule"].hour == set(range(24))
     assert len(schedule["schedule"].minute) == 1
+
+
+def _download(client, path: str) -> bytes:
+    response = client.get(f"/files/{path}")
+    assert response.status_code == 200, response
+    return b"".join(response.streaming_content)
+
+
+def test_identical_reupload_stores_a_missing_object_again(upload, client):
+    wheel = make_wheel()
+    upload(wheel)
+    path = File.objects.get().path
+    default_storage.delete(path)
+    default_storage.delete(path + ".metadata")
+    assert client.get(f"/files/{path}").status_code == 404
+
+    response = upload(wheel)
+
+    assert response.status_code == 200, response.content
+    assert response.content.decode() == (
+        f"The file {wheel.filename} was already published, but its stored copy was missing; it "
+        "is stored again from this upload.\n"
+    )
+    assert _download(client, path) == wheel.content
+    assert _download(client, path + ".metadata").startswith(b"Metadata-Version: 2.1")
+    assert File.objects.count() == 1
+    assert FilenameRegistry.objects.count() == 1
+
+
+@pytest.mark.parametrize("lost", ["", ".metadata"])
+def test_identical_reupload_restores_only_what_is_missing(upload, client, lost):
+    wheel = make_wheel()
+    upload(wheel)
+    path = File.objects.get().path
+    kept = ".metadata" if lost == "" else ""
+    kept_time = default_storage.get_modified_time(path + kept)
+    default_storage.delete(path + lost)
+
+    response = upload(wheel)
+
+    assert "stored again from this upload" in response.content.decode()
+    assert default_storage.exists(path + lost)
+    assert default_storage.get_modified_time(path + kept) == kept_time
+
+
+def test_identical_reupload_with_every_object_present_changes_nothing(upload):
+    wheel = make_wheel()
+    upload(wheel)
+
+    response = upload(wheel)
+
+    assert "nothing changed" in response.content.decode()
+
+
+def _check_storage(*args: str) -> str:
+    output = StringIO()
+    call_command("check_storage", *args, stdout=output)
+    return output.getvalue()
+
+
+def test_check_storage_reports_a_consistent_storage(upload):
+    upload(make_wheel())
+
+    assert _check_storage() == (
+        "0 stored object(s) without a file row.\n0 file row(s) without their stored object.\n"
+    )
+
+
+@pytest.mark.parametrize("repair", [False, True])
+def test_check_storage_lists_rows_without_objects_and_fails(upload, repair):
+    upload(make_wheel())
+    upload(make_wheel(version="2.0"))
+    lost = File.objects.get(release__version="2.0").path
+    default_storage.delete(lost)
+    output = StringIO()
+
+    with pytest.raises(CommandError) as raised:
+        call_command("check_storage", *(["--repair"] if repair else []), stdout=output)
+
+    assert str(raised.value) == (
+        "1 published file(s) cannot be downloaded: their stored object is missing. Upload the "
+        "identical file again (twine upload or uv publish of the same file): the upload finds "
+        "its row and stores the object again."
+    )
+    assert output.getvalue().endswith(f"1 file row(s) without their stored object.\n  {lost}\n")
+    assert File.objects.count() == 2
+
+
+def test_check_storage_repairs_a_row_without_its_object_after_a_reupload(upload):
+    wheel = make_wheel()
+    upload(wheel)
+    default_storage.delete(File.objects.get().path + ".metadata")
+    with pytest.raises(CommandError):
+        _check_storage()
+
+    upload(wheel)
+
+    assert _check_storage().endswith("0 file row(s) without their stored object.\n")
+
+
+def test_check_storage_lists_objects_without_rows_and_repair_deletes_the_old_ones(upload, settings):
+    upload(make_wheel())
+    kept = File.objects.get().path
+    old = storage_path_for(blake2_256_digest="ab" * 32, filename="old-1.0.tar.gz")
+    young = storage_path_for(blake2_256_digest="cd" * 32, filename="young-1.0.tar.gz")
+    for path in (old, young):
+        default_storage.save(path, ContentFile(b"x"))
+    for path in (kept, kept + ".metadata", old):
+        _age(settings, path, hours=3)
+
+    listed = _check_storage()
+
+    assert listed.splitlines()[:3] == [
+        "2 stored object(s) without a file row.",
+        (
+            f"  {old} (modified {default_storage.get_modified_time(old).isoformat()}; the orphan "
+            "sweep or --repair deletes it)"
+        ),
+        (
+            f"  {young} (modified {default_storage.get_modified_time(young).isoformat()}; "
+            "younger than 1 h, kept: an upload may be in flight)"
+        ),
+    ]
+    assert default_storage.exists(old)
+
+    repaired = _check_storage("--repair")
+
+    assert "Deleted 1 stored object(s) without a file row.\n" in repaired
+    assert not default_storage.exists(old)
+    for path in (kept, kept + ".metadata", young):
+        assert default_storage.exists(path)
+    assert _check_storage("--min-age-hours", "0").startswith(
+        f"1 stored object(s) without a file row.\n  {young} ("
+    )
