@@ -86,3 +86,32 @@ def test_csrf_exempt_views_are_exactly_the_allowlisted_machine_endpoints():
     assert {path for path in served if not _is_exempt(path)} == set(), (
         "machine endpoints must be csrf_exempt, or twine, uv and CI runners cannot post to them"
     )
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil.example",
+        "null",
+        "https://testserver",  # the site's host under another scheme
+        "http://sub.testserver",
+        "http://testserver:8443",
+    ],
+)
+def test_post_with_a_valid_csrf_token_from_another_origin_is_refused(origin, user, password):
+    client = Client(enforce_csrf_checks=True)
+    client.get("/account/login/")
+    form = {
+        "username": user.username,
+        "password": password,
+        "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
+    }
+
+    refused = client.post("/account/login/", form, HTTP_ORIGIN=origin)
+
+    assert refused.status_code == 403
+    assert CSRF_FAILURE_MESSAGE in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+    # The same form from the site's own origin goes through: the Origin alone was refused.
+    accepted = client.post("/account/login/", form, HTTP_ORIGIN="http://testserver")
+    assert accepted.status_code == 302

@@ -4,6 +4,11 @@ import pytest
 from django.db import DatabaseError
 from django.test import Client
 
+from tests.accounts.two_factor.conftest import login_recently
+from tests.admin_login import log_in_for_admin
+from tests.factories import TwoFactorUserFactory
+from tests.url_walk import walk_urls
+
 pytestmark = pytest.mark.django_db
 
 
@@ -86,3 +91,20 @@ def test_every_response_carries_the_security_headers(client, path):
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_no_page_can_be_framed_or_drop_the_permissions_policy(client):
+    """Every URL, as a superuser who may open it: a view setting its own CSP keeps the rules."""
+    superuser = TwoFactorUserFactory(is_staff=True, is_superuser=True)
+    log_in_for_admin(client, superuser)
+    login_recently(client, superuser)
+    problems = []
+    for walked in walk_urls():
+        response = client.get(walked.path)
+        if (
+            "frame-ancestors 'none'" not in response.get("Content-Security-Policy", "")
+            or response.get("X-Frame-Options") != "DENY"
+            or "camera=()" not in response.get("Permissions-Policy", "")
+        ):
+            problems.append(f"{walked.route}: answered {response.status_code} without them")
+    assert problems == []

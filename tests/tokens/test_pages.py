@@ -273,3 +273,17 @@ def test_a_token_whose_projects_were_deleted_is_not_listed_as_reaching_all_proje
 
     assert "No project (its projects were deleted)" in body
     assert "All projects" not in body
+
+
+def test_revoking_a_token_needs_recent_authentication(client, owner, make_token):
+    token, raw = make_token(name="kept")
+    client.force_login(owner)  # logged in, but no recent password entry
+    path = f"/tokens/{token.pk}/revoke/"
+
+    response = client.post(path)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/account/reauthenticate/")
+    assert ApiToken.objects.filter(pk=token.pk).exists()
+    assert authenticate_upload(request_with(raw)).user == owner
+    assert not AuditEvent.objects.filter(event_type=EventType.ACCOUNT_API_TOKEN_REMOVED).exists()

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from auditlog.events import EventType
 from auditlog.models import AuditEvent
-from projects.models import File, FilenameRegistry, Project, Release
+from projects.models import File, FilenameRegistry, Project, Release, Role
+from projects.services.roles import remove_role
 from tests.factories import (
     FileFactory,
     ProjectFactory,
@@ -122,6 +123,23 @@ def test_user_without_role_cannot_upload_to_existing_project(upload, nothing_sto
     assert refused(response, 403).startswith(
         "The user 'uploader' isn't allowed to upload to project 'sample-pkg'."
     )
+
+
+def test_removed_maintainer_cannot_upload_on_the_next_request(upload, uploader):
+    owner = TwoFactorUserFactory()
+    project = RoleFactory(user=owner, project=ProjectFactory(name="sample-pkg")).project
+    role = RoleFactory(project=project, user=uploader, role=Role.Kind.MAINTAINER)
+    assert upload(make_wheel("sample-pkg", "1.0")).status_code == 200
+
+    remove_role(role=role, actor=owner)
+    response = upload(make_wheel("sample-pkg", "1.1"))
+
+    assert refused(response, 403).startswith(
+        "The user 'uploader' isn't allowed to upload to project 'sample-pkg'."
+    )
+    assert list(File.objects.values_list("filename", flat=True)) == [
+        make_wheel("sample-pkg", "1.0").filename
+    ]
 
 
 def test_project_scoped_token_cannot_upload_to_another_project(upload, uploader, existing):
@@ -790,6 +808,17 @@ def test_description_with_markup_is_stored_raw(upload):
     release = Release.objects.get()
     assert release.metadata["description"] == description
     assert release.summary == '"><svg onload=alert(1)>'
+
+
+def test_hostile_summary_is_escaped_on_the_project_page(upload, client):
+    hostile = '"><svg onload=alert(1)><script>alert(2)</script>'
+    assert upload(make_wheel(), summary=hostile).status_code == 200
+
+    page = client.get("/project/sample-pkg/").content.decode()
+
+    assert "<svg onload" not in page
+    assert "<script>alert(2)" not in page
+    assert "&quot;&gt;&lt;svg onload=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in page
 
 
 # --- #133 new-project rate limit ---
