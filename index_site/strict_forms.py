@@ -79,9 +79,16 @@ class ControlCharacterValidator:
         return hash((self.label, self.multiline))
 
 
-def _checks_text(field: forms.Field) -> bool:
-    return isinstance(field, forms.CharField) and not isinstance(
-        _unwrapped(field.widget), forms.PasswordInput
+def checks_text(field: forms.Field) -> bool:
+    """Whether the field is free text the control-character rule applies to.
+
+    Not a password (see the module docstring), and not a JSONField: its value is parsed into
+    data, and raw control characters are invalid JSON already.
+    """
+    return (
+        isinstance(field, forms.CharField)
+        and not isinstance(field, forms.JSONField)
+        and not isinstance(_unwrapped(field.widget), forms.PasswordInput)
     )
 
 
@@ -95,7 +102,7 @@ class StrictInputMixin(_FormBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name, field in self.fields.items():
-            if _checks_text(field):
+            if checks_text(field):
                 label = str(field.label or pretty_name(name))
                 # First, so the refusal is read before a format rule's less precise message.
                 field.validators.insert(
@@ -108,7 +115,7 @@ class StrictInputMixin(_FormBase):
         names = [
             self[name].html_name
             for name, field in self.fields.items()
-            if _checks_text(field) and is_multiline(field)
+            if checks_text(field) and is_multiline(field)
         ]
         if not any(name in data for name in names):
             return data
