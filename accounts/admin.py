@@ -17,9 +17,10 @@ from django.http import HttpRequest
 from accounts import services
 from accounts.models import Email, User
 from accounts.two_factor_admin import TwoFactorUserAdminMixin
+from index_site.strict_admin import StrictInputAdmin, StrictTabularInline
 
 
-class EmailInline(admin.TabularInline):
+class EmailInline(StrictTabularInline):
     model = Email
     extra = 0
     fields = ("email", "is_primary", "is_verified", "verified_at", "created_at")
@@ -31,7 +32,7 @@ class EmailInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(TwoFactorUserAdminMixin, admin.ModelAdmin):
+class UserAdmin(TwoFactorUserAdminMixin, StrictInputAdmin):
     list_display = ("username", "name", "primary_email", "is_active", "is_staff", "date_joined")
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("username", "name", "emails__email")
@@ -123,7 +124,7 @@ class UserAdmin(TwoFactorUserAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Email)
-class EmailAdmin(admin.ModelAdmin):
+class EmailAdmin(StrictInputAdmin):
     list_display = ("email", "user", "is_primary", "is_verified", "created_at")
     list_filter = ("is_primary", "is_verified")
     search_fields = ("email", "user__username")

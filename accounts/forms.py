@@ -10,6 +10,7 @@ from django.core.validators import RegexValidator
 
 from accounts.models import USERNAME_RE, User
 from accounts.passwords import PASSWORD_TOO_LONG_MESSAGE, is_password_too_long
+from index_site.strict_forms import StrictForm, StrictInputMixin
 
 USERNAME_HELP = "Letters, digits, '.', '_' or '-'; starts and ends with a letter or digit."
 PASSWORDS_DIFFER_MESSAGE = "The two passwords differ. Type the same password in both fields."
@@ -45,7 +46,7 @@ class NewPasswordLengthMixin:
         return clean_length(self.cleaned_data["new_password2"])
 
 
-class NewPasswordForm(NewPasswordLengthMixin, forms.Form):
+class NewPasswordForm(NewPasswordLengthMixin, StrictForm):
     """Two new-password fields checked against the validators for the given user attributes."""
 
     def check_new_password(self, cleaned_data: dict, user_like: Any) -> None:
@@ -117,7 +118,7 @@ class RegistrationForm(NewPasswordForm):
         return cleaned_data
 
 
-class LoginForm(forms.Form):
+class LoginForm(StrictForm):
     username = forms.CharField(
         max_length=254,
         widget=forms.TextInput(
@@ -130,14 +131,14 @@ class LoginForm(forms.Form):
         return clean_length(self.cleaned_data["password"])
 
 
-class ReauthForm(forms.Form):
+class ReauthForm(StrictForm):
     password = password_field("Password", autocomplete="current-password")
 
     def clean_password(self) -> str:
         return clean_length(self.cleaned_data["password"])
 
 
-class ProfileForm(forms.Form):
+class ProfileForm(StrictForm):
     name = forms.CharField(
         label="Display name",
         max_length=100,
@@ -152,7 +153,7 @@ class ProfileForm(forms.Form):
         return name
 
 
-class AddEmailForm(forms.Form):
+class AddEmailForm(StrictForm):
     email = forms.EmailField(
         label="New email address",
         max_length=254,
@@ -188,7 +189,7 @@ class PasswordChangeForm(NewPasswordForm):
         return cleaned_data
 
 
-class PasswordResetRequestForm(forms.Form):
+class PasswordResetRequestForm(StrictForm):
     identifier = forms.CharField(
         label="Username or email address",
         max_length=254,
@@ -196,5 +197,5 @@ class PasswordResetRequestForm(forms.Form):
     )
 
 
-class ResetPasswordForm(NewPasswordLengthMixin, SetPasswordForm):
+class ResetPasswordForm(StrictInputMixin, NewPasswordLengthMixin, SetPasswordForm):
     """Django's set-password form with the byte cap before any validator or hasher runs."""

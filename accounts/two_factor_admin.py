@@ -15,9 +15,10 @@ from django.utils.html import format_html
 from accounts.models import RecoveryCode, TOTPDevice, User, WebAuthnCredential
 from accounts.two_factor import TwoFactorError, reset_two_factor
 from accounts.two_factor_forms import ResetTwoFactorForm
+from index_site.strict_admin import StrictInputAdmin, StrictTabularInline
 
 
-class _ReadOnlyInline(admin.TabularInline):
+class _ReadOnlyInline(StrictTabularInline):
     extra = 0
     can_delete = False
 
@@ -50,7 +51,7 @@ TWO_FACTOR_INLINES = (TOTPDeviceInline, WebAuthnCredentialInline)
 RESET_URL_NAME = "accounts_user_reset_two_factor"
 
 
-class TwoFactorUserAdminMixin(admin.ModelAdmin):
+class TwoFactorUserAdminMixin(StrictInputAdmin):
     """Adds the user's methods, a summary with recovery-code counts, and a reset page."""
 
     def get_inlines(self, request: HttpRequest, obj):

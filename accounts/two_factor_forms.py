@@ -6,6 +6,7 @@ from accounts.recovery_codes import MAX_INPUT_LENGTH as RECOVERY_MAX_LENGTH
 from accounts.recovery_codes import normalize_recovery_code
 from accounts.totp import MAX_INPUT_LENGTH as TOTP_MAX_LENGTH
 from accounts.totp import normalize_totp_code
+from index_site.strict_forms import StrictForm
 
 TOTP_FORMAT_MESSAGE = "Enter the six-digit code your authenticator app shows now."
 RECOVERY_FORMAT_MESSAGE = (
@@ -13,7 +14,7 @@ RECOVERY_FORMAT_MESSAGE = (
 )
 
 
-class TOTPCodeForm(forms.Form):
+class TOTPCodeForm(StrictForm):
     code = forms.CharField(
         label="Six-digit code",
         strip=True,
@@ -35,7 +36,7 @@ class TOTPCodeForm(forms.Form):
         return raw
 
 
-class RecoveryCodeForm(forms.Form):
+class RecoveryCodeForm(StrictForm):
     code = forms.CharField(
         label="Recovery code",
         strip=True,
@@ -52,7 +53,7 @@ class RecoveryCodeForm(forms.Form):
         return raw
 
 
-class ResetTwoFactorForm(forms.Form):
+class ResetTwoFactorForm(StrictForm):
     """Admin: reset a user's two-factor authentication."""
 
     reason = forms.CharField(

@@ -68,6 +68,7 @@ from accounts.totp import (
 from accounts.two_factor import TwoFactorError, count_methods
 from accounts.two_factor_forms import RecoveryCodeForm, TOTPCodeForm
 from index_site.json_body import JSONBodyError, read_json_object
+from index_site.single_values import single_query_value
 
 CODES_TO_SHOW_KEY = "recovery_codes_to_show"
 # Seconds during which new recovery codes, encrypted in the session, can still be shown once.
@@ -234,7 +235,7 @@ def totp_remove(request: AuthenticatedRequest) -> HttpResponse:
 @require_GET
 def webauthn_add(request: AuthenticatedRequest) -> HttpResponse:
     """The page that registers a security key or a passkey (with static/js/webauthn.js)."""
-    kind = request.GET.get("kind", KIND_SECURITY_KEY)
+    kind = single_query_value(request.GET, "kind", KIND_SECURITY_KEY)
     if kind not in KINDS:
         kind = KIND_SECURITY_KEY
     return render(
@@ -248,7 +249,7 @@ def webauthn_add(request: AuthenticatedRequest) -> HttpResponse:
 @require_reauth
 @require_POST
 def webauthn_register_options(request: AuthenticatedRequest) -> HttpResponse:
-    kind = request.POST.get("kind", KIND_SECURITY_KEY)
+    kind = single_query_value(request.POST, "kind", KIND_SECURITY_KEY)
     try:
         options = registration_options(request=request, user=request.user, kind=kind)
     except WebAuthnError as error:

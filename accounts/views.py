@@ -47,6 +47,7 @@ from accounts.models import Email
 from accounts.passwords import is_password_breached
 from accounts.reauth import is_recently_authenticated, mark_authenticated
 from accounts.selectors import emails_for_user, has_two_factor
+from index_site.single_values import single_query_value
 
 LOGIN_FAILED_MESSAGE = (
     "The username or password is incorrect. Check both and try again, or reset your password."
@@ -72,7 +73,7 @@ REAUTH_FIRST_MESSAGE = "Confirm your password, then repeat the change."
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
-    next_url = request.POST.get("next") or request.GET.get("next", "")
+    next_url = single_query_value(request.POST, "next") or single_query_value(request.GET, "next")
     if request.user.is_authenticated and request.method == "GET":
         return login_redirect(request, request.user, next_url=next_url)
     form = LoginForm(request.POST or None)
@@ -119,7 +120,9 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def reauth_view(request: AuthenticatedRequest) -> HttpResponse:
-    next_url = safe_next_url(request, request.POST.get("next") or request.GET.get("next"))
+    next_url = safe_next_url(
+        request, single_query_value(request.POST, "next") or single_query_value(request.GET, "next")
+    )
     form = ReauthForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = request.user
@@ -171,7 +174,7 @@ def register_done_view(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def verify_email_view(request: HttpRequest) -> HttpResponse:
     """GET shows a confirm button (link scanners only GET); POST verifies the address."""
-    token = request.POST.get("token") or request.GET.get("token", "")
+    token = single_query_value(request.POST, "token") or single_query_value(request.GET, "token")
     if request.method == "GET":
         return render(request, "accounts/verify_email.html", {"token": token})
     email = services.verify_email(token=token, request=request)

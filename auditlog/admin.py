@@ -1,9 +1,10 @@
 from django.contrib import admin
 
 from auditlog.models import AuditEvent
+from index_site.strict_admin import StrictInputAdmin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(StrictInputAdmin):
     """Read-only: no add, change, delete or bulk action, even for superusers.
 
     Other apps' admins of records that only services may write (roles, the filename registry,

@@ -1,10 +1,11 @@
 """Reading a small JSON object from a request body, with a size cap checked before reading."""
 
-import json
 from enum import StrEnum
 from typing import Any
 
 from django.http import HttpRequest
+
+from index_site.single_values import RepeatedFieldError, loads_without_repeated_keys
 
 # The largest body read: a WebAuthn credential or an OIDC JWT is a few kilobytes.
 MAX_JSON_BODY_BYTES = 64 * 1024
@@ -14,14 +15,20 @@ class JSONBodyProblem(StrEnum):
     TOO_LARGE = "too_large"
     NOT_JSON = "not_json"
     NOT_AN_OBJECT = "not_an_object"
+    REPEATED_KEY = "repeated_key"
 
 
 class JSONBodyError(ValueError):
-    """The body is not a JSON object of acceptable size; `problem` says which."""
+    """The body is not a JSON object of acceptable size; `problem` says which.
 
-    def __init__(self, problem: JSONBodyProblem) -> None:
+    For REPEATED_KEY, `message` is the sentence to show ("The field 'x' was sent more than
+    once; send it once.").
+    """
+
+    def __init__(self, problem: JSONBodyProblem, *, message: str = "") -> None:
         super().__init__(problem.value)
         self.problem = problem
+        self.message = message
 
 
 def read_json_object(
@@ -42,8 +49,11 @@ def read_json_object(
     if len(body) > max_bytes:
         raise JSONBodyError(JSONBodyProblem.TOO_LARGE)
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        # A key repeated at any depth is refused: each object here is read as single values.
+        payload = loads_without_repeated_keys(body)
+    except RepeatedFieldError as error:
+        raise JSONBodyError(JSONBodyProblem.REPEATED_KEY, message=error.message) from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise JSONBodyError(JSONBodyProblem.NOT_JSON) from None
     if not isinstance(payload, dict):
         raise JSONBodyError(JSONBodyProblem.NOT_AN_OBJECT)

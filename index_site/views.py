@@ -7,6 +7,8 @@ from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from index_site.single_values import RepeatedFieldError
+
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
@@ -49,8 +51,10 @@ CSRF_FAILURE_MESSAGE = (
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """400: the exception's text is not shown; it may come from Django's internals."""
-    return render(request, "400.html", status=400)
+    """400: the exception's text is not shown (it may come from Django's internals), except a
+    repeated field's, which is written for the person who sent it."""
+    message = exception.message if isinstance(exception, RepeatedFieldError) else ""
+    return render(request, "400.html", {"message": message}, status=400)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:

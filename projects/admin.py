@@ -13,6 +13,8 @@ from django.template.response import TemplateResponse
 
 from accounts.models import User
 from auditlog.admin import ReadOnlyAdmin
+from index_site.strict_admin import StrictInputAdmin
+from index_site.strict_forms import StrictForm, StrictModelForm
 from projects.models import (
     DownloadCount,
     File,
@@ -28,7 +30,7 @@ from projects.services.projects import delete_project, set_project_critical, set
 UPLOAD_LIMIT_CAP = 1024 * 1024 * 1024  # 1 GiB, PyPI's cap on a single file.
 
 
-class ProjectAdminForm(forms.ModelForm):
+class ProjectAdminForm(StrictModelForm):
     class Meta:
         model = Project
         fields = ["is_critical", "upload_limit", "total_size_limit"]
@@ -51,7 +53,7 @@ class ProjectAdminForm(forms.ModelForm):
         return value
 
 
-class ProjectDeleteForm(forms.Form):
+class ProjectDeleteForm(StrictForm):
     reason = forms.CharField(
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -73,7 +75,7 @@ class ProjectDeleteForm(forms.Form):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(StrictInputAdmin):
     form = ProjectAdminForm
     list_display = [
         "name",
@@ -192,7 +194,7 @@ class RoleInvitationAdmin(ReadOnlyAdmin):
     list_select_related = ["project", "invitee", "invited_by"]
 
 
-class ProhibitedProjectNameForm(forms.ModelForm):
+class ProhibitedProjectNameForm(StrictModelForm):
     class Meta:
         model = ProhibitedProjectName
         fields = ["name", "reason"]
@@ -203,7 +205,7 @@ class ProhibitedProjectNameForm(forms.ModelForm):
 
 
 @admin.register(ProhibitedProjectName)
-class ProhibitedProjectNameAdmin(admin.ModelAdmin):
+class ProhibitedProjectNameAdmin(StrictInputAdmin):
     form = ProhibitedProjectNameForm
     list_display = ["name", "reason", "created_at"]
     search_fields = ["name", "reason"]

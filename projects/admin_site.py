@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.login import second_factor_verified
+from index_site.single_values import single_query_value
 from projects.policy import admin_two_factor_missing
 
 ADMIN_SESSION_MESSAGE = (
@@ -37,7 +38,7 @@ class GatehouseAdminSite(admin.AdminSite):
 
     def login(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         """No second login form: send people to the site's login, or explain what is missing."""
-        next_url = request.GET.get("next", "")
+        next_url = single_query_value(request.GET, "next")
         if not url_has_allowed_host_and_scheme(
             next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         ):

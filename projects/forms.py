@@ -1,9 +1,10 @@
 from django import forms
 
+from index_site.strict_forms import StrictForm
 from projects.models import Role
 
 
-class InviteCollaboratorForm(forms.Form):
+class InviteCollaboratorForm(StrictForm):
     username = forms.CharField(max_length=150, help_text="The username of an existing account.")
     role = forms.ChoiceField(
         choices=Role.Kind.choices,
@@ -12,9 +13,9 @@ class InviteCollaboratorForm(forms.Form):
     )
 
 
-class ChangeRoleForm(forms.Form):
+class ChangeRoleForm(StrictForm):
     role = forms.ChoiceField(choices=Role.Kind.choices)
 
 
-class TrustedPublishingOnlyForm(forms.Form):
+class TrustedPublishingOnlyForm(StrictForm):
     enabled = forms.BooleanField(required=False)

@@ -10,6 +10,8 @@ from django import forms
 from django.contrib import admin
 from django.db import transaction
 
+from index_site.strict_admin import StrictInputAdmin
+from index_site.strict_forms import StrictModelForm
 from publishing import services
 from publishing.models import AdminFlag, OIDCIssuer, PendingPublisher, TrustedPublisher, UsedJwtId
 from publishing.pending import remove_pending_publisher_as_admin
@@ -33,7 +35,7 @@ CONFIG_FIELDS = (
 )
 
 
-class OIDCIssuerForm(forms.ModelForm):
+class OIDCIssuerForm(StrictModelForm):
     issuer_url = forms.URLField(
         max_length=255,
         assume_scheme="https",
@@ -56,7 +58,7 @@ class OIDCIssuerForm(forms.ModelForm):
 
 
 @admin.register(OIDCIssuer)
-class OIDCIssuerAdmin(admin.ModelAdmin):
+class OIDCIssuerAdmin(StrictInputAdmin):
     form = OIDCIssuerForm
     list_display = ("name", "issuer_url", "kind", "key_source", "is_enabled")
     list_filter = ("kind", "key_source", "is_enabled")
@@ -73,7 +75,7 @@ class OIDCIssuerAdmin(admin.ModelAdmin):
 
 
 @admin.register(AdminFlag)
-class AdminFlagAdmin(admin.ModelAdmin):
+class AdminFlagAdmin(StrictInputAdmin):
     list_display = ("id", "is_enabled", "description")
     list_editable = ("is_enabled",)
     actions = None
@@ -96,7 +98,7 @@ class AdminFlagAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrustedPublisher)
-class TrustedPublisherAdmin(admin.ModelAdmin):
+class TrustedPublisherAdmin(StrictInputAdmin):
     list_display = ("__str__", "provider", "created_at")
     list_filter = ("provider",)
     search_fields = ("repository_owner", "repository_name", "namespace", "project", "email")
@@ -132,7 +134,7 @@ class TrustedPublisherAdmin(admin.ModelAdmin):
 
 
 @admin.register(PendingPublisher)
-class PendingPublisherAdmin(admin.ModelAdmin):
+class PendingPublisherAdmin(StrictInputAdmin):
     list_display = ("project_name", "__str__", "added_by", "created_at")
     list_filter = ("provider",)
     search_fields = ("project_name", "added_by__username")
@@ -152,7 +154,7 @@ class PendingPublisherAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsedJwtId)
-class UsedJwtIdAdmin(admin.ModelAdmin):
+class UsedJwtIdAdmin(StrictInputAdmin):
     """View only: a deleted row would let its JWT mint a token again."""
 
     list_display = ("jti", "issuer_url", "expires_at")

@@ -67,6 +67,8 @@ def _posted_token(request: HttpRequest) -> str:
             raise invalid_payload(f"request body larger than {MAX_BODY_BYTES} bytes") from None
         if error.problem is JSONBodyProblem.NOT_JSON:
             raise invalid_payload('the request body must be JSON: {"token": "<JWT>"}') from None
+        if error.problem is JSONBodyProblem.REPEATED_KEY:
+            raise invalid_payload(error.message) from None
         payload = {}
     if set(payload) != {"token"}:
         raise invalid_payload('the request body must be exactly {"token": "<JWT>"}')

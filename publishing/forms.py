@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from django import forms
 
+from index_site.strict_forms import StrictForm
 from publishing.github_api import lookup_github_owner
 from publishing.models import OIDCIssuer, Provider
 from publishing.publisher_errors import PublisherError
@@ -38,7 +39,7 @@ def _clean_workflow_file(value: str) -> str:
     return value
 
 
-class PublisherForm(forms.Form):
+class PublisherForm(StrictForm):
     provider: str = ""
 
     def config(self) -> dict[str, Any]:
@@ -250,7 +251,7 @@ class CustomPublisherForm(PublisherForm):
         }
 
 
-class PendingPublisherMixin(forms.Form):
+class PendingPublisherMixin(StrictForm):
     project_name = forms.CharField(
         max_length=255, help_text="The project the first publish will create."
     )

@@ -1,10 +1,11 @@
 """The /legacy/ upload pipeline, in PyPI's order: each step accepts the upload or refuses it
 with one UploadError whose message the client prints.
 
-authentication (before the body is read) -> body (streamed, hashed) -> action -> protocol
-version -> form -> metadata -> project (create or permission) -> filename -> content type ->
-size -> digests -> distribution filename and archive contents (before any lock) -> duplicates,
-filename registry, release age, one sdist (under the project lock) -> store and commit.
+authentication (before the body is read) -> body (streamed, hashed) -> each single-valued
+field sent once -> action -> no control characters -> protocol version -> form -> metadata ->
+project (create or permission) -> filename -> content type -> size -> digests -> distribution
+filename and archive contents (before any lock) -> duplicates, filename registry, release age,
+one sdist (under the project lock) -> store and commit.
 """
 
 import hmac
@@ -51,10 +52,16 @@ from publishing.upload_form import (
     UploadForm,
     check_no_file_fields,
     check_protocol_version,
+    check_sent_once,
+    check_text_fields,
     sanitize_form,
     validate_upload_form,
 )
-from publishing.upload_metadata import parse_upload_metadata, raw_metadata_from_form
+from publishing.upload_metadata import (
+    REPEATABLE_FIELDS,
+    parse_upload_metadata,
+    raw_metadata_from_form,
+)
 from publishing.upload_stream import (
     CHUNK_SIZE,
     HashedUpload,
@@ -398,7 +405,9 @@ def upload_file(request: HttpRequest) -> UploadResult:
     identity = authenticate(request)
     post, upload, handler = read_body(request)
     try:
+        check_sent_once(post, repeatable=REPEATABLE_FIELDS, content_parts=handler.content_parts)
         check_action(post)
+        check_text_fields(post)
         post = sanitize_form(post)
         check_no_file_fields(handler.unexpected_file_fields)
         check_protocol_version(post)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from django.http import QueryDict
 
+from index_site.control_characters import check_control_characters, normalize_line_breaks
+from index_site.single_values import RepeatedFieldError, check_single_values
 from projects.names import PROJECT_NAME_RE
 from publishing.upload_errors import UploadError
 
@@ -19,6 +21,11 @@ PYVERSION_MAX_LENGTH = 64
 FILETYPES = frozenset({"sdist", "bdist_wheel"})
 _SHA256_RE = re.compile(r"^[A-Fa-f0-9]{64}\Z")
 _MD5_RE = re.compile(r"^[A-Fa-f0-9]{32}\Z")
+# Free text kept as sent, line breaks and all: the long description is rendered (and sanitised)
+# as a document, never shown raw. `license` may hold a whole licence text, and a `comment` is
+# a note: both keep line breaks and tabs but no other control character.
+UNCHECKED_TEXT_FIELDS = frozenset({"description"})
+MULTI_LINE_FIELDS = frozenset({"license", "comment"})
 _DIGEST_FIELDS = (
     ("md5_digest", _MD5_RE, "Use a valid, hex-encoded, MD5 message digest."),
     ("sha256_digest", _SHA256_RE, "Use a valid, hex-encoded, SHA256 message digest."),
@@ -50,6 +57,39 @@ def sanitize_form(post: QueryDict) -> QueryDict:
                 continue
             clean.appendlist(key, value.replace("\x00", "\\x00"))
     return clean
+
+
+def check_sent_once(post: QueryDict, *, repeatable: Iterable[str], content_parts: int) -> None:
+    """Refuse a field that is not a list field, or the `content` part, sent more than once.
+
+    Run on the form as parsed, before any field is read: `QueryDict.get` would silently take the
+    last copy, while a proxy or log saw the first.
+    """
+    allowed = frozenset(repeatable)
+    try:
+        check_single_values(post, (key for key in post if key not in allowed))
+    except RepeatedFieldError as error:
+        raise UploadError(error.message) from None
+    # A second file part, or a `content` text field beside the file part, is a second content.
+    if content_parts + len(post.getlist("content")) > 1:
+        raise UploadError(RepeatedFieldError("content").message)
+
+
+def check_text_fields(post: QueryDict) -> None:
+    """Refuse control characters in every field but the description, naming the field.
+
+    Run before `sanitize_form`, so a NUL byte is refused rather than made visible.
+    """
+    for key, values in post.lists():
+        if key in UNCHECKED_TEXT_FIELDS:
+            continue
+        multiline = key in MULTI_LINE_FIELDS
+        for value in values:
+            # A licence file written on Windows has `\r\n` line breaks; they are line breaks.
+            checked = normalize_line_breaks(value) if multiline else value
+            message = check_control_characters(f"'{key}'", checked, multiline=multiline)
+            if message is not None:
+                raise UploadError(message)
 
 
 def check_no_file_fields(names: Iterable[str]) -> None:

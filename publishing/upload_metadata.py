@@ -63,6 +63,19 @@ _LIST_FIELDS = {
     "dynamic": "dynamic",
     "license_file": "license_files",
 }
+# Every form key that may repeat: the list fields above, project URLs, and the import names of
+# metadata 2.5 (uv sends `import_names`; warehouse reads `import_name`), read by no one here but
+# lists by nature. Any other key sent twice is refused (`upload_form.check_sent_once`).
+REPEATABLE_FIELDS = frozenset(
+    {
+        *_LIST_FIELDS,
+        "project_urls",
+        "import_names",
+        "import_namespaces",
+        "import_name",
+        "import_namespace",
+    }
+)
 # Reported first when several fields are wrong, then the rest alphabetically (as PyPI does).
 _FIELD_PRIORITY = ("metadata_version", "name", "version")
 _email_validator = EmailValidator()

@@ -153,6 +153,7 @@ class HashingUploadHandler(FileUploadHandler):
             return
         self.content_parts += 1
         if self.content_parts > 1:
+            # Counted and discarded: the pipeline refuses a `content` sent twice.
             return
         if content_length is not None and content_length > self.max_size:
             self._stop_too_large()

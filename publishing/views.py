@@ -11,6 +11,7 @@ from django_ratelimit.exceptions import Ratelimited
 
 from accounts.http import AuthenticatedRequest
 from accounts.reauth import require_reauth
+from index_site.single_values import single_query_value
 from index_site.views import ratelimited
 from projects.exceptions import ProjectNameError
 from projects.models import Project
@@ -53,7 +54,11 @@ def _owned_project(request: AuthenticatedRequest, name: str, action: str) -> Pro
 
 
 def _selected_provider(request: HttpRequest) -> str:
-    provider = request.POST.get("provider") or request.GET.get("provider") or Provider.GITHUB
+    provider = (
+        single_query_value(request.POST, "provider")
+        or single_query_value(request.GET, "provider")
+        or Provider.GITHUB
+    )
     return provider if provider in Provider.values else Provider.GITHUB
 
 

@@ -19,6 +19,8 @@ from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts.models import User
+from index_site.strict_admin import StrictInputAdmin
+from index_site.strict_forms import StrictForm
 from tokens import caveats as caveat_types
 from tokens.exceptions import CaveatError, TokenVerificationError
 from tokens.macaroons import find_authentic_token, parse_token
@@ -26,7 +28,7 @@ from tokens.models import ApiToken
 from tokens.services import revoke_api_token
 
 
-class RevokeForm(forms.Form):
+class RevokeForm(StrictForm):
     reason = forms.CharField(
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -35,7 +37,7 @@ class RevokeForm(forms.Form):
     notify = forms.BooleanField(required=False, initial=True, label="Email the owner")
 
 
-class DecodeForm(forms.Form):
+class DecodeForm(StrictForm):
     token = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 80}))
 
 
@@ -62,7 +64,7 @@ def decode_token(raw: str) -> dict:
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(StrictInputAdmin):
     list_display = (
         "name",
         "user",

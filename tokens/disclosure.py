@@ -9,7 +9,6 @@ request time.
 
 import base64
 import binascii
-import json
 import logging
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
 from django.http import HttpRequest
 
+from index_site.single_values import RepeatedFieldError, loads_without_repeated_keys
 from tokens.macaroons import find_authentic_token
 from tokens.services import revoke_leaked_api_token
 
@@ -59,7 +59,10 @@ def verify_signature(*, body: bytes, key_id: str, signature: str) -> None:
 def parse_disclosures(body: bytes) -> list[Disclosure]:
     """The records of a report body, or DisclosureError for anything but a JSON list."""
     try:
-        records = json.loads(body)
+        # A record naming `token` twice could be checked by one reader and revoked by another.
+        records = loads_without_repeated_keys(body)
+    except RepeatedFieldError as exc:
+        raise DisclosureError(exc.message.removesuffix(".")) from exc
     except (ValueError, RecursionError) as exc:
         raise DisclosureError("the body is not JSON") from exc
     if not isinstance(records, list) or len(records) > MAX_RECORDS:

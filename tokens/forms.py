@@ -7,6 +7,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts.models import User
+from index_site.strict_forms import StrictForm
 from tokens.selectors import scopable_projects_for_user
 from tokens.services import NAME_MAX_LENGTH
 
@@ -22,7 +23,7 @@ class ProjectChoiceField(forms.ModelMultipleChoiceField):
         return obj.name
 
 
-class TokenCreateForm(forms.Form):
+class TokenCreateForm(StrictForm):
     name = forms.CharField(
         max_length=NAME_MAX_LENGTH,
         help_text="Something to recognise it by, such as where it is used: 'GitHub CI for foo'.",

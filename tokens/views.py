@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import User
 from accounts.reauth import require_reauth
 from accounts.selectors import verified_primary_email_for_user
+from index_site.single_values import single_query_value
 from projects.policy import require_two_factor
 from tokens import disclosure, selectors, services
 from tokens.authentication import INVALID_TOKEN_PREFIX, token_from_header
@@ -57,7 +58,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 def token_create(request: HttpRequest) -> HttpResponse:
     has_verified_email = verified_primary_email_for_user(_user(request)) is not None
     initial = {}
-    selected = request.GET.get("selected_project", "")
+    selected = single_query_value(request.GET, "selected_project")
     if selected.isdigit():
         initial = {"scope": "projects", "projects": [int(selected)]}
     form = TokenCreateForm(request.POST or None, user=_user(request), initial=initial)

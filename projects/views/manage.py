@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from accounts.http import AuthenticatedRequest
 from accounts.reauth import require_reauth
 from auditlog.selectors import events_for_project
+from index_site.single_values import single_query_value
 from projects.exceptions import RoleError
 from projects.forms import ChangeRoleForm, InviteCollaboratorForm, TrustedPublishingOnlyForm
 from projects.models import Project, Role, RoleInvitation
@@ -69,8 +70,8 @@ def my_projects(request: AuthenticatedRequest) -> HttpResponse:
     `?critical=1` lists only critical projects; `?order=` is one of PROJECT_ORDERINGS (name,
     newest, critical first, most downloaded over the critical-projects window).
     """
-    critical_only = request.GET.get("critical") == "1"
-    order = request.GET.get("order", "name")
+    critical_only = single_query_value(request.GET, "critical") == "1"
+    order = single_query_value(request.GET, "order", "name")
     if order not in PROJECT_ORDERINGS:
         order = "name"
     return render(
@@ -113,7 +114,9 @@ def project_settings(request: AuthenticatedRequest, name: str) -> HttpResponse:
 def project_history(request: AuthenticatedRequest, name: str) -> HttpResponse:
     """The project's audit events, newest first (owners only)."""
     project = _owned_project(request, name, "project:history:view")
-    page = Paginator(events_for_project(project), EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(events_for_project(project), EVENTS_PER_PAGE).get_page(
+        single_query_value(request.GET, "page")
+    )
     return render(request, "projects/history.html", {"project": project, "page": page})
 
 

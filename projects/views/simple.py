@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
+from index_site.single_values import single_query_value
 from projects.conditional import respond_with_etag
 from projects.models import Project, Release
 from projects.names import normalize_project_name
@@ -33,7 +34,7 @@ NOT_ACCEPTABLE_MESSAGE = (
 
 def _negotiate(request: HttpRequest) -> str | None:
     return choose_simple_content_type(
-        request.headers.get("Accept"), request.GET.get("format") or None
+        request.headers.get("Accept"), single_query_value(request.GET, "format") or None
     )
 
 
