@@ -27,7 +27,7 @@ COPY publishing ./publishing
 COPY auditlog ./auditlog
 RUN pip install .
 
-COPY manage.py ./
+COPY manage.py gunicorn.conf.py ./
 COPY templates ./templates
 COPY static ./static
 # collectstatic only needs the settings to load: a throwaway key, never used at run time.

@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.core.signals import request_finished
+
+from index_site.middleware import clear_log_context
 
 
 class IndexSiteConfig(AppConfig):
@@ -9,3 +12,4 @@ class IndexSiteConfig(AppConfig):
         from index_site.celery import ensure_broker_folders  # noqa: PLC0415 - needs settings
 
         ensure_broker_folders()
+        request_finished.connect(clear_log_context)

@@ -353,7 +353,6 @@ def test_upload_without_content_is_refused(client, token, nothing_stored):
             {"requires_python": ",".join(f"!=3.{n}.*" for n in range(60))},
             "'requires_python' must be at most 255 characters",
         ),
-        ({"summary": "two\nlines"}, "'summary' must be a single line"),
         ({"classifiers": "Nonsense :: Classifier"}, "'Nonsense :: Classifier' is not a valid"),
         (
             {"classifiers": "Natural Language :: Ukranian"},
@@ -389,7 +388,7 @@ def test_invalid_metadata_is_refused_naming_the_field(upload, fields, message, n
 
 
 def test_metadata_version_error_is_reported_before_other_fields(upload, nothing_stored):
-    message = refused(upload(make_wheel(), metadata_version="9.9", summary="a\nb"))
+    message = refused(upload(make_wheel(), metadata_version="9.9", summary="x" * 513))
 
     assert message.startswith("'9.9' is not a valid metadata version")
 
