@@ -6,15 +6,23 @@ they are audited: an edit of name, staff or superuser status or groups records
 `account:admin:change`. Users and addresses cannot be deleted here: a deleted user would take
 their audit trail's link and perhaps a project's only owner with them. Disable the account
 instead (the "Disable the selected accounts" action).
+
+The user list links to *Login limits* (`login_limits_view`): whether a login surge is on, the
+failed logins of the current window, the most refused accounts, IPs and networks, and a button
+to clear the counters of one of them, recorded as `admin:login_limits:cleared`.
 """
 
 from typing import cast
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
 
-from accounts import services
+from accounts import ratelimits, services
+from accounts.forms import ClearLoginLimitsForm
 from accounts.models import Email, User
 from accounts.two_factor_admin import TwoFactorUserAdminMixin
 from index_site.strict_admin import StrictInputAdmin, StrictTabularInline
@@ -64,6 +72,41 @@ class UserAdmin(TwoFactorUserAdminMixin, StrictInputAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         # Disable instead: deleting could orphan projects and cut the audit trail.
         return False
+
+    def get_urls(self):
+        extra = [
+            path(
+                "login-limits/",
+                self.admin_site.admin_view(self.login_limits_view),
+                name="accounts_user_login_limits",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def login_limits_view(self, request: HttpRequest) -> HttpResponse:
+        """The login limiter's state during an attack, and clearing one subject's counters."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        form = ClearLoginLimitsForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            subject = form.cleaned_data["subject"]
+            ratelimits.clear_login_limits(
+                subject=subject, actor=cast(User, request.user), request=request
+            )
+            self.message_user(
+                request,
+                f"The login counters of {subject} start again from zero.",
+                messages.SUCCESS,
+            )
+            return redirect("admin:accounts_user_login_limits")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Login limits",
+            "opts": self.model._meta,
+            "state": ratelimits.login_limiter_state(),
+            "form": form,
+        }
+        return render(request, "accounts/admin_login_limits.html", context)
 
     def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
         """Apply the edit through the audited service, compared with the stored user."""

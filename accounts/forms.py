@@ -8,6 +8,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import SetPasswordForm
 from django.core.validators import RegexValidator
 
+from accounts import ratelimits
 from accounts.models import USERNAME_RE, User
 from accounts.passwords import PASSWORD_TOO_LONG_MESSAGE, is_password_too_long
 from index_site.strict_forms import StrictForm, StrictInputMixin
@@ -199,3 +200,20 @@ class PasswordResetRequestForm(StrictForm):
 
 class ResetPasswordForm(StrictInputMixin, NewPasswordLengthMixin, SetPasswordForm):
     """Django's set-password form with the byte cap before any validator or hasher runs."""
+
+
+class ClearLoginLimitsForm(forms.Form):
+    """Which login counters an administrator clears: an account's, or an address's."""
+
+    kind = forms.ChoiceField(choices=[("account", "Account"), ("address", "IP or network")])
+    value = forms.CharField(max_length=150, strip=True)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned_data = super().clean() or {}
+        kind, value = cleaned_data.get("kind"), cleaned_data.get("value", "")
+        if kind and value:
+            try:
+                cleaned_data["subject"] = ratelimits.limit_subject(**{kind: value})
+            except ratelimits.LimitSubjectError as error:
+                raise forms.ValidationError(error.message) from error
+        return cleaned_data

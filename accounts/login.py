@@ -21,6 +21,7 @@ from django.shortcuts import redirect, resolve_url
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from accounts.known_clients import remember_device
 from accounts.models import User
 from accounts.policy_hook import two_factor_missing
 from accounts.reauth import mark_authenticated
@@ -135,7 +136,8 @@ def complete_login(request: HttpRequest, user: User, *, method: str) -> None:
 
     `method` names how the last step was proved ("password", "totp", "webauthn", "passkey",
     "recovery_code"); a second factor marks the session (`second_factor_verified`). The
-    `account:login:success` event commits with the new last_login.
+    `account:login:success` event commits with the new last_login, and the response carries a
+    known-device cookie (`accounts.known_clients`).
     """
     # login() cycles the session key (keeping its data) and updates last_login, which also
     # invalidates every pending-login token and password-reset link issued before.
@@ -147,6 +149,8 @@ def complete_login(request: HttpRequest, user: User, *, method: str) -> None:
     clear_pending_login(request)
     mark_authenticated(request)
     request.session[SECOND_FACTOR_VERIFIED_KEY] = method in SECOND_FACTOR_METHODS
+    # Every step the account needs is done: this browser becomes a known device of the user.
+    remember_device(request, user)
     record_event(
         event_type=EventType.ACCOUNT_LOGIN_SUCCESS,
         actor=user,

@@ -79,7 +79,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         username = form.cleaned_data["username"]
-        retry_after = ratelimits.login_retry_after(request, username=username)
+        attempt = ratelimits.login_attempt(request, username=username)
+        retry_after = attempt.retry_after()
         if retry_after is not None:
             # A log line only (no audit row, no count): no password was tried.
             return ratelimits.too_many_attempts(request, retry_after=retry_after)
@@ -96,7 +97,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             else:
                 return finish_password_step(request, user, next_url=next_url)
         else:
-            ratelimits.count_login_failure(request, username=username)
+            attempt.count_failure()
             record_login_failure(request, user=user, reason="bad_password")
             # The hint depends only on what was typed, never on whether the account exists.
             hint = EMAIL_AS_USERNAME_HINT if "@" in username else ""
@@ -126,13 +127,14 @@ def reauth_view(request: AuthenticatedRequest) -> HttpResponse:
     form = ReauthForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = request.user
-        retry_after = ratelimits.login_retry_after(request, username=user.username)
+        attempt = ratelimits.login_attempt(request, username=user.username)
+        retry_after = attempt.retry_after()
         if retry_after is not None:
             return ratelimits.too_many_attempts(request, retry_after=retry_after)
         if user.check_password(form.cleaned_data["password"]):
             mark_authenticated(request)
             return HttpResponseRedirect(next_url or reverse("accounts:settings"))
-        ratelimits.count_login_failure(request, username=user.username)
+        attempt.count_failure()
         services.record_reauth_failure(user=user, request=request)
         form.add_error("password", REAUTH_FAILED_MESSAGE)
     return render(request, "accounts/reauth.html", {"form": form, "next": next_url})
@@ -325,13 +327,14 @@ def remove_email_view(request: AuthenticatedRequest, email_id: int) -> HttpRespo
 @require_POST
 def change_password_view(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
-    retry_after = ratelimits.login_retry_after(request, username=user.username)
+    attempt = ratelimits.login_attempt(request, username=user.username)
+    retry_after = attempt.retry_after()
     if retry_after is not None:
         return ratelimits.too_many_attempts(request, retry_after=retry_after)
     form = PasswordChangeForm(request.POST, user=user)
     if not form.is_valid():
         if form.has_error("current_password"):
-            ratelimits.count_login_failure(request, username=user.username)
+            attempt.count_failure()
             services.record_reauth_failure(user=user, request=request)
         return _render_settings(request, password_form=form)
     services.change_password(

@@ -62,5 +62,7 @@ class EventType(StrEnum):
     ADMIN_OIDC_ISSUER_CHANGED = "admin:oidc_issuer:changed"
     # Admin switches
     ADMIN_FLAG_CHANGED = "admin:flag:changed"
+    # An administrator cleared the login counters of an account, an IP or a network.
+    ADMIN_LOGIN_LIMITS_CLEARED = "admin:login_limits:cleared"
     # Authorization
     AUTHZ_DENIED = "authz:denied"

@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.known_clients.KnownDeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -174,6 +175,9 @@ BREACHED_PASSWORDS_URL = env.str("BREACHED_PASSWORDS_URL", default="")
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
 EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", default=60 * 60 * 24)
 REAUTH_MAX_AGE = timedelta(minutes=30)
+# Failed logins in five minutes, all clients together, that turn the login surge on: tighter
+# limits for unknown clients, never a refusal by itself (accounts.ratelimits).
+LOGIN_SURGE_FAILURES = env.int("LOGIN_SURGE_FAILURES", default=1000)
 
 # "all": every maintainer needs two-factor authentication (PyPI since 2024).
 # "critical": only maintainers of projects flagged critical (PyPI's 2022-23 rollout).
