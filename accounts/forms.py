@@ -202,7 +202,7 @@ class ResetPasswordForm(StrictInputMixin, NewPasswordLengthMixin, SetPasswordFor
     """Django's set-password form with the byte cap before any validator or hasher runs."""
 
 
-class ClearLoginLimitsForm(forms.Form):
+class ClearLoginLimitsForm(StrictForm):
     """Which login counters an administrator clears: an account's, or an address's."""
 
     kind = forms.ChoiceField(choices=[("account", "Account"), ("address", "IP or network")])

@@ -5,13 +5,15 @@ threshold is lowered through its setting so the test stays fast. Windows are hel
 the clock mock, and moved on where a TOTP code must not be a replay.
 """
 
+import io
 import logging
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from accounts.known_clients import KNOWN_DEVICE_COOKIE
-from accounts.ratelimits import Limit, login_limiter_state
+from accounts.ratelimits import Limit, limit_subject, login_limiter_state
 from auditlog.models import AuditEvent
 from tests.accounts.two_factor.conftest import code_at, current_step, enable_totp
 from tests.factories import UserFactory
@@ -26,6 +28,7 @@ TWO_FACTOR_URL = "/account/login/two-factor/"
 SURGE_FAILURES = 20
 # The attack: one address per failure, in a network that is not anyone's known network.
 ATTACK_ADDRESSES = [f"203.0.113.{number}" for number in range(1, SURGE_FAILURES + 1)]
+ATTACK_NETWORK = "203.0.113.0/24"
 REFUSED_TEXT = b"Too many attempts. Wait a few minutes and try again."
 
 
@@ -290,3 +293,42 @@ def test_token_upload_works_from_the_attacking_network_during_a_surge(settings, 
         HTTP_AUTHORIZATION=basic_auth(token),
     )
     assert response.status_code == 200, response.content
+
+
+def test_login_limits_command_shows_the_surge_and_the_refused_addresses(clock, password):
+    victim, _secret = totp_user(password)
+    drive_surge(victim)
+    for _ in range(4):
+        Client(REMOTE_ADDR=ATTACK_ADDRESSES[0]).post(
+            LOGIN_URL, {"username": victim.username, "password": "wrong pass"}
+        )
+    out = io.StringIO()
+
+    call_command("login_limits", stdout=out)
+
+    report = out.getvalue()
+    assert report.startswith("Surge: on since ")
+    assert f"a surge starts at {SURGE_FAILURES}" in report
+    assert f"network                    net:{ATTACK_NETWORK}" in report
+
+
+def test_clearing_an_address_lets_it_try_again_and_is_recorded(clock, password):
+    victim, secret = totp_user(password)
+    drive_surge(victim)
+    attacker = Client(REMOTE_ADDR=ATTACK_ADDRESSES[0])
+    for _ in range(4):
+        attacker.post(LOGIN_URL, {"username": victim.username, "password": "wrong pass"})
+    assert_refused(attacker.post(LOGIN_URL, {"username": victim.username, "password": password}))
+    out = io.StringIO()
+
+    call_command("login_limits", clear_address=ATTACK_NETWORK, stdout=out)
+
+    subject = limit_subject(address=ATTACK_NETWORK)
+    assert out.getvalue() == f"The login counters of {subject} start again from zero.\n"
+    assert AuditEvent.objects.filter(event_type="admin:login_limits:cleared").count() == 1
+    assert_logged_in(attacker, log_in(attacker, victim, password, secret), victim)
+
+
+def test_clearing_refuses_a_value_that_is_no_address():
+    with pytest.raises(CommandError):
+        call_command("login_limits", clear_address="not an address")
