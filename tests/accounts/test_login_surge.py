@@ -16,7 +16,8 @@ from accounts.known_clients import KNOWN_DEVICE_COOKIE
 from accounts.ratelimits import Limit, limit_subject, login_limiter_state
 from auditlog.models import AuditEvent
 from tests.accounts.two_factor.conftest import code_at, current_step, enable_totp
-from tests.factories import UserFactory
+from tests.admin_login import log_in_for_admin
+from tests.factories import TwoFactorUserFactory, UserFactory
 from tests.publishing.upload.conftest import basic_auth
 from tests.publishing.upload.dists import make_wheel, multipart_body
 from tokens.services import create_api_token
@@ -332,3 +333,32 @@ def test_clearing_an_address_lets_it_try_again_and_is_recorded(clock, password):
 def test_clearing_refuses_a_value_that_is_no_address():
     with pytest.raises(CommandError):
         call_command("login_limits", clear_address="not an address")
+
+
+def test_admin_login_limits_page_shows_the_surge_and_clears_a_network(clock, password, client):
+    victim, secret = totp_user(password)
+    drive_surge(victim)
+    attacker = Client(REMOTE_ADDR=ATTACK_ADDRESSES[0])
+    for _ in range(4):
+        attacker.post(LOGIN_URL, {"username": victim.username, "password": "wrong pass"})
+    admin = TwoFactorUserFactory(username="root", is_staff=True, is_superuser=True)
+    log_in_for_admin(client, admin)
+    page = "/admin/accounts/user/login-limits/"
+
+    shown = client.get(page)
+    cleared = client.post(page, {"kind": "address", "value": ATTACK_NETWORK}, follow=True)
+
+    assert shown.status_code == 200
+    assert ATTACK_NETWORK.encode() in shown.content
+    subject = limit_subject(address=ATTACK_NETWORK)
+    assert f"The login counters of {subject} start again from zero.".encode() in cleared.content
+    event = AuditEvent.objects.get(event_type="admin:login_limits:cleared")
+    assert event.actor == admin
+    assert_logged_in(attacker, log_in(attacker, victim, password, secret), victim)
+
+
+def test_admin_login_limits_page_needs_the_change_permission(client):
+    staff = TwoFactorUserFactory(username="viewer", is_staff=True)
+    log_in_for_admin(client, staff)
+
+    assert client.get("/admin/accounts/user/login-limits/").status_code == 403
