@@ -107,4 +107,6 @@ def test_multi_line_fields_and_the_description_keep_their_line_breaks(upload):
     )
 
     assert response.status_code == 200, response.content
-    assert File.objects.count() == 1
+    metadata = File.objects.get().release.metadata
+    assert metadata["license"] == "MIT License\r\n\r\nCopyright (c) 2026\n"
+    assert "\x1b is shown" in metadata["description"]
