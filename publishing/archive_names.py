@@ -15,11 +15,27 @@ import unicodedata
 # C0 and DEL, C1, and the Unicode bidi controls (they reorder how a name is displayed).
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# Longest member name or link target, in UTF-8 bytes. Names past it cannot be extracted on most
+# systems anyway, and it bounds what the twin and link checks keep per member.
+MAX_NAME_BYTES = 1024
 
 
 def printable_name(name: str) -> str:
     """`name` quoted for a message, control characters written as escapes, never raw."""
     return "'" + _CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", name) + "'"
+
+
+def name_encoding_problem(raw: bytes) -> str | None:
+    """Why the raw bytes of a name cannot be one: not UTF-8, or longer than MAX_NAME_BYTES."""
+    try:
+        name = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        shown = printable_name(raw.decode("utf-8", "replace"))
+        return f"the member name {shown} is not valid UTF-8"
+    if len(raw) > MAX_NAME_BYTES:
+        shown = printable_name(name[:60] + "...")
+        return f"the member name {shown} is longer than {MAX_NAME_BYTES:,} bytes"
+    return None
 
 
 def member_name_problem(name: str, *, is_dir: bool = False) -> str | None:
@@ -66,3 +82,13 @@ def member_name_key(name: str) -> str:
     on the reader and the platform.
     """
     return unicodedata.normalize("NFC", name.rstrip("/")).casefold()
+
+
+def twin_problem(first: str, second: str) -> str:
+    """Why two members with one `member_name_key` are refused, in words."""
+    if first == second:
+        return f"the member {printable_name(second)} appears twice"
+    return (
+        f"the members {printable_name(first)} and {printable_name(second)} differ only in case "
+        "or Unicode normalisation"
+    )

@@ -1,10 +1,10 @@
 """What may be inside a distribution file, checked without extracting it.
 
-A wheel (and a `.zip` sdist) is checked from its central directory: member names and declared
-sizes, the compression methods, the ratio of unpacked to packed size (zip bombs), and a file that
-is a zip and a tar at once (parsers disagreeing on what the file holds). Only the few small
-members needed are decompressed, with a cap on the bytes actually read, since declared sizes can
-lie; a damaged or encrypted member is refused, not a server error. A `.tar.gz` sdist has to be
+A wheel (and a `.zip` sdist) is first walked byte by byte by `zip_structure`, which refuses what
+ZIP readers could read differently and confirms every member's sizes and CRC (so declared sizes
+cannot lie, and a bomb is refused by them before anything is inflated); a file that is a zip and
+a tar at once is refused before that. Only then does `zipfile` open it to read the few small
+members needed, with a cap on the bytes read. A `.tar.gz` sdist has to be
 decompressed to list it, so that is bounded too: by the bytes actually decompressed (headers,
 pax and long-name records included, not only the sizes members declare) and by the number of
 members; its headers are walked by `tar_structure`, which refuses what tar readers disagree on.
@@ -29,6 +29,11 @@ from publishing.tar_structure import (
     tar_member_names,
 )
 from publishing.upload_errors import UploadError
+from publishing.zip_structure import (
+    TooManyMembersError,
+    UnpackedTooLargeError,
+    check_zip_structure,
+)
 
 INVALID_FILE = "Invalid distribution file."
 # A zip is a bomb when it unpacks to more than 64 MiB at a ratio above 50 (PyPI's numbers).
@@ -56,7 +61,6 @@ _ZIP_READ_ERRORS = (
     EOFError,
     OSError,
 )
-_ALLOWED_ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -86,66 +90,48 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
 def _open_zip(path: str) -> zipfile.ZipFile:
     with Path(path).open("rb") as handle:
         head = handle.read(512)
-    # A file that also parses as a tar or a gzip stream is a polyglot: tools would disagree on
-    # what it contains.
-    if head.startswith(_GZIP_MAGIC) or _looks_like_tar(head):
-        raise _invalid("The file is both a zip archive and another archive format.")
-    if _zip_entry_count(path) > MAX_ARCHIVE_MEMBERS:
-        raise _invalid(TOO_MANY_MEMBERS)
-    try:
-        archive = zipfile.ZipFile(path)
-    except (*_ZIP_READ_ERRORS, ValueError):
-        raise _invalid("The file is not a valid zip archive.") from None
-    try:
-        _check_zip_members(archive)
-    except UploadError:
-        archive.close()
-        raise
-    return archive
-
-
-def _zip_entry_count(path: str) -> int:
-    """The entry count the zip's end-of-central-directory record declares (0 if none is found).
-
-    Read before `ZipFile` parses the central directory, which builds one object per entry.
-    """
-    with Path(path).open("rb") as handle:
+        # A file that also parses as a tar or a gzip stream is a polyglot: tools would disagree
+        # on what it contains.
+        if head.startswith(_GZIP_MAGIC) or _looks_like_tar(head):
+            raise _invalid("The file is both a zip archive and another archive format.")
         try:
-            # The standard library's own locator of the end record (zip64 aware); private, but
-            # unchanged for many Python versions, and ZipFile would call it next anyway.
-            end_record = zipfile._EndRecData(handle)  # type: ignore[attr-defined]
-        except OSError:
-            return 0
-    if not end_record:
-        return 0
-    return int(end_record[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+            check_zip_structure(
+                handle,
+                max_members=MAX_ARCHIVE_MEMBERS,
+                max_unpacked_size=_unpacked_limit(handle.seek(0, 2)),
+            )
+        except TooManyMembersError:
+            raise _invalid(TOO_MANY_MEMBERS) from None
+        except UnpackedTooLargeError:
+            raise _invalid(f"File exceeds compression ratio of {BOMB_MAX_RATIO}.") from None
+    try:
+        return zipfile.ZipFile(path)
+    except (*_ZIP_READ_ERRORS, ValueError):
+        # Walked and found sound, yet CPython refuses it: readers disagree, so refuse it too.
+        raise _invalid("The file is not a valid zip archive.") from None
+
+
+def _unpacked_limit(packed: int) -> int:
+    """The most an archive of `packed` bytes may unpack to (PyPI's bomb rule)."""
+    return max(BOMB_MIN_SIZE, BOMB_MAX_RATIO * max(packed, 1))
 
 
 def _looks_like_tar(head: bytes) -> bool:
-    return len(head) >= 262 and head[257:262] == b"ustar"
+    """Whether the first block reads as a tar header: ustar magic, or a v7 header's checksum.
 
-
-def _check_zip_members(archive: zipfile.ZipFile) -> None:
-    infos = archive.infolist()
-    names = set()
-    packed = 0
-    unpacked = 0
-    if len(infos) > MAX_ARCHIVE_MEMBERS:
-        raise _invalid(TOO_MANY_MEMBERS)
-    for info in infos:
-        if info.flag_bits & 0x1:
-            raise _invalid(
-                f"The member {info.filename} is encrypted. Build the file again without encryption."
-            )
-        if info.compress_type not in _ALLOWED_ZIP_METHODS:
-            raise _invalid("Members must be stored or deflated; other compression is refused.")
-        if info.filename in names:
-            raise _invalid(f"The member {info.filename} appears twice.")
-        names.add(info.filename)
-        packed += info.compress_size
-        unpacked += info.file_size
-    if unpacked > BOMB_MIN_SIZE and unpacked > BOMB_MAX_RATIO * max(packed, 1):
-        raise _invalid(f"File exceeds compression ratio of {BOMB_MAX_RATIO}.")
+    A ZIP's first 512 bytes are chosen by its first member's name and extra field, so they can
+    form a valid old-style (v7) tar header, which `tarfile` opens without any magic.
+    """
+    if len(head) < 512:
+        return False
+    if head[257:262] == b"ustar":
+        return True
+    try:
+        declared = int(head[148:156].strip(b" \x00") or b"-1", 8)
+    except ValueError:
+        return False
+    computed = sum(head[:148]) + 8 * 0x20 + sum(head[156:512])
+    return declared == computed
 
 
 def check_wheel(
@@ -219,15 +205,14 @@ def check_tar_sdist(path: str) -> None:
         raise _invalid("The file is not a gzip-compressed tar archive.")
     if zipfile.is_zipfile(path):
         raise _invalid("The file is both a tar archive and a zip archive.")
-    packed = max(_file_size(path), 1)
+    packed = _file_size(path)
     layout = _SdistLayout()
     count = 0
     try:
         with Path(path).open("rb") as handle:
             # Every decompressed byte (headers, pax and long-name records, skipped contents)
             # counts towards the bound, not only the sizes members declare.
-            limit = max(BOMB_MIN_SIZE, BOMB_MAX_RATIO * packed)
-            for name in tar_member_names(handle, limit=limit):
+            for name in tar_member_names(handle, limit=_unpacked_limit(packed)):
                 count += 1
                 if count > MAX_ARCHIVE_MEMBERS:
                     raise _invalid(TOO_MANY_MEMBERS)

@@ -21,15 +21,18 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from publishing.archive_names import member_name_key, member_name_problem, printable_name
+from publishing.archive_names import (
+    member_name_key,
+    member_name_problem,
+    name_encoding_problem,
+    printable_name,
+    twin_problem,
+)
 from publishing.upload_errors import UploadError
 
 BLOCK_SIZE = 512
 # Largest PAX or GNU long-name record accepted; tarfile writes a few hundred bytes.
 MAX_EXTENDED_HEADER_SIZE = 1024 * 1024
-# Longest member name or link target, in UTF-8 bytes. Names past it cannot be extracted on most
-# systems anyway, and it bounds what the twin and link checks keep per member.
-MAX_NAME_BYTES = 1024
 _READ_CHUNK = 64 * 1024
 _ZERO_BLOCK = bytes(BLOCK_SIZE)
 _USTAR_MAGIC = b"ustar\x0000"
@@ -293,17 +296,9 @@ def _text_field(block: bytes, start: int, end: int, *, offset: int) -> str:
 
 
 def _decode_name(raw: bytes) -> str:
-    try:
-        name = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        shown = printable_name(raw.decode("utf-8", "replace"))
-        raise refusal(f"the member name {shown} is not valid UTF-8") from None
-    if len(raw) > MAX_NAME_BYTES:
-        raise refusal(
-            f"the member name {printable_name(name[:60] + '...')} is longer than "
-            f"{MAX_NAME_BYTES:,} bytes"
-        )
-    return name
+    if problem := name_encoding_problem(raw):
+        raise refusal(problem)
+    return raw.decode("utf-8")
 
 
 def _read_extended(stream: _GzipStream, size: int, *, offset: int) -> bytes:
@@ -448,13 +443,7 @@ class _Walk:
         name = member.name.rstrip("/")
         key = member_name_key(name)
         if key in self.names_by_key:
-            twin = self.names_by_key[key]
-            raise refusal(
-                f"the member {shown} appears twice"
-                if twin == name
-                else f"the members {printable_name(twin)} and {shown} differ only in case or "
-                "Unicode normalisation"
-            )
+            raise refusal(twin_problem(self.names_by_key[key], name))
         if member.kind == _HARD_LINK:
             self._check_hard_link(member)
         elif member.kind == _SYMLINK:

@@ -116,8 +116,8 @@ def test_wheel_with_a_damaged_member_is_refused(upload, nothing_stored):
     message = refused(upload(wheel))
 
     assert message == (
-        "Invalid distribution file. The member sample_pkg-1.0.dist-info/METADATA cannot be "
-        "read: the archive is damaged. Build the file again and upload the new one."
+        "ZIP archive not accepted: the CRC-32 of 'sample_pkg-1.0.dist-info/METADATA' does not "
+        "match its data."
     )
 
 
@@ -133,8 +133,8 @@ def test_wheel_with_corrupt_deflate_data_is_refused(upload, nothing_stored):
     message = refused(upload(wheel))
 
     assert message == (
-        "Invalid distribution file. The member sample_pkg-1.0.dist-info/METADATA cannot be "
-        "read: the archive is damaged. Build the file again and upload the new one."
+        "ZIP archive not accepted: the deflate data of 'sample_pkg-1.0.dist-info/METADATA' is "
+        "corrupt."
     )
 
 
@@ -149,6 +149,6 @@ def test_wheel_with_an_encrypted_member_is_refused(upload, nothing_stored):
     message = refused(upload(wheel))
 
     assert message == (
-        "Invalid distribution file. The member sample_pkg/__init__.py is encrypted. Build the "
-        "file again without encryption."
+        "ZIP archive not accepted: the member 'sample_pkg/__init__.py' is encrypted; build the "
+        "file without encryption."
     )

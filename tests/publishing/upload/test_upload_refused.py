@@ -649,8 +649,9 @@ def test_wheel_that_is_not_a_zip_is_refused(upload, nothing_stored):
     wheel = make_wheel()
     wheel.content = b"not a zip at all"
 
-    assert (
-        refused(upload(wheel)) == "Invalid distribution file. The file is not a valid zip archive."
+    assert refused(upload(wheel)) == (
+        "ZIP archive not accepted: the file has no end-of-central-directory record (it is not a "
+        "ZIP archive)."
     )
 
 
