@@ -28,6 +28,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	DEBUG=false SECRET_KEY=type-check $(PY) -m mypy .
 
 format: $(STAMP)
 	$(PY) -m ruff format .

@@ -55,11 +55,12 @@ def record_event(
         user_agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX]
     return AuditEvent.objects.create(
         event_type=EventType(event_type),
-        actor=actor,
+        # By primary key: this app knows users and projects only as models (it imports neither).
+        actor_id=getattr(actor, "pk", None),
         actor_username=getattr(actor, "username", ""),
-        user=user,
+        user_id=getattr(user, "pk", None),
         username=getattr(user, "username", ""),
-        project=project,
+        project_id=getattr(project, "pk", None),
         project_name=getattr(project, "name", ""),
         ip_address=ip_address,
         user_agent=user_agent,

@@ -43,4 +43,4 @@ def ensure_broker_folders() -> None:
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     for key in FILESYSTEM_BROKER_FOLDERS:
         if options.get(key):
-            Path(options[key]).mkdir(parents=True, exist_ok=True)
+            Path(str(options[key])).mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ sweep (`send_pending_emails`).
 
 import logging
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -37,7 +38,7 @@ def queue_email(*, recipients: Iterable[str], template: str, context: dict[str, 
             template=template,
         )
         ids.append(row.pk)
-        transaction.on_commit(lambda pk=row.pk: _schedule_delivery(pk))
+        transaction.on_commit(partial(_schedule_delivery, row.pk))
     return ids
 
 

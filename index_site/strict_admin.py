@@ -18,7 +18,7 @@ from index_site.strict_forms import StrictModelForm
 class StrictInputAdmin(admin.ModelAdmin):
     form = StrictModelForm
 
-    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[forms.BaseForm]:
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[forms.ModelForm]:
         """The list-editable rows' form, strict like the change form."""
         kwargs.setdefault("form", StrictModelForm)
         return super().get_changelist_form(request, **kwargs)

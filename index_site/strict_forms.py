@@ -49,7 +49,8 @@ def _submitted_names(html_name: str, widget: forms.Widget) -> list[str]:
     if isinstance(widget, forms.MultiWidget):
         return [
             name
-            for suffix, part in zip(widget.widgets_names, widget.widgets, strict=True)
+            # widgets_names is set by MultiWidget.__init__ (the type stubs lack it).
+            for suffix, part in zip(widget.widgets_names, widget.widgets, strict=True)  # type: ignore[attr-defined]
             for name in _submitted_names(html_name + suffix, part)
         ]
     return [html_name]
@@ -93,7 +94,10 @@ def checks_text(field: forms.Field) -> bool:
 
 
 # What the mixin is mixed into, for the type checker only.
-_FormBase = forms.BaseForm if TYPE_CHECKING else object
+if TYPE_CHECKING:
+    _FormBase = forms.BaseForm
+else:
+    _FormBase = object
 
 
 class StrictInputMixin(_FormBase):

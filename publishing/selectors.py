@@ -1,5 +1,7 @@
 """Reads of trusted publishing, with their joins named."""
 
+from uuid import UUID
+
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
@@ -32,7 +34,7 @@ def project_has_publisher(project: Project) -> bool:
     return TrustedPublisher.projects.through.objects.filter(project=project).exists()
 
 
-def publishers_of_token(*, publisher_id: int, token_id: int | None = None) -> set[int]:
+def publishers_of_token(*, publisher_id: int, token_id: UUID | None = None) -> set[int]:
     """The publishers a minted token acts for: its own and every other one matched at mint."""
     ids = {publisher_id}
     if token_id is not None:
@@ -43,7 +45,7 @@ def publishers_of_token(*, publisher_id: int, token_id: int | None = None) -> se
 
 
 def publisher_may_upload_to(
-    *, publisher_id: int, project: Project, token_id: int | None = None
+    *, publisher_id: int, project: Project, token_id: UUID | None = None
 ) -> bool:
     """Whether a trusted-publisher token may upload to `project` now, in one query.
 

@@ -242,7 +242,8 @@ class RawFilenameMultiPartParser(MultiPartParser):
     """
 
     def __init__(self, META, input_data, upload_handlers, encoding=None) -> None:  # noqa: N803 - Django's name
-        super().__init__(META, _GrowingReads(input_data), upload_handlers, encoding)
+        # The parser only calls read(), all that _GrowingReads offers.
+        super().__init__(META, _GrowingReads(input_data), upload_handlers, encoding)  # type: ignore[arg-type]
 
     def sanitize_file_name(self, file_name: str) -> str | None:
         return file_name or None
