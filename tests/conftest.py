@@ -10,10 +10,18 @@ from tests.factories import UserFactory
 
 
 def pytest_configure(config):
-    """WhiteNoise warns (an error here) without STATIC_ROOT; tests never run collectstatic."""
+    """WhiteNoise warns (an error here) without STATIC_ROOT; tests never run collectstatic.
+
+    Passwords are hashed by Argon2id at its smallest cost (`tests.hashers`), production's
+    hasher list following it, so hashes made with production's cost still verify.
+    """
     from django.conf import settings  # noqa: PLC0415 - settings are configured by pytest-django
 
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+    settings.PASSWORD_HASHERS = [
+        "tests.hashers.MinimalArgon2PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]
 
 
 def pytest_collection_modifyitems(config, items):
