@@ -182,9 +182,6 @@ LOGIN_SURGE_FAILURES = env.int("LOGIN_SURGE_FAILURES", default=1000)
 # "all": every maintainer needs two-factor authentication (PyPI since 2024).
 # "critical": only maintainers of projects flagged critical (PyPI's 2022-23 rollout).
 TWO_FACTOR_POLICY = env.str("TWO_FACTOR_POLICY", default="all")
-# The function applying that policy; accounts calls it by this path (accounts.policy_hook)
-# because it sits below projects in the dependency order. Wiring, not configuration.
-TWO_FACTOR_POLICY_CHECK = "projects.policy.two_factor_required"
 # Critical projects (projects.services.critical, daily): the top CRITICAL_PROJECTS_TOP_PERCENT
 # of projects by downloads over the last CRITICAL_PROJECTS_WINDOW_DAYS days become critical, if
 # they have at least CRITICAL_PROJECTS_MIN_DOWNLOADS downloads in that window (so a small index

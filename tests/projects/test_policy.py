@@ -6,6 +6,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import reverse
 
+from accounts import policy_hook
 from projects.models import Role
 from projects.policy import (
     TWO_FACTOR_REQUIRED_MESSAGE,
@@ -91,3 +92,20 @@ def test_decorator_lets_users_outside_critical_policy_through(settings, plain_us
 
 def test_decorator_leaves_anonymous_users_to_the_login_check(db):
     assert _protected(_request(AnonymousUser())).content == b"done"
+
+
+def test_accounts_asks_the_projects_policy_registered_at_start_up(settings, plain_user):
+    settings.TWO_FACTOR_POLICY = "critical"
+    assert not policy_hook.two_factor_required(plain_user)
+    RoleFactory(user=plain_user, project=ProjectFactory(is_critical=True))
+    assert policy_hook.two_factor_required(plain_user)
+    assert policy_hook.two_factor_missing(plain_user)
+
+
+def test_without_a_registered_policy_accounts_requires_a_second_factor(
+    settings, plain_user, monkeypatch
+):
+    settings.TWO_FACTOR_POLICY = "critical"
+    monkeypatch.setattr(policy_hook, "_policy", None)
+
+    assert policy_hook.two_factor_required(plain_user)
