@@ -66,3 +66,5 @@ class EventType(StrEnum):
     ADMIN_LOGIN_LIMITS_CLEARED = "admin:login_limits:cleared"
     # Authorization
     AUTHZ_DENIED = "authz:denied"
+    # The retention policy removed the oldest sealed events (auditlog.chain.prune).
+    AUDIT_LOG_PRUNED = "auditlog:pruned"

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 
 
 class AppendOnlyError(Exception):
@@ -25,6 +26,9 @@ class AuditEvent(models.Model):
     # needs no migration.
     event_type = models.CharField(max_length=64)
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The database's own clock when the row was inserted (the statement's start): what the
+    # sealing job uses to tell events that may still be in flight (see auditlog.chain).
+    recorded_at = models.DateTimeField(db_default=Now())
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -34,6 +38,11 @@ class AuditEvent(models.Model):
         help_text="Who did it (empty for the system or an anonymous request).",
     )
     actor_username = models.CharField(max_length=150, blank=True)
+    # The ids as recorded. The foreign keys beside them are cleared when the user or project is
+    # deleted; these stay, so the sealed digest still covers who and what the event was about.
+    actor_pk = models.BigIntegerField(null=True, blank=True)
+    user_pk = models.BigIntegerField(null=True, blank=True)
+    project_pk = models.BigIntegerField(null=True, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -81,3 +90,65 @@ class AuditEvent(models.Model):
     def description(self) -> str:
         """A short human reading of the event type."""
         return self.event_type.replace(":", " ").replace("_", " ").replace("-", " ")
+
+
+class ChainLink(models.Model):
+    """The chain digest after one sealed event: sha256(previous link's digest, event content).
+
+    Written by the sealing job in event order, never by a request; lets the verifier name the
+    first event that was changed, deleted or inserted.
+    """
+
+    event_id = models.BigIntegerField(primary_key=True)
+    digest = models.CharField(max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["event_id"]
+
+    def __str__(self) -> str:
+        return f"link {self.event_id}"
+
+
+class Seal(models.Model):
+    """A signed checkpoint: the chain head after every event up to `last_event_id`.
+
+    The signature is an HMAC with AUDIT_SEAL_KEY, which lives in the environment and never in
+    the database, over this seal's fields and the previous seal's signature: rewriting events
+    and links consistently, or removing a seal, breaks a signature nobody with only the
+    database can make again.
+    """
+
+    last_event_id = models.BigIntegerField(unique=True)
+    event_count = models.PositiveIntegerField()
+    head = models.CharField(max_length=64)
+    previous_signature = models.CharField(max_length=64, blank=True)
+    signature = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_event_id"]
+
+    def __str__(self) -> str:
+        return f"seal through event {self.last_event_id}"
+
+
+class Pruning(models.Model):
+    """A signed record that events up to `last_event_id` were removed by the retention policy,
+    so the verifier reports "pruned" there rather than a break."""
+
+    last_event_id = models.BigIntegerField(unique=True)
+    event_count = models.PositiveIntegerField()
+    signature = models.CharField(max_length=64)
+    pruned_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_event_id"]
+
+    def __str__(self) -> str:
+        return f"pruned through event {self.last_event_id}"

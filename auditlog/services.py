@@ -57,10 +57,13 @@ def record_event(
         event_type=EventType(event_type),
         # By primary key: this app knows users and projects only as models (it imports neither).
         actor_id=getattr(actor, "pk", None),
+        actor_pk=getattr(actor, "pk", None),
         actor_username=getattr(actor, "username", ""),
         user_id=getattr(user, "pk", None),
+        user_pk=getattr(user, "pk", None),
         username=getattr(user, "username", ""),
         project_id=getattr(project, "pk", None),
+        project_pk=getattr(project, "pk", None),
         project_name=getattr(project, "name", ""),
         ip_address=ip_address,
         user_agent=user_agent,

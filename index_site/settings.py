@@ -7,6 +7,7 @@ README for the table.
 
 import logging
 from datetime import timedelta
+from email.utils import getaddresses
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -253,6 +254,15 @@ UPLOAD_RELEASE_MAX_AGE_DAYS = env.int("UPLOAD_RELEASE_MAX_AGE_DAYS", default=14)
 UPLOAD_PROJECT_CREATE_RATE_USER = env.str("UPLOAD_PROJECT_CREATE_RATE_USER", default="20/h")
 UPLOAD_PROJECT_CREATE_RATE_IP = env.str("UPLOAD_PROJECT_CREATE_RATE_IP", default="40/h")
 
+# The audit log's tamper evidence (auditlog.chain): the key signing the chain's seals. Keep it
+# out of the database and its backups (derived from SECRET_KEY unless given); changing it makes
+# the existing seals fail verification.
+AUDIT_SEAL_KEY = env.str("AUDIT_SEAL_KEY", default="")
+# Days of audit history kept; 0 keeps everything. Pruning is itself an audit event.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=0)
+# Who is emailed when the audit log fails verification: "Name <address>" entries.
+ADMINS = getaddresses(env.list("ADMINS", default=[]))
+
 # Email: written as files under DATA_DIR/emails unless EMAIL_URL names an SMTP server
 # (smtp://user:password@host:port, or smtp+tls://...).
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SITE_NAME} <noreply@{SITE_HOST}>")
@@ -321,6 +331,15 @@ CELERY_BEAT_SCHEDULE = {
     "delete-used-jwt-ids": {
         "task": "publishing.tasks.delete_expired_jwt_ids",
         "schedule": crontab(minute="*/10"),
+    },
+    # Link and sign new audit events, verify the last day's seals, apply the retention.
+    "seal-audit-log": {
+        "task": "auditlog.tasks.seal_audit_log",
+        "schedule": 60.0,
+    },
+    "prune-audit-log": {
+        "task": "auditlog.tasks.prune_audit_log",
+        "schedule": crontab(hour=4, minute=41),
     },
     # Stored distribution files left without a row by a crash between storing and committing.
     "sweep-orphaned-uploads": {
