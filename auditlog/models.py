@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 
+from auditlog.sentences import sentence
+
 
 class AppendOnlyError(Exception):
     """Raised on any attempt to change or delete an audit event."""
@@ -87,9 +89,9 @@ class AuditEvent(models.Model):
         raise AppendOnlyError("Audit events cannot be deleted.")
 
     @property
-    def description(self) -> str:
-        """A short human reading of the event type."""
-        return self.event_type.replace(":", " ").replace("_", " ").replace("-", " ")
+    def sentence(self) -> str:
+        """The event in one sentence, for the person reading the history (auditlog.sentences)."""
+        return sentence(self)
 
 
 class ChainLink(models.Model):
