@@ -68,3 +68,79 @@ class EventType(StrEnum):
     AUTHZ_DENIED = "authz:denied"
     # The retention policy removed the oldest sealed events (auditlog.chain.prune).
     AUDIT_LOG_PRUNED = "auditlog:pruned"
+
+
+class EventKind(StrEnum):
+    """What a person filtering their history looks for."""
+
+    SIGN_IN = "sign-in"
+    TWO_FACTOR = "two-factor"
+    TOKENS = "tokens"
+    PUBLISHING = "publishing"
+    COLLABORATORS = "collaborators"
+    ACCOUNT = "account"
+    ADMIN = "admin"
+
+
+KIND_LABELS = {
+    EventKind.SIGN_IN: "Sign-in",
+    EventKind.TWO_FACTOR: "Two-factor",
+    EventKind.TOKENS: "API tokens",
+    EventKind.PUBLISHING: "Publishing and uploads",
+    EventKind.COLLABORATORS: "Collaborators",
+    EventKind.ACCOUNT: "Email and profile",
+    EventKind.ADMIN: "Administrators",
+}
+# By the start of the event type's value; the longest prefix wins, so a test can check that
+# every event type has a kind.
+_KIND_PREFIXES = {
+    "account:login:": EventKind.SIGN_IN,
+    "account:logout": EventKind.SIGN_IN,
+    "account:reauthenticate:": EventKind.SIGN_IN,
+    "account:password:": EventKind.SIGN_IN,
+    "account:two_factor:": EventKind.TWO_FACTOR,
+    "account:recovery_codes:": EventKind.TWO_FACTOR,
+    "account:webauthn:": EventKind.TWO_FACTOR,
+    "account:two_factor:reset": EventKind.ADMIN,
+    "account:api_token:": EventKind.TOKENS,
+    "project:api_token:": EventKind.TOKENS,
+    "project:short_lived_api_token:": EventKind.TOKENS,
+    "project:create": EventKind.PUBLISHING,
+    "project:release:": EventKind.PUBLISHING,
+    "project:file:": EventKind.PUBLISHING,
+    "project:oidc:": EventKind.PUBLISHING,
+    "account:oidc:": EventKind.PUBLISHING,
+    "project:trusted_publishing_only:": EventKind.PUBLISHING,
+    "project:role:": EventKind.COLLABORATORS,
+    "account:create": EventKind.ACCOUNT,
+    "account:email:": EventKind.ACCOUNT,
+    "account:profile:": EventKind.ACCOUNT,
+    "account:disabled": EventKind.ADMIN,
+    "account:enabled": EventKind.ADMIN,
+    "account:admin:": EventKind.ADMIN,
+    "admin:": EventKind.ADMIN,
+    "project:remove": EventKind.ADMIN,
+    "project:critical:": EventKind.ADMIN,
+    "auditlog:": EventKind.ADMIN,
+    "authz:": EventKind.COLLABORATORS,
+}
+# Refusals and failures: what "only problems" shows.
+PROBLEMS = frozenset(
+    {
+        EventType.ACCOUNT_LOGIN_FAILURE,
+        EventType.ACCOUNT_REAUTHENTICATE_FAILURE,
+        EventType.ACCOUNT_API_TOKEN_REFUSED,
+        EventType.ACCOUNT_API_TOKEN_REMOVED_LEAK,
+        EventType.ACCOUNT_WEBAUTHN_POSSIBLE_CLONE,
+        EventType.AUTHZ_DENIED,
+    }
+)
+
+
+def kind_of(event_type: str) -> EventKind | None:
+    matches = [prefix for prefix in _KIND_PREFIXES if event_type.startswith(prefix)]
+    return _KIND_PREFIXES[max(matches, key=len)] if matches else None
+
+
+def event_types_of(kind: EventKind) -> list[EventType]:
+    return [event_type for event_type in EventType if kind_of(event_type) == kind]

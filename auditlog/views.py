@@ -1,20 +1,27 @@
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from auditlog.history import export_response, history_context
 from auditlog.selectors import events_for_user
-from index_site.single_values import single_query_value
-
-EVENTS_PER_PAGE = 25
 
 
 @login_required
 @require_GET
 def security_history(request: HttpRequest) -> HttpResponse:
-    """The logged-in user's own events, newest first, paginated."""
-    page = Paginator(events_for_user(request.user), EVENTS_PER_PAGE).get_page(
-        single_query_value(request.GET, "page")
+    """The logged-in user's own events, newest first, filtered and paged by event id."""
+    return render(
+        request,
+        "auditlog/security_history.html",
+        history_context(request, events_for_user(request.user)),
     )
-    return render(request, "auditlog/security_history.html", {"page": page})
+
+
+@login_required
+@require_GET
+def security_history_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The user's own events of the filtered view, as JSON Lines or CSV."""
+    return export_response(
+        request, events_for_user(request.user), filename="security-history", fmt=fmt
+    )

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from projects.views import files, manage, public, simple
 
@@ -12,6 +12,11 @@ urlpatterns = [
     path("manage/projects/", manage.my_projects, name="mine"),
     path("manage/project/<str:name>/settings/", manage.project_settings, name="settings"),
     path("manage/project/<str:name>/history/", manage.project_history, name="history"),
+    re_path(
+        r"^manage/project/(?P<name>[^/]+)/history/export\.(?P<fmt>jsonl|csv)$",
+        manage.project_history_export,
+        name="history_export",
+    ),
     path("manage/project/<str:name>/collaborators/invite/", manage.invite, name="invite"),
     path(
         "manage/project/<str:name>/collaborators/<int:role_id>/change/",

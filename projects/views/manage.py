@@ -12,13 +12,13 @@ from typing import Concatenate, ParamSpec
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.http import AuthenticatedRequest
 from accounts.reauth import require_reauth
+from auditlog.history import export_response, history_context
 from auditlog.selectors import events_for_project
 from index_site.single_values import single_query_value
 from projects.exceptions import RoleError
@@ -44,8 +44,6 @@ from projects.services.roles import (
     remove_role,
     revoke_invitation,
 )
-
-EVENTS_PER_PAGE = 25
 
 
 def _project(name: str) -> Project:
@@ -114,10 +112,25 @@ def project_settings(request: AuthenticatedRequest, name: str) -> HttpResponse:
 def project_history(request: AuthenticatedRequest, name: str) -> HttpResponse:
     """The project's audit events, newest first (owners only)."""
     project = _owned_project(request, name, "project:history:view")
-    page = Paginator(events_for_project(project), EVENTS_PER_PAGE).get_page(
-        single_query_value(request.GET, "page")
+    return render(
+        request,
+        "projects/history.html",
+        {"project": project, **history_context(request, events_for_project(project))},
     )
-    return render(request, "projects/history.html", {"project": project, "page": page})
+
+
+@login_required
+@require_two_factor
+@require_safe
+def project_history_export(request: AuthenticatedRequest, name: str, fmt: str) -> HttpResponse:
+    """The project's audit events of the filtered view, as JSON Lines or CSV (owners only)."""
+    project = _owned_project(request, name, "project:history:view")
+    return export_response(
+        request,
+        events_for_project(project),
+        filename=f"{project.normalized_name}-history",
+        fmt=fmt,
+    )
 
 
 P = ParamSpec("P")

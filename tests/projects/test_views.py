@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -219,6 +221,20 @@ def test_history_is_paginated_and_owner_only(login, project, owner, maintainer):
     assert "project:role:add" in html
 
 
+def test_history_export_is_the_project_s_events_for_owners_only(login, project, owner, maintainer):
+    url = reverse("projects:history_export", kwargs={"name": "widget", "fmt": "jsonl"})
+
+    response = login(owner).get(url)
+
+    assert response.status_code == 200
+    assert 'filename="widget-history.jsonl"' in response["Content-Disposition"]
+    types = [
+        json.loads(line)["event_type"] for line in b"".join(response.streaming_content).splitlines()
+    ]
+    assert "project:create" in types
+    assert login(maintainer).get(url).status_code == 403
+
+
 def test_my_projects_query_count_is_fixed(login, owner, django_assert_max_num_queries):
     for _ in range(20):
         RoleFactory(user=owner, role=Role.Kind.MAINTAINER)
@@ -278,7 +294,9 @@ def test_history_never_shows_secrets_and_query_count_is_fixed(
     html = response.content.decode()
     assert "SENTINEL" not in html
     assert "[redacted]" in html
-    assert "Page 1 of 2" in html
+    assert html.count('class="card event"') == 25
+    assert ">Older</a>" in html
+    assert ">Newer</a>" not in html
 
 
 def test_simple_page_without_trailing_slash_redirects(client, project):
