@@ -15,7 +15,8 @@ from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from auditlog.events import KIND_LABELS, PROBLEMS, EventKind, event_types_of, kind_of
 from auditlog.models import AuditEvent
@@ -52,7 +53,7 @@ class HistoryFilterForm(StrictForm):
     problems = forms.BooleanField(required=False, label="Only refusals and failures")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since > until:
             self.add_error("until", "The end date is before the start date.")
@@ -122,7 +123,7 @@ def history_context(request: HttpRequest, events: QuerySet[AuditEvent]) -> dict[
 
 def export_response(
     request: HttpRequest, events: QuerySet[AuditEvent], *, filename: str, fmt: str
-) -> HttpResponse:
+) -> HttpResponseBase:
     """Every event of the filtered view, oldest first, streamed as JSON Lines or CSV."""
     form = HistoryFilterForm(request.GET)
     if not form.is_valid():

@@ -1,5 +1,6 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -20,7 +21,7 @@ def security_history(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def security_history_export(request: HttpRequest, fmt: str) -> HttpResponse:
+def security_history_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     """The user's own events of the filtered view, as JSON Lines or CSV."""
     return export_response(
         request, events_for_user(request.user), filename="security-history", fmt=fmt

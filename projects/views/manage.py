@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -122,7 +123,7 @@ def project_history(request: AuthenticatedRequest, name: str) -> HttpResponse:
 @login_required
 @require_two_factor
 @require_safe
-def project_history_export(request: AuthenticatedRequest, name: str, fmt: str) -> HttpResponse:
+def project_history_export(request: AuthenticatedRequest, name: str, fmt: str) -> HttpResponseBase:
     """The project's audit events of the filtered view, as JSON Lines or CSV (owners only)."""
     project = _owned_project(request, name, "project:history:view")
     return export_response(
