@@ -11,6 +11,7 @@ import json
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class Provider(models.TextChoices):
@@ -78,11 +79,24 @@ class PublisherConfig(models.Model):
     """Which CI identity may publish. Fields unused by a provider stay empty."""
 
     provider = models.CharField(max_length=16, choices=Provider.choices)
-    # GitHub Actions
+    # GitHub Actions: the caller repository, then the workflow that publishes, in one of two
+    # forms (a constraint keeps exactly one): the caller's own workflow file (`workflow_ref`),
+    # or a reusable workflow it calls, possibly in another repository (`job_workflow_ref`).
     repository_owner = models.CharField(max_length=100, blank=True)
     repository_owner_id = models.CharField(max_length=32, blank=True)
     repository_name = models.CharField(max_length=100, blank=True)
     workflow_filename = models.CharField(max_length=255, blank=True)
+    reusable_workflow_repository = models.CharField(
+        max_length=201, blank=True, help_text="owner/name of the reusable workflow's repository."
+    )
+    reusable_workflow_path = models.CharField(
+        max_length=255, blank=True, help_text="For example .github/workflows/release.yml."
+    )
+    reusable_workflow_ref = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="A glob the reusable workflow's ref must match (refs/tags/v1*); empty: any.",
+    )
     # GitLab CI/CD
     namespace = models.CharField(max_length=255, blank=True)
     project = models.CharField(max_length=255, blank=True)
@@ -121,6 +135,14 @@ class PublisherConfig(models.Model):
                 "workflow": self.workflow_filename,
                 "env": self.environment.lower(),
             }
+            # Added only when set, so the keys of configurations stored before reusable
+            # workflows existed are unchanged and identical rows are still found.
+            if self.uses_reusable_workflow:
+                data["reusable"] = {
+                    "repo": self.reusable_workflow_repository.lower(),
+                    "path": self.reusable_workflow_path,
+                    "ref": self.reusable_workflow_ref,
+                }
         elif self.provider == Provider.GITLAB:
             data |= {
                 "namespace": self.namespace.lower(),
@@ -136,13 +158,25 @@ class PublisherConfig(models.Model):
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @property
+    def uses_reusable_workflow(self) -> bool:
+        return bool(self.reusable_workflow_path)
+
+    @property
+    def reusable_workflow(self) -> str:
+        """The reusable workflow as `job_workflow_ref` names it, without the ref."""
+        return f"{self.reusable_workflow_repository}/{self.reusable_workflow_path}"
+
+    @property
     def display_name(self) -> str:
         env = f" (environment {self.environment})" if self.environment else ""
         if self.provider == Provider.GITHUB:
-            return (
-                f"GitHub: {self.repository_owner}/{self.repository_name} "
-                f"workflow {self.workflow_filename}{env}"
-            )
+            caller = f"GitHub: {self.repository_owner}/{self.repository_name}"
+            if self.uses_reusable_workflow:
+                at = (
+                    f"@{self.reusable_workflow_ref}" if self.reusable_workflow_ref else " (any ref)"
+                )
+                return f"{caller} calling reusable workflow {self.reusable_workflow}{at}{env}"
+            return f"{caller} workflow {self.workflow_filename}{env}"
         issuer = self.issuer
         if self.provider == Provider.GITLAB:
             host = issuer.issuer_url if issuer is not None else "gitlab.com"
@@ -167,6 +201,33 @@ class PublisherConfig(models.Model):
         return ""
 
 
+def _config_constraints() -> list[models.BaseConstraint]:
+    """What every PublisherConfig table guarantees, whatever wrote the row."""
+    github = Q(provider=Provider.GITHUB)
+    no_reusable = Q(reusable_workflow_repository="", reusable_workflow_path="") & Q(
+        reusable_workflow_ref=""
+    )
+    caller_form = ~Q(workflow_filename="") & no_reusable
+    reusable_form = (
+        Q(workflow_filename="")
+        & ~Q(reusable_workflow_repository="")
+        & ~Q(reusable_workflow_path="")
+    )
+    return [
+        models.CheckConstraint(
+            condition=~github | caller_form | reusable_form,
+            name="%(class)s_github_one_workflow_form",
+            violation_error_message="A GitHub publisher names either the caller workflow file "
+            "or a reusable workflow (repository and path), not both.",
+        ),
+        models.CheckConstraint(
+            condition=github | no_reusable,
+            name="%(class)s_reusable_workflow_github_only",
+            violation_error_message="Only GitHub publishers name a reusable workflow.",
+        ),
+    ]
+
+
 class TrustedPublisher(PublisherConfig):
     """A CI identity allowed to publish the projects it is attached to."""
 
@@ -177,6 +238,7 @@ class TrustedPublisher(PublisherConfig):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["config_key"], name="publisher_config_unique"),
+            *_config_constraints(),
         ]
 
 
@@ -202,6 +264,7 @@ class PendingPublisher(PublisherConfig):
             models.UniqueConstraint(
                 fields=["normalized_name"], name="pending_publisher_name_unique"
             ),
+            *_config_constraints(),
         ]
 
 
