@@ -10,7 +10,7 @@ from django import forms
 
 from index_site.strict_forms import StrictForm
 from publishing.github_api import lookup_github_owner
-from publishing.models import OIDCIssuer, Provider
+from publishing.models import OIDCIssuer, Provider, RefType
 from publishing.publisher_errors import PublisherError
 from publishing.ref_patterns import ref_pattern_problem
 
@@ -48,7 +48,60 @@ class PublisherForm(StrictForm):
         raise NotImplementedError
 
 
-class GitHubPublisherForm(PublisherForm):
+def _ref_type_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        choices=RefType.choices,
+        required=False,
+        label="Publish from",
+        help_text="Refuse runs for other refs: only tags (releases), or only branches.",
+    )
+
+
+def _ref_pattern_field() -> forms.CharField:
+    return forms.CharField(
+        max_length=255,
+        required=False,
+        label="Tag or branch pattern",
+        help_text="A glob on the tag or branch name, such as v* or release/*: * matches "
+        "anything but /, ** anything, ? one character. Empty: every tag (or branch).",
+    )
+
+
+class RefRequirementMixin:
+    """Cleaning of the ref requirement fields (`ref_type`, `ref_pattern`) a form declares."""
+
+    cleaned_data: dict[str, Any]
+
+    def clean_ref_pattern(self) -> str:
+        value = self.cleaned_data["ref_pattern"].strip()
+        if not value:
+            return value
+        ref_type = self.cleaned_data.get("ref_type")
+        for prefix, kind in (("refs/tags/", RefType.TAG), ("refs/heads/", RefType.BRANCH)):
+            if value.startswith(prefix):
+                if ref_type and ref_type != kind:
+                    raise forms.ValidationError(
+                        f"The pattern starts with {prefix}, which names a {kind.value}, but "
+                        f"Publish from is set to {RefType(ref_type).label}."
+                    )
+                value = value.removeprefix(prefix)
+        problem = ref_pattern_problem(value)
+        if problem is not None:
+            raise forms.ValidationError(problem)
+        if not ref_type:
+            raise forms.ValidationError(
+                "Choose whether the pattern is for tags or for branches under Publish from."
+            )
+        return value
+
+    def ref_config(self) -> dict[str, Any]:
+        return {
+            "ref_type": self.cleaned_data["ref_type"],
+            "ref_pattern": self.cleaned_data["ref_pattern"],
+        }
+
+
+class GitHubPublisherForm(RefRequirementMixin, PublisherForm):
     provider = Provider.GITHUB
 
     owner = forms.CharField(max_length=100, help_text="The GitHub user or organization.")
@@ -95,6 +148,8 @@ class GitHubPublisherForm(PublisherForm):
         required=False,
         help_text="Recommended: a GitHub environment with required reviewers.",
     )
+    ref_type = _ref_type_field()
+    ref_pattern = _ref_pattern_field()
 
     def clean_owner(self) -> str:
         owner = self.cleaned_data["owner"].strip()
@@ -234,10 +289,11 @@ class GitHubPublisherForm(PublisherForm):
             "reusable_workflow_ref": data["reusable_workflow_ref"],
             # GitHub environment names are case-insensitive: stored lower-cased.
             "environment": data["environment"].lower(),
+            **self.ref_config(),
         }
 
 
-class GitLabPublisherForm(PublisherForm):
+class GitLabPublisherForm(RefRequirementMixin, PublisherForm):
     provider = Provider.GITLAB
 
     namespace = forms.CharField(max_length=255, help_text="The group or user, with subgroups.")
@@ -246,6 +302,14 @@ class GitLabPublisherForm(PublisherForm):
         max_length=255, label="Pipeline file path", help_text="For example .gitlab-ci.yml."
     )
     environment = forms.CharField(max_length=255, required=False)
+    ref_type = _ref_type_field()
+    ref_pattern = _ref_pattern_field()
+    requires_protected_ref = forms.BooleanField(
+        required=False,
+        label="Protected refs only",
+        help_text="Accept only pipelines of protected branches and tags (GitLab's "
+        "ref_protected claim): only the roles you allow can push to them.",
+    )
     issuer = forms.ModelChoiceField(
         queryset=OIDCIssuer.objects.none(),
         required=False,
@@ -290,6 +354,8 @@ class GitLabPublisherForm(PublisherForm):
             "workflow_filepath": data["workflow_filepath"],
             "environment": data["environment"],
             "issuer": data["issuer"],
+            "requires_protected_ref": data["requires_protected_ref"],
+            **self.ref_config(),
         }
 
 

@@ -75,6 +75,14 @@ class AdminFlag(models.Model):
         return f"{self.id} ({'on' if self.is_enabled else 'off'})"
 
 
+class RefType(models.TextChoices):
+    """Which kind of git ref a publisher requires the CI run to be for."""
+
+    ANY = "", "Any branch or tag"
+    TAG = "tag", "Tags only"
+    BRANCH = "branch", "Branches only"
+
+
 class PublisherConfig(models.Model):
     """Which CI identity may publish. Fields unused by a provider stay empty."""
 
@@ -103,6 +111,14 @@ class PublisherConfig(models.Model):
     workflow_filepath = models.CharField(max_length=255, blank=True)
     # GitHub (stored lower-cased, compared case-insensitively) and GitLab (exact).
     environment = models.CharField(max_length=255, blank=True)
+    # GitHub (`ref`, `ref_type`) and GitLab (`ref_path`, `ref_type`): the run must be for a tag
+    # or a branch, optionally one whose name matches a glob (publishing.ref_patterns).
+    ref_type = models.CharField(max_length=8, choices=RefType.choices, blank=True)
+    ref_pattern = models.CharField(
+        max_length=255, blank=True, help_text="A glob on the tag or branch name; empty: any."
+    )
+    # GitLab only (`ref_protected`): only pipelines of protected branches and tags.
+    requires_protected_ref = models.BooleanField(default=False)
     # Issuer: GitLab's is gitlab.com or a registered self-managed instance; custom publishers
     # name their registered issuer.
     issuer = models.ForeignKey(OIDCIssuer, null=True, blank=True, on_delete=models.PROTECT)
@@ -126,6 +142,9 @@ class PublisherConfig(models.Model):
         super().save(*args, **kwargs)
 
     def compute_config_key(self) -> str:
+        # Optional parts (a reusable workflow, a ref requirement, protected refs) are added
+        # only when set, so the keys of configurations stored before they existed are
+        # unchanged and identical rows are still found.
         data: dict = {"provider": self.provider}
         if self.provider == Provider.GITHUB:
             data |= {
@@ -135,8 +154,6 @@ class PublisherConfig(models.Model):
                 "workflow": self.workflow_filename,
                 "env": self.environment.lower(),
             }
-            # Added only when set, so the keys of configurations stored before reusable
-            # workflows existed are unchanged and identical rows are still found.
             if self.uses_reusable_workflow:
                 data["reusable"] = {
                     "repo": self.reusable_workflow_repository.lower(),
@@ -151,10 +168,14 @@ class PublisherConfig(models.Model):
                 "env": self.environment,
                 "issuer": self.issuer_id,
             }
+            if self.requires_protected_ref:
+                data["protected"] = True
         elif self.provider == Provider.GOOGLE:
             data |= {"email": self.email.lower(), "sub": self.subject}
         else:
             data |= {"issuer": self.issuer_id, "rules": self.claim_rules}
+        if self.ref_type:
+            data["ref"] = {"type": self.ref_type, "pattern": self.ref_pattern}
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @property
@@ -167,8 +188,20 @@ class PublisherConfig(models.Model):
         return f"{self.reusable_workflow_repository}/{self.reusable_workflow_path}"
 
     @property
+    def ref_requirement(self) -> str:
+        """The refs the publisher accepts, as a phrase ("a tag matching 'v*'"); "" for any."""
+        if not self.ref_type:
+            return ""
+        kind = RefType(self.ref_type).value
+        return f"a {kind} matching {self.ref_pattern!r}" if self.ref_pattern else f"a {kind}"
+
+    @property
     def display_name(self) -> str:
         env = f" (environment {self.environment})" if self.environment else ""
+        if self.ref_requirement:
+            env += f", only from {self.ref_requirement}"
+        if self.requires_protected_ref:
+            env += ", protected refs only"
         if self.provider == Provider.GITHUB:
             caller = f"GitHub: {self.repository_owner}/{self.repository_name}"
             if self.uses_reusable_workflow:
@@ -213,7 +246,23 @@ def _config_constraints() -> list[models.BaseConstraint]:
         & ~Q(reusable_workflow_repository="")
         & ~Q(reusable_workflow_path="")
     )
+    no_ref_requirement = Q(ref_type="", ref_pattern="")
     return [
+        models.CheckConstraint(
+            condition=Q(ref_type__in=RefType.values) & (Q(ref_pattern="") | ~Q(ref_type="")),
+            name="%(class)s_ref_pattern_has_a_ref_type",
+            violation_error_message="A ref pattern applies to tags or to branches: choose which.",
+        ),
+        models.CheckConstraint(
+            condition=Q(provider__in=[Provider.GITHUB, Provider.GITLAB]) | no_ref_requirement,
+            name="%(class)s_ref_requirement_github_gitlab_only",
+            violation_error_message="Only GitHub and GitLab publishers require a ref.",
+        ),
+        models.CheckConstraint(
+            condition=Q(provider=Provider.GITLAB) | Q(requires_protected_ref=False),
+            name="%(class)s_protected_refs_gitlab_only",
+            violation_error_message="Only GitLab publishers require protected refs.",
+        ),
         models.CheckConstraint(
             condition=~github | caller_form | reusable_form,
             name="%(class)s_github_one_workflow_form",

@@ -66,6 +66,7 @@ def _claims_data(publisher: TrustedPublisher, claims: dict[str, Any]) -> dict[st
     keep = (
         "ref",
         "ref_type",
+        "ref_protected",
         "sha",
         "ref_path",
         "environment",
@@ -329,6 +330,11 @@ def publisher_config_data(publisher: PublisherConfig) -> dict[str, Any]:
             data["reusable_workflow_ref"] = publisher.reusable_workflow_ref
         else:
             data["workflow"] = publisher.workflow_filename
+    if publisher.provider in (Provider.GITHUB, Provider.GITLAB):
+        data["ref_type"] = publisher.ref_type or "any"
+        data["ref_pattern"] = publisher.ref_pattern
+    if publisher.provider == Provider.GITLAB:
+        data["requires_protected_ref"] = publisher.requires_protected_ref
     return data
 
 

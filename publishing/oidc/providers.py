@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from publishing.models import Provider, TrustedPublisher
+from publishing.models import Provider, RefType, TrustedPublisher
 from publishing.oidc.errors import TokenRequestError, invalid_publisher
 from publishing.oidc.issuers import Issuer
 from publishing.ref_patterns import ref_matches
@@ -92,6 +92,7 @@ def _github_mismatches(publisher: TrustedPublisher, claims: Claims) -> list[str]
         problems.extend(_reusable_workflow_mismatch(publisher, claims))
     else:
         problems.extend(_caller_workflow_mismatch(publisher, claims))
+    problems.extend(_ref_mismatch(publisher, claims, ref_claim="ref", run="workflow"))
     problems.extend(_environment_mismatch(publisher, claims, case_sensitive=False))
     return problems
 
@@ -168,6 +169,69 @@ def _same_workflow(path: str, expected: str) -> bool:
     )
 
 
+def _ran_for(full_ref: str) -> tuple[str, str]:
+    """Split `refs/tags/v1` into ("tag", "v1"), `refs/heads/x` into ("branch", "x");
+    any other ref (a pull or merge request's) is ("", the ref)."""
+    for prefix, kind in (("refs/tags/", RefType.TAG), ("refs/heads/", RefType.BRANCH)):
+        if full_ref.startswith(prefix):
+            return kind, full_ref.removeprefix(prefix)
+    return "", full_ref
+
+
+def _ref_mismatch(
+    publisher: TrustedPublisher, claims: Claims, *, ref_claim: str, run: str
+) -> list[str]:
+    """The publisher's tag or branch requirement against the ref the run was for.
+
+    The kind comes from the full ref (`refs/tags/...`), which both providers sign; their
+    `ref_type` claim must agree with it, so a token can never be a tag by one claim and a
+    branch by the other.
+    """
+    if not publisher.ref_type:
+        return []
+    full_ref = claims.get(ref_claim)
+    if not isinstance(full_ref, str) or not full_ref:
+        return [
+            (
+                f"the publisher requires {publisher.ref_requirement} but the token has no "
+                f"{ref_claim!r} claim: publish from a workflow triggered by a push or a tag"
+            )
+        ]
+    kind, name = _ran_for(full_ref)
+    claimed_type = claims.get("ref_type")
+    if kind and claimed_type is not None and claimed_type != kind:
+        return [f"claims 'ref_type' ({claimed_type!r}) and {ref_claim!r} ({full_ref!r}) disagree"]
+    if kind == publisher.ref_type and (
+        not publisher.ref_pattern or ref_matches(publisher.ref_pattern, name)
+    ):
+        return []
+    ran = f"{kind} {name!r}" if kind else f"ref {full_ref!r}"
+    return [
+        (
+            f"the {run} ran for {ran} (claim {ref_claim!r} is {full_ref!r}) but the publisher "
+            f"requires {publisher.ref_requirement}"
+        )
+    ]
+
+
+def _protected_ref_mismatch(publisher: TrustedPublisher, claims: Claims) -> list[str]:
+    """GitLab's `ref_protected` ("true"/"false"): only maintainers push to protected refs."""
+    if not publisher.requires_protected_ref:
+        return []
+    protected = claims.get("ref_protected")
+    if protected is True or protected == "true":
+        return []
+    kind, name = _ran_for(str(claims.get("ref_path", "")))
+    ran = f"{kind} {name!r}" if kind else f"ref {name!r}"
+    return [
+        (
+            f"the pipeline ran for {ran}, which is not protected (claim 'ref_protected' is "
+            f"{protected!r}), but the publisher accepts protected branches and tags only: protect "
+            "it under the GitLab project's Settings > Repository, or publish from a protected one"
+        )
+    ]
+
+
 def _environment_mismatch(
     publisher: TrustedPublisher, claims: Claims, *, case_sensitive: bool
 ) -> list[str]:
@@ -234,6 +298,8 @@ def _gitlab_mismatches(publisher: TrustedPublisher, claims: Claims, issuer: Issu
         problems.append(
             f"claim 'ci_config_ref_uri' names {ref!r}, which is neither 'ref_path' nor 'sha'"
         )
+    problems.extend(_ref_mismatch(publisher, claims, ref_claim="ref_path", run="pipeline"))
+    problems.extend(_protected_ref_mismatch(publisher, claims))
     problems.extend(_environment_mismatch(publisher, claims, case_sensitive=True))
     return problems
 
@@ -317,7 +383,13 @@ def _custom_mismatches(publisher: TrustedPublisher, claims: Claims) -> list[str]
 
 
 def _specificity(publisher: TrustedPublisher) -> tuple:
-    narrowing = (publisher.environment, publisher.subject, publisher.reusable_workflow_ref)
+    narrowing = (
+        publisher.environment,
+        publisher.subject,
+        publisher.reusable_workflow_ref,
+        publisher.ref_type,
+        publisher.requires_protected_ref,
+    )
     return (-sum(1 for value in narrowing if value), -len(publisher.claim_rules))
 
 
