@@ -10,8 +10,9 @@ from django import forms
 
 from index_site.strict_forms import StrictForm
 from publishing.github_api import lookup_github_owner
-from publishing.models import OIDCIssuer, Provider
+from publishing.models import OIDCIssuer, Provider, RefType
 from publishing.publisher_errors import PublisherError
+from publishing.ref_patterns import ref_pattern_problem
 
 GITHUB_OWNER = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]*$")
 GITHUB_REPOSITORY = re.compile(r"^[a-zA-Z0-9-_.]+$")
@@ -19,6 +20,7 @@ GITLAB_NAMESPACE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-_./+]*[a-zA-Z0-9]$|^[a-zA
 GITLAB_PROJECT = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9-_.+]*$")
 FORBIDDEN_ENVIRONMENT_CHARACTERS = set("'\"`,;\\")
 GOOGLE_DEFAULT_COMPUTE_SUFFIX = "-compute@developer.gserviceaccount.com"
+FULL_COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 RULE_LINE = re.compile(r"^\s*([A-Za-z0-9_.:-]+)\s+(==|startswith)\s+(.+?)\s*$")
 
 
@@ -46,7 +48,60 @@ class PublisherForm(StrictForm):
         raise NotImplementedError
 
 
-class GitHubPublisherForm(PublisherForm):
+def _ref_type_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        choices=RefType.choices,
+        required=False,
+        label="Publish from",
+        help_text="Refuse runs for other refs: only tags (releases), or only branches.",
+    )
+
+
+def _ref_pattern_field() -> forms.CharField:
+    return forms.CharField(
+        max_length=255,
+        required=False,
+        label="Tag or branch pattern",
+        help_text="A glob on the tag or branch name, such as v* or release/*: * matches "
+        "anything but /, ** anything, ? one character. Empty: every tag (or branch).",
+    )
+
+
+class RefRequirementMixin:
+    """Cleaning of the ref requirement fields (`ref_type`, `ref_pattern`) a form declares."""
+
+    cleaned_data: dict[str, Any]
+
+    def clean_ref_pattern(self) -> str:
+        value = self.cleaned_data["ref_pattern"].strip()
+        if not value:
+            return value
+        ref_type = self.cleaned_data.get("ref_type")
+        for prefix, kind in (("refs/tags/", RefType.TAG), ("refs/heads/", RefType.BRANCH)):
+            if value.startswith(prefix):
+                if ref_type and ref_type != kind:
+                    raise forms.ValidationError(
+                        f"The pattern starts with {prefix}, which names a {kind.value}, but "
+                        f"Publish from is set to {RefType(ref_type).label}."
+                    )
+                value = value.removeprefix(prefix)
+        problem = ref_pattern_problem(value)
+        if problem is not None:
+            raise forms.ValidationError(problem)
+        if not ref_type:
+            raise forms.ValidationError(
+                "Choose whether the pattern is for tags or for branches under Publish from."
+            )
+        return value
+
+    def ref_config(self) -> dict[str, Any]:
+        return {
+            "ref_type": self.cleaned_data["ref_type"],
+            "ref_pattern": self.cleaned_data["ref_pattern"],
+        }
+
+
+class GitHubPublisherForm(RefRequirementMixin, PublisherForm):
     provider = Provider.GITHUB
 
     owner = forms.CharField(max_length=100, help_text="The GitHub user or organization.")
@@ -57,15 +112,44 @@ class GitHubPublisherForm(PublisherForm):
         help_text="Looked up from GitHub when empty. Pinning it stops a re-created account "
         "with the same name from publishing.",
     )
-    repository = forms.CharField(max_length=100)
+    repository = forms.CharField(
+        max_length=100, help_text="The repository whose workflow runs (the caller)."
+    )
     workflow_filename = forms.CharField(
-        max_length=255, label="Workflow file name", help_text="For example release.yml."
+        max_length=255,
+        required=False,
+        label="Workflow file name",
+        help_text="The caller's workflow file, for example release.yml. Leave empty when a "
+        "reusable workflow publishes, and name it below instead.",
+    )
+    reusable_workflow_repository = forms.CharField(
+        max_length=201,
+        required=False,
+        label="Reusable workflow repository",
+        help_text="When the job that publishes is a reusable workflow (`uses:` in the caller): "
+        "its repository as owner/name, for example acme/shared-workflows.",
+    )
+    reusable_workflow_path = forms.CharField(
+        max_length=255,
+        required=False,
+        label="Reusable workflow path",
+        help_text="For example .github/workflows/release.yml.",
+    )
+    reusable_workflow_ref = forms.CharField(
+        max_length=255,
+        required=False,
+        label="Reusable workflow ref",
+        help_text="Accept the reusable workflow only at these refs: a glob such as "
+        "refs/tags/v1* or refs/heads/main, or a full commit SHA. Empty: any ref the caller "
+        "names.",
     )
     environment = forms.CharField(
         max_length=255,
         required=False,
         help_text="Recommended: a GitHub environment with required reviewers.",
     )
+    ref_type = _ref_type_field()
+    ref_pattern = _ref_pattern_field()
 
     def clean_owner(self) -> str:
         owner = self.cleaned_data["owner"].strip()
@@ -89,17 +173,102 @@ class GitHubPublisherForm(PublisherForm):
 
     def clean_workflow_filename(self) -> str:
         value = self.cleaned_data["workflow_filename"].strip()
+        if not value:
+            return value
+        if "@" in value:
+            raise forms.ValidationError(
+                "That looks like a reusable workflow (owner/repo/path@ref, as in `uses:`): "
+                "leave the workflow file name empty and enter the reusable workflow's "
+                "repository, path and ref instead."
+            )
         if "/" in value:
             raise forms.ValidationError(
                 "Enter only the file name, such as release.yml, without .github/workflows/."
             )
         return _clean_workflow_file(value)
 
+    def clean_reusable_workflow_repository(self) -> str:
+        value = self.cleaned_data["reusable_workflow_repository"].strip().removesuffix(".git")
+        if not value:
+            return value
+        owner, _, name = value.partition("/")
+        if not GITHUB_OWNER.match(owner) or not GITHUB_REPOSITORY.match(name):
+            raise forms.ValidationError(
+                "Enter the reusable workflow's repository as owner/name, such as "
+                "acme/shared-workflows."
+            )
+        return value
+
+    def clean_reusable_workflow_path(self) -> str:
+        value = self.cleaned_data["reusable_workflow_path"].strip().removeprefix("./")
+        if not value:
+            return value
+        if "@" in value:
+            raise forms.ValidationError(
+                "Enter the path without @ and a ref; put the ref in the reusable workflow ref."
+            )
+        if "/" not in value:
+            value = f".github/workflows/{value}"
+        directory, _, file = value.rpartition("/")
+        if directory != ".github/workflows":
+            raise forms.ValidationError(
+                "GitHub runs reusable workflows only from .github/workflows/: enter a path "
+                "such as .github/workflows/release.yml."
+            )
+        return f"{directory}/{_clean_workflow_file(file)}"
+
+    def clean_reusable_workflow_ref(self) -> str:
+        value = self.cleaned_data["reusable_workflow_ref"].strip()
+        if not value or FULL_COMMIT_SHA.match(value):
+            return value
+        if not value.startswith(("refs/heads/", "refs/tags/")):
+            raise forms.ValidationError(
+                "Start the ref with refs/tags/ or refs/heads/ (for example refs/tags/v1*), or "
+                "enter a full 40-character commit SHA: GitHub names the reusable workflow's ref "
+                "that way."
+            )
+        problem = ref_pattern_problem(value)
+        if problem is not None:
+            raise forms.ValidationError(problem)
+        return value
+
     def clean_environment(self) -> str:
         return _clean_environment(self.cleaned_data["environment"])
 
+    def _clean_workflow_form(self, data: dict[str, Any]) -> None:
+        """Exactly one of the two workflow forms: the caller's file, or a reusable workflow."""
+        caller = data.get("workflow_filename")
+        repository = data.get("reusable_workflow_repository")
+        path = data.get("reusable_workflow_path")
+        if caller and (repository or path or data.get("reusable_workflow_ref")):
+            raise forms.ValidationError(
+                "Name either the workflow file (when the caller workflow's own job publishes) "
+                "or a reusable workflow (when a job it calls publishes), not both: empty one "
+                "of them."
+            )
+        if caller:
+            return
+        if not repository and not path:
+            raise forms.ValidationError(
+                "Name the workflow that publishes: the caller's workflow file name, or a "
+                "reusable workflow's repository and path."
+            )
+        if not repository:
+            self.add_error(
+                "reusable_workflow_repository",
+                "Enter the reusable workflow's repository as owner/name (the caller's own "
+                "repository if the workflow lives there).",
+            )
+        if not path:
+            self.add_error(
+                "reusable_workflow_path",
+                "Enter the reusable workflow's path, such as .github/workflows/release.yml.",
+            )
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if not self.errors:
+            self._clean_workflow_form(data)
         if data.get("owner") and not data.get("owner_id") and not self.errors:
             try:
                 data["owner"], data["owner_id"] = lookup_github_owner(data["owner"])
@@ -115,12 +284,16 @@ class GitHubPublisherForm(PublisherForm):
             "repository_owner_id": data["owner_id"],
             "repository_name": data["repository"],
             "workflow_filename": data["workflow_filename"],
+            "reusable_workflow_repository": data["reusable_workflow_repository"],
+            "reusable_workflow_path": data["reusable_workflow_path"],
+            "reusable_workflow_ref": data["reusable_workflow_ref"],
             # GitHub environment names are case-insensitive: stored lower-cased.
             "environment": data["environment"].lower(),
+            **self.ref_config(),
         }
 
 
-class GitLabPublisherForm(PublisherForm):
+class GitLabPublisherForm(RefRequirementMixin, PublisherForm):
     provider = Provider.GITLAB
 
     namespace = forms.CharField(max_length=255, help_text="The group or user, with subgroups.")
@@ -129,6 +302,14 @@ class GitLabPublisherForm(PublisherForm):
         max_length=255, label="Pipeline file path", help_text="For example .gitlab-ci.yml."
     )
     environment = forms.CharField(max_length=255, required=False)
+    ref_type = _ref_type_field()
+    ref_pattern = _ref_pattern_field()
+    requires_protected_ref = forms.BooleanField(
+        required=False,
+        label="Protected refs only",
+        help_text="Accept only pipelines of protected branches and tags (GitLab's "
+        "ref_protected claim): only the roles you allow can push to them.",
+    )
     issuer = forms.ModelChoiceField(
         queryset=OIDCIssuer.objects.none(),
         required=False,
@@ -173,6 +354,8 @@ class GitLabPublisherForm(PublisherForm):
             "workflow_filepath": data["workflow_filepath"],
             "environment": data["environment"],
             "issuer": data["issuer"],
+            "requires_protected_ref": data["requires_protected_ref"],
+            **self.ref_config(),
         }
 
 

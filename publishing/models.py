@@ -11,6 +11,7 @@ import json
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class Provider(models.TextChoices):
@@ -74,21 +75,50 @@ class AdminFlag(models.Model):
         return f"{self.id} ({'on' if self.is_enabled else 'off'})"
 
 
+class RefType(models.TextChoices):
+    """Which kind of git ref a publisher requires the CI run to be for."""
+
+    ANY = "", "Any branch or tag"
+    TAG = "tag", "Tags only"
+    BRANCH = "branch", "Branches only"
+
+
 class PublisherConfig(models.Model):
     """Which CI identity may publish. Fields unused by a provider stay empty."""
 
     provider = models.CharField(max_length=16, choices=Provider.choices)
-    # GitHub Actions
+    # GitHub Actions: the caller repository, then the workflow that publishes, in one of two
+    # forms (a constraint keeps exactly one): the caller's own workflow file (`workflow_ref`),
+    # or a reusable workflow it calls, possibly in another repository (`job_workflow_ref`).
     repository_owner = models.CharField(max_length=100, blank=True)
     repository_owner_id = models.CharField(max_length=32, blank=True)
     repository_name = models.CharField(max_length=100, blank=True)
     workflow_filename = models.CharField(max_length=255, blank=True)
+    reusable_workflow_repository = models.CharField(
+        max_length=201, blank=True, help_text="owner/name of the reusable workflow's repository."
+    )
+    reusable_workflow_path = models.CharField(
+        max_length=255, blank=True, help_text="For example .github/workflows/release.yml."
+    )
+    reusable_workflow_ref = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="A glob the reusable workflow's ref must match (refs/tags/v1*); empty: any.",
+    )
     # GitLab CI/CD
     namespace = models.CharField(max_length=255, blank=True)
     project = models.CharField(max_length=255, blank=True)
     workflow_filepath = models.CharField(max_length=255, blank=True)
     # GitHub (stored lower-cased, compared case-insensitively) and GitLab (exact).
     environment = models.CharField(max_length=255, blank=True)
+    # GitHub (`ref`, `ref_type`) and GitLab (`ref_path`, `ref_type`): the run must be for a tag
+    # or a branch, optionally one whose name matches a glob (publishing.ref_patterns).
+    ref_type = models.CharField(max_length=8, choices=RefType.choices, blank=True)
+    ref_pattern = models.CharField(
+        max_length=255, blank=True, help_text="A glob on the tag or branch name; empty: any."
+    )
+    # GitLab only (`ref_protected`): only pipelines of protected branches and tags.
+    requires_protected_ref = models.BooleanField(default=False)
     # Issuer: GitLab's is gitlab.com or a registered self-managed instance; custom publishers
     # name their registered issuer.
     issuer = models.ForeignKey(OIDCIssuer, null=True, blank=True, on_delete=models.PROTECT)
@@ -112,6 +142,9 @@ class PublisherConfig(models.Model):
         super().save(*args, **kwargs)
 
     def compute_config_key(self) -> str:
+        # Optional parts (a reusable workflow, a ref requirement, protected refs) are added
+        # only when set, so the keys of configurations stored before they existed are
+        # unchanged and identical rows are still found.
         data: dict = {"provider": self.provider}
         if self.provider == Provider.GITHUB:
             data |= {
@@ -121,6 +154,12 @@ class PublisherConfig(models.Model):
                 "workflow": self.workflow_filename,
                 "env": self.environment.lower(),
             }
+            if self.uses_reusable_workflow:
+                data["reusable"] = {
+                    "repo": self.reusable_workflow_repository.lower(),
+                    "path": self.reusable_workflow_path,
+                    "ref": self.reusable_workflow_ref,
+                }
         elif self.provider == Provider.GITLAB:
             data |= {
                 "namespace": self.namespace.lower(),
@@ -129,20 +168,48 @@ class PublisherConfig(models.Model):
                 "env": self.environment,
                 "issuer": self.issuer_id,
             }
+            if self.requires_protected_ref:
+                data["protected"] = True
         elif self.provider == Provider.GOOGLE:
             data |= {"email": self.email.lower(), "sub": self.subject}
         else:
             data |= {"issuer": self.issuer_id, "rules": self.claim_rules}
+        if self.ref_type:
+            data["ref"] = {"type": self.ref_type, "pattern": self.ref_pattern}
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def uses_reusable_workflow(self) -> bool:
+        return bool(self.reusable_workflow_path)
+
+    @property
+    def reusable_workflow(self) -> str:
+        """The reusable workflow as `job_workflow_ref` names it, without the ref."""
+        return f"{self.reusable_workflow_repository}/{self.reusable_workflow_path}"
+
+    @property
+    def ref_requirement(self) -> str:
+        """The refs the publisher accepts, as a phrase ("a tag matching 'v*'"); "" for any."""
+        if not self.ref_type:
+            return ""
+        kind = RefType(self.ref_type).value
+        return f"a {kind} matching {self.ref_pattern!r}" if self.ref_pattern else f"a {kind}"
 
     @property
     def display_name(self) -> str:
         env = f" (environment {self.environment})" if self.environment else ""
+        if self.ref_requirement:
+            env += f", only from {self.ref_requirement}"
+        if self.requires_protected_ref:
+            env += ", protected refs only"
         if self.provider == Provider.GITHUB:
-            return (
-                f"GitHub: {self.repository_owner}/{self.repository_name} "
-                f"workflow {self.workflow_filename}{env}"
-            )
+            caller = f"GitHub: {self.repository_owner}/{self.repository_name}"
+            if self.uses_reusable_workflow:
+                at = (
+                    f"@{self.reusable_workflow_ref}" if self.reusable_workflow_ref else " (any ref)"
+                )
+                return f"{caller} calling reusable workflow {self.reusable_workflow}{at}{env}"
+            return f"{caller} workflow {self.workflow_filename}{env}"
         issuer = self.issuer
         if self.provider == Provider.GITLAB:
             host = issuer.issuer_url if issuer is not None else "gitlab.com"
@@ -167,6 +234,49 @@ class PublisherConfig(models.Model):
         return ""
 
 
+def _config_constraints() -> list[models.BaseConstraint]:
+    """What every PublisherConfig table guarantees, whatever wrote the row."""
+    github = Q(provider=Provider.GITHUB)
+    no_reusable = Q(reusable_workflow_repository="", reusable_workflow_path="") & Q(
+        reusable_workflow_ref=""
+    )
+    caller_form = ~Q(workflow_filename="") & no_reusable
+    reusable_form = (
+        Q(workflow_filename="")
+        & ~Q(reusable_workflow_repository="")
+        & ~Q(reusable_workflow_path="")
+    )
+    no_ref_requirement = Q(ref_type="", ref_pattern="")
+    return [
+        models.CheckConstraint(
+            condition=Q(ref_type__in=RefType.values) & (Q(ref_pattern="") | ~Q(ref_type="")),
+            name="%(class)s_ref_pattern_has_a_ref_type",
+            violation_error_message="A ref pattern applies to tags or to branches: choose which.",
+        ),
+        models.CheckConstraint(
+            condition=Q(provider__in=[Provider.GITHUB, Provider.GITLAB]) | no_ref_requirement,
+            name="%(class)s_ref_requirement_github_gitlab_only",
+            violation_error_message="Only GitHub and GitLab publishers require a ref.",
+        ),
+        models.CheckConstraint(
+            condition=Q(provider=Provider.GITLAB) | Q(requires_protected_ref=False),
+            name="%(class)s_protected_refs_gitlab_only",
+            violation_error_message="Only GitLab publishers require protected refs.",
+        ),
+        models.CheckConstraint(
+            condition=~github | caller_form | reusable_form,
+            name="%(class)s_github_one_workflow_form",
+            violation_error_message="A GitHub publisher names either the caller workflow file "
+            "or a reusable workflow (repository and path), not both.",
+        ),
+        models.CheckConstraint(
+            condition=github | no_reusable,
+            name="%(class)s_reusable_workflow_github_only",
+            violation_error_message="Only GitHub publishers name a reusable workflow.",
+        ),
+    ]
+
+
 class TrustedPublisher(PublisherConfig):
     """A CI identity allowed to publish the projects it is attached to."""
 
@@ -177,6 +287,7 @@ class TrustedPublisher(PublisherConfig):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["config_key"], name="publisher_config_unique"),
+            *_config_constraints(),
         ]
 
 
@@ -202,6 +313,7 @@ class PendingPublisher(PublisherConfig):
             models.UniqueConstraint(
                 fields=["normalized_name"], name="pending_publisher_name_unique"
             ),
+            *_config_constraints(),
         ]
 
 

@@ -30,6 +30,7 @@ from publishing.selectors import publishers_of_token
 from publishing.services import (
     delete_publisher_if_orphaned,
     get_or_create_publisher,
+    publisher_config_data,
     publisher_event_data,
     record_pending_publisher_removed,
 )
@@ -115,8 +116,7 @@ def register_pending_publisher(
         data={
             "project": project_name,
             "publisher": pending.display_name,
-            "provider": pending.provider,
-            "url": pending.url,
+            **publisher_config_data(pending),
             "submitted_by": user.username,
         },
     )

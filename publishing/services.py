@@ -28,6 +28,7 @@ from publishing.models import (
     OIDCIssuer,
     PendingPublisher,
     Provider,
+    PublisherConfig,
     TokenPublisher,
     TrustedPublisher,
     UsedJwtId,
@@ -62,7 +63,17 @@ class MintedToken:
 
 def _claims_data(publisher: TrustedPublisher, claims: dict[str, Any]) -> dict[str, Any]:
     """The claims worth keeping in the history: where the publish came from."""
-    keep = ("ref", "sha", "ref_path", "environment", "event_name")
+    keep = (
+        "ref",
+        "ref_type",
+        "ref_protected",
+        "sha",
+        "ref_path",
+        "environment",
+        "event_name",
+        "workflow_ref",
+        "job_workflow_ref",
+    )
     data = {name: claims[name] for name in keep if isinstance(claims.get(name), str)}
     if publisher.provider == Provider.GITHUB and claims.get("workflow_ref"):
         data["reusable_workflow_used"] = claims.get("job_workflow_ref") != claims["workflow_ref"]
@@ -310,13 +321,29 @@ def get_or_create_publisher(*, config: dict[str, Any]) -> TrustedPublisher:
     return candidate
 
 
+def publisher_config_data(publisher: PublisherConfig) -> dict[str, Any]:
+    """The parts of a configuration worth their own keys in the history (beyond its name)."""
+    data: dict[str, Any] = {"provider": publisher.provider, "url": publisher.url}
+    if publisher.provider == Provider.GITHUB:
+        if publisher.uses_reusable_workflow:
+            data["reusable_workflow"] = publisher.reusable_workflow
+            data["reusable_workflow_ref"] = publisher.reusable_workflow_ref
+        else:
+            data["workflow"] = publisher.workflow_filename
+    if publisher.provider in (Provider.GITHUB, Provider.GITLAB):
+        data["ref_type"] = publisher.ref_type or "any"
+        data["ref_pattern"] = publisher.ref_pattern
+    if publisher.provider == Provider.GITLAB:
+        data["requires_protected_ref"] = publisher.requires_protected_ref
+    return data
+
+
 def publisher_event_data(publisher: TrustedPublisher) -> dict[str, Any]:
     """What the audit events about adding or removing a project's publisher say of it."""
     return {
         "publisher": publisher.display_name,
         "publisher_id": publisher.pk,
-        "provider": publisher.provider,
-        "url": publisher.url,
+        **publisher_config_data(publisher),
     }
 
 

@@ -14,9 +14,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from publishing.models import Provider, TrustedPublisher
+from publishing.models import Provider, RefType, TrustedPublisher
 from publishing.oidc.errors import TokenRequestError, invalid_publisher
 from publishing.oidc.issuers import Issuer
+from publishing.ref_patterns import ref_matches
 
 Claims = dict[str, Any]
 Candidates = Iterable[TrustedPublisher]
@@ -52,7 +53,14 @@ def _split_ref(value: str) -> tuple[str, str]:
 def _github_candidates(issuer: Issuer, claims: Claims) -> tuple[Candidates, str]:
     _require(
         claims,
-        ["repository", "repository_owner", "repository_owner_id", "job_workflow_ref", "event_name"],
+        [
+            "repository",
+            "repository_owner",
+            "repository_owner_id",
+            "workflow_ref",
+            "job_workflow_ref",
+            "event_name",
+        ],
     )
     if not claims.get("ref") and not claims.get("sha"):
         raise invalid_publisher("Missing claim 'ref' or 'sha'")
@@ -80,27 +88,148 @@ def _github_mismatches(publisher: TrustedPublisher, claims: Claims) -> list[str]
             f"{publisher.repository_owner_id!r}: the owner account was deleted and re-created, "
             "so the publisher must be registered again"
         )
-    expected_path = (
+    if publisher.uses_reusable_workflow:
+        problems.extend(_reusable_workflow_mismatch(publisher, claims))
+    else:
+        problems.extend(_caller_workflow_mismatch(publisher, claims))
+    problems.extend(_ref_mismatch(publisher, claims, ref_claim="ref", run="workflow"))
+    problems.extend(_environment_mismatch(publisher, claims, case_sensitive=False))
+    return problems
+
+
+def _caller_workflow_mismatch(publisher: TrustedPublisher, claims: Claims) -> list[str]:
+    """The caller workflow form: the publishing job is the caller workflow's own.
+
+    `workflow_ref` names the workflow the run started from and `job_workflow_ref` the one
+    that defines the job asking for the token; both must be the publisher's workflow file,
+    at the run's ref or commit. A job of a reusable workflow the caller calls is refused: the
+    publisher did not name it, and it may live in a repository someone else controls.
+    """
+    expected = (
         f"{publisher.repository_owner}/{publisher.repository_name}"
         f"/.github/workflows/{publisher.workflow_filename}"
     )
-    path, ref = _split_ref(str(claims["job_workflow_ref"]))
-    owner_repo, _, workflow = path.partition("/.github/workflows/")
-    if (
-        owner_repo.lower() != f"{publisher.repository_owner}/{publisher.repository_name}".lower()
-        or workflow != publisher.workflow_filename
+    caller, caller_ref = _split_ref(str(claims["workflow_ref"]))
+    job, job_ref = _split_ref(str(claims["job_workflow_ref"]))
+    if not _same_workflow(caller, expected):
+        return [
+            (
+                f"claim 'workflow_ref' is {claims['workflow_ref']!r} but the publisher expects "
+                f"the workflow {expected!r}"
+            )
+        ]
+    if not _same_workflow(job, expected):
+        repository, _, file = job.partition("/.github/")
+        return [
+            (
+                f"claim 'job_workflow_ref' is {claims['job_workflow_ref']!r}: the publishing job "
+                f"runs in a reusable workflow, but the publisher expects the workflow {expected!r} "
+                "itself. To publish from the reusable workflow, register a publisher naming it: "
+                f"repository {repository!r}, path '.github/{file}'"
+            )
+        ]
+    for name, ref in (("workflow_ref", caller_ref), ("job_workflow_ref", job_ref)):
+        if not ref or ref not in {claims.get("ref"), claims.get("sha")}:
+            return [f"claim {name!r} names {ref!r}, which is neither the 'ref' nor the 'sha' claim"]
+    return []
+
+
+def _reusable_workflow_mismatch(publisher: TrustedPublisher, claims: Claims) -> list[str]:
+    """The reusable workflow form: `job_workflow_ref` is the named workflow, at a matching ref.
+
+    The caller repository and owner id are pinned by the candidates and the owner-id check;
+    which workflow of the caller repository calls the reusable one is left open on purpose:
+    a shared release workflow is called from whichever file a project keeps.
+    """
+    job, ref = _split_ref(str(claims["job_workflow_ref"]))
+    if not _same_workflow(job, publisher.reusable_workflow):
+        return [
+            (
+                f"claim 'job_workflow_ref' is {claims['job_workflow_ref']!r} but the publisher "
+                f"expects the reusable workflow {publisher.reusable_workflow!r}"
+            )
+        ]
+    pattern = publisher.reusable_workflow_ref
+    if pattern and not ref_matches(pattern, ref):
+        return [
+            (
+                f"claim 'job_workflow_ref' names the reusable workflow at {ref!r} but the "
+                f"publisher requires a ref matching {pattern!r}"
+            )
+        ]
+    return []
+
+
+def _same_workflow(path: str, expected: str) -> bool:
+    """Compare `owner/repo/.github/workflows/file`: the repository in any case, the file exactly."""
+    repository, _, file = path.partition("/.github/workflows/")
+    expected_repository, _, expected_file = expected.partition("/.github/workflows/")
+    return (
+        bool(file) and repository.lower() == expected_repository.lower() and (file == expected_file)
+    )
+
+
+def _ran_for(full_ref: str) -> tuple[str, str]:
+    """Split `refs/tags/v1` into ("tag", "v1"), `refs/heads/x` into ("branch", "x");
+    any other ref (a pull or merge request's) is ("", the ref)."""
+    for prefix, kind in (("refs/tags/", RefType.TAG), ("refs/heads/", RefType.BRANCH)):
+        if full_ref.startswith(prefix):
+            return kind, full_ref.removeprefix(prefix)
+    return "", full_ref
+
+
+def _ref_mismatch(
+    publisher: TrustedPublisher, claims: Claims, *, ref_claim: str, run: str
+) -> list[str]:
+    """The publisher's tag or branch requirement against the ref the run was for.
+
+    The kind comes from the full ref (`refs/tags/...`), which both providers sign; their
+    `ref_type` claim must agree with it, so a token can never be a tag by one claim and a
+    branch by the other.
+    """
+    if not publisher.ref_type:
+        return []
+    full_ref = claims.get(ref_claim)
+    if not isinstance(full_ref, str) or not full_ref:
+        return [
+            (
+                f"the publisher requires {publisher.ref_requirement} but the token has no "
+                f"{ref_claim!r} claim: publish from a workflow triggered by a push or a tag"
+            )
+        ]
+    kind, name = _ran_for(full_ref)
+    claimed_type = claims.get("ref_type")
+    if kind and claimed_type is not None and claimed_type != kind:
+        return [f"claims 'ref_type' ({claimed_type!r}) and {ref_claim!r} ({full_ref!r}) disagree"]
+    if kind == publisher.ref_type and (
+        not publisher.ref_pattern or ref_matches(publisher.ref_pattern, name)
     ):
-        problems.append(
-            f"claim 'job_workflow_ref' is {claims['job_workflow_ref']!r} but the publisher "
-            f"expects the workflow {expected_path!r}"
+        return []
+    ran = f"{kind} {name!r}" if kind else f"ref {full_ref!r}"
+    return [
+        (
+            f"the {run} ran for {ran} (claim {ref_claim!r} is {full_ref!r}) but the publisher "
+            f"requires {publisher.ref_requirement}"
         )
-    elif ref not in {claims.get("ref"), claims.get("sha")} or not ref:
-        problems.append(
-            f"claim 'job_workflow_ref' names {ref!r}, "
-            "which is neither the 'ref' nor the 'sha' claim"
+    ]
+
+
+def _protected_ref_mismatch(publisher: TrustedPublisher, claims: Claims) -> list[str]:
+    """GitLab's `ref_protected` ("true"/"false"): only maintainers push to protected refs."""
+    if not publisher.requires_protected_ref:
+        return []
+    protected = claims.get("ref_protected")
+    if protected is True or protected == "true":
+        return []
+    kind, name = _ran_for(str(claims.get("ref_path", "")))
+    ran = f"{kind} {name!r}" if kind else f"ref {name!r}"
+    return [
+        (
+            f"the pipeline ran for {ran}, which is not protected (claim 'ref_protected' is "
+            f"{protected!r}), but the publisher accepts protected branches and tags only: protect "
+            "it under the GitLab project's Settings > Repository, or publish from a protected one"
         )
-    problems.extend(_environment_mismatch(publisher, claims, case_sensitive=False))
-    return problems
+    ]
 
 
 def _environment_mismatch(
@@ -169,6 +298,8 @@ def _gitlab_mismatches(publisher: TrustedPublisher, claims: Claims, issuer: Issu
         problems.append(
             f"claim 'ci_config_ref_uri' names {ref!r}, which is neither 'ref_path' nor 'sha'"
         )
+    problems.extend(_ref_mismatch(publisher, claims, ref_claim="ref_path", run="pipeline"))
+    problems.extend(_protected_ref_mismatch(publisher, claims))
     problems.extend(_environment_mismatch(publisher, claims, case_sensitive=True))
     return problems
 
@@ -252,7 +383,14 @@ def _custom_mismatches(publisher: TrustedPublisher, claims: Claims) -> list[str]
 
 
 def _specificity(publisher: TrustedPublisher) -> tuple:
-    return (0 if publisher.environment or publisher.subject else 1, -len(publisher.claim_rules))
+    narrowing = (
+        publisher.environment,
+        publisher.subject,
+        publisher.reusable_workflow_ref,
+        publisher.ref_type,
+        publisher.requires_protected_ref,
+    )
+    return (-sum(1 for value in narrowing if value), -len(publisher.claim_rules))
 
 
 def find_publishers(issuer: Issuer, claims: Claims) -> list[TrustedPublisher]:

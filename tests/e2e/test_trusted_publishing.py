@@ -320,6 +320,84 @@ def test_claims_of_another_ci_identity_are_refused_as_uv_prints_it(
     assert expected in said
 
 
+SHARED_WORKFLOW = "acme-org/shared/.github/workflows/pypi.yml"
+# acme/widget's release.yml, run for tag v1.0.0, calls the organisation's shared workflow.
+REUSABLE_PUBLISHER = {
+    "workflow_filename": "",
+    "reusable_workflow_repository": "acme-org/shared",
+    "reusable_workflow_path": ".github/workflows/pypi.yml",
+    "reusable_workflow_ref": "refs/tags/v2*",
+}
+
+
+@pytest.fixture
+def shared_project(owner):
+    """A project whose only publisher is acme/widget calling the shared release workflow."""
+    project = ProjectFactory(name="tp-shared")
+    Role.objects.create(project=project, user=owner, role=Role.Kind.OWNER)
+    _publisher(project, **REUSABLE_PUBLISHER, ref_type="tag", ref_pattern="v*")
+    return project
+
+
+def test_unchanged_uv_publishes_from_a_reusable_workflow_of_another_repository(
+    tp, shared_project, tmp_path
+):
+    tp.issuer.make_token = lambda audience: tp.issuer.sign(
+        github_claims(tp.issuer.url, audience, job_workflow_ref=f"{SHARED_WORKFLOW}@refs/tags/v2.1")
+    )
+    wheel = _wheel(tmp_path, "tp-shared", "1.0")
+    result = uv_trusted_publish(tp, tmp_path, wheel)
+    assert result.returncode == 0, _said(result) + tp.site.log()[-3000:]
+    assert File.objects.get(filename=wheel.name).release.project == shared_project
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"job_workflow_ref": f"{SHARED_WORKFLOW}@refs/heads/main"},
+            (
+                "claim 'job_workflow_ref' names the reusable workflow at 'refs/heads/main' but the "
+                "publisher requires a ref matching 'refs/tags/v2*'"
+            ),
+        ),
+        (
+            {"job_workflow_ref": "evil-org/shared/.github/workflows/pypi.yml@refs/tags/v2"},
+            (
+                "but the publisher expects the reusable workflow "
+                "'acme-org/shared/.github/workflows/pypi.yml'"
+            ),
+        ),
+        (
+            {
+                "ref": "refs/heads/main",
+                "workflow_ref": "acme/widget/.github/workflows/release.yml@refs/heads/main",
+                "job_workflow_ref": f"{SHARED_WORKFLOW}@refs/tags/v2",
+            },
+            (
+                "the workflow ran for branch 'main' (claim 'ref' is 'refs/heads/main') but the "
+                "publisher requires a tag matching 'v*'"
+            ),
+        ),
+    ],
+    ids=["reusable-workflow-ref", "another-reusable-workflow", "branch-not-tag"],
+)
+def test_reusable_workflow_and_ref_refusals_as_uv_prints_them(
+    tp, shared_project, tmp_path, overrides, expected
+):
+    tp.issuer.make_token = lambda audience: tp.issuer.sign(
+        github_claims(tp.issuer.url, audience, **overrides)
+    )
+    wheel = _wheel(tmp_path, "tp-shared", "2.0")
+    result = uv_trusted_publish(tp, tmp_path, wheel)
+    said = _said(result)
+    assert result.returncode == 2, said
+    assert "Failed to obtain token for trusted publishing" in said
+    assert '"code": "invalid-publisher"' in said
+    assert expected in said
+    assert not File.objects.filter(filename=wheel.name).exists()
+
+
 def test_expired_jwt_is_refused_as_uv_prints_it(tp, project, tmp_path):
     now = int(time.time())
     tp.issuer.make_token = lambda audience: tp.issuer.sign(
