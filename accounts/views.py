@@ -47,6 +47,7 @@ from accounts.models import Email
 from accounts.passwords import is_password_breached
 from accounts.reauth import is_recently_authenticated, mark_authenticated
 from accounts.selectors import emails_for_user, has_two_factor
+from auditlog.selectors import attention_since_last_visit
 from index_site.single_values import single_query_value
 
 LOGIN_FAILED_MESSAGE = (
@@ -199,6 +200,7 @@ def _render_settings(request: AuthenticatedRequest, **forms: Any) -> HttpRespons
         "password_form": PasswordChangeForm(user=request.user),
         "emails": list(_emails(request)),
         "has_two_factor": has_two_factor(request.user),
+        "attention_count": attention_since_last_visit(request.user),
         **forms,
     }
     return render(request, "accounts/settings.html", context)

@@ -144,3 +144,31 @@ def kind_of(event_type: str) -> EventKind | None:
 
 def event_types_of(kind: EventKind) -> list[EventType]:
     return [event_type for event_type in EventType if kind_of(event_type) == kind]
+
+
+# Events that need the account holder's attention (marked in the histories, counted on the
+# account page since the last visit): a refused or leaked token, a copied key, a second factor
+# removed, a new publisher; and anything done to the account by someone else (selectors).
+NEEDS_ATTENTION = frozenset(
+    {
+        EventType.ACCOUNT_API_TOKEN_REFUSED,
+        EventType.ACCOUNT_API_TOKEN_REMOVED_LEAK,
+        EventType.ACCOUNT_WEBAUTHN_POSSIBLE_CLONE,
+        EventType.ACCOUNT_TWO_FACTOR_METHOD_REMOVED,
+        EventType.ACCOUNT_TWO_FACTOR_RESET,
+        EventType.PROJECT_OIDC_PUBLISHER_ADDED,
+        EventType.ACCOUNT_OIDC_PENDING_PUBLISHER_ADDED,
+        EventType.ACCOUNT_EMAIL_PRIMARY_CHANGE,
+        EventType.ACCOUNT_PASSWORD_RESET,
+    }
+)
+# Done by someone else, these need a look too (a role given, a reset asked by an admin).
+NEEDS_ATTENTION_WHEN_BY_OTHERS = frozenset(
+    {
+        EventType.PROJECT_ROLE_ADD,
+        EventType.PROJECT_ROLE_CHANGE,
+        EventType.PROJECT_ROLE_REMOVE,
+        EventType.ACCOUNT_PASSWORD_RESET_REQUEST,
+        EventType.ACCOUNT_ADMIN_CHANGE,
+    }
+)

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 
+from auditlog.events import NEEDS_ATTENTION, NEEDS_ATTENTION_WHEN_BY_OTHERS
 from auditlog.sentences import sentence
 
 
@@ -89,6 +90,13 @@ class AuditEvent(models.Model):
         raise AppendOnlyError("Audit events cannot be deleted.")
 
     @property
+    def needs_attention(self) -> bool:
+        """Whether the account holder should look at this event (see events.NEEDS_ATTENTION)."""
+        if self.event_type in NEEDS_ATTENTION:
+            return True
+        return self.event_type in NEEDS_ATTENTION_WHEN_BY_OTHERS and self.actor_pk != self.user_pk
+
+    @property
     def sentence(self) -> str:
         """The event in one sentence, for the person reading the history (auditlog.sentences)."""
         return sentence(self)
@@ -154,3 +162,16 @@ class Pruning(models.Model):
 
     def __str__(self) -> str:
         return f"pruned through event {self.last_event_id}"
+
+
+class HistoryVisit(models.Model):
+    """The newest event a user had in their history when they last looked at it."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="history_visit"
+    )
+    last_seen_event_id = models.BigIntegerField(default=0)
+    visited_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"history visit of user {self.user_id}"

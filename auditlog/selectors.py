@@ -1,9 +1,9 @@
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 
-from auditlog.events import EventType
-from auditlog.models import AuditEvent
+from auditlog.events import NEEDS_ATTENTION, NEEDS_ATTENTION_WHEN_BY_OTHERS, EventType
+from auditlog.models import AuditEvent, HistoryVisit
 
 
 def events_for_user(user) -> QuerySet[AuditEvent]:
@@ -28,3 +28,18 @@ def login_addresses_for_username(username: str, *, since: datetime, limit: int) 
         .values_list("ip_address", flat=True)[:limit]
     )
     return [address for address in addresses if address]
+
+
+def needing_attention(events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+    """Those of `events` that need the account holder's look (see AuditEvent.needs_attention)."""
+    by_others = Q(event_type__in=NEEDS_ATTENTION_WHEN_BY_OTHERS) & (
+        ~Q(actor_pk=F("user_pk")) | Q(actor_pk__isnull=True)
+    )
+    return events.filter(Q(event_type__in=NEEDS_ATTENTION) | by_others)
+
+
+def attention_since_last_visit(user) -> int:
+    """How many of `user`'s events need a look and came after their last history visit."""
+    visit = HistoryVisit.objects.filter(user=user).first()
+    since = visit.last_seen_event_id if visit else 0
+    return needing_attention(events_for_user(user).filter(pk__gt=since)).count()

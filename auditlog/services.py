@@ -3,10 +3,11 @@
 from typing import Any
 
 from django.db import models
+from django.db.models import Max
 from django.http import HttpRequest
 
 from auditlog.events import EventType
-from auditlog.models import AuditEvent
+from auditlog.models import AuditEvent, HistoryVisit
 from index_site.client_ip import client_ip
 
 REDACTED = "[redacted]"
@@ -69,3 +70,9 @@ def record_event(
         user_agent=user_agent,
         data=_redact(data or {}),
     )
+
+
+def record_history_visit(user: models.Model) -> None:
+    """Remember the newest event `user` has seen in their history (bookkeeping, not audited)."""
+    newest = AuditEvent.objects.filter(user=user).aggregate(newest=Max("pk"))["newest"] or 0
+    HistoryVisit.objects.update_or_create(user=user, defaults={"last_seen_event_id": newest})

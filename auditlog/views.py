@@ -6,17 +6,23 @@ from django.views.decorators.http import require_GET
 
 from auditlog.history import export_response, history_context
 from auditlog.selectors import events_for_user
+from auditlog.services import record_history_visit
 
 
 @login_required
 @require_GET
 def security_history(request: HttpRequest) -> HttpResponse:
-    """The logged-in user's own events, newest first, filtered and paged by event id."""
-    return render(
+    """The logged-in user's own events, newest first, filtered and paged by event id.
+
+    Looking at the history resets the account page's "events need a look" count.
+    """
+    response = render(
         request,
         "auditlog/security_history.html",
         history_context(request, events_for_user(request.user)),
     )
+    record_history_visit(request.user)
+    return response
 
 
 @login_required

@@ -141,3 +141,22 @@ def test_export_needs_a_login(client):
     response = client.get(HISTORY + "export.jsonl")
 
     assert response.status_code == 302
+
+
+def test_events_that_need_a_look_are_marked_and_counted_until_the_history_is_seen(client, member):
+    other = UserFactory()
+    record(member)
+    record(member, EventType.ACCOUNT_API_TOKEN_REFUSED, token_name="ci", reason="expired")
+    # A role given by someone else needs a look; one the user took themself does not.
+    record_event(event_type=EventType.PROJECT_ROLE_ADD, actor=other, user=member, data={})
+    record_event(event_type=EventType.PROJECT_ROLE_ADD, actor=member, data={})
+
+    settings_page = client.get("/account/settings/").content.decode()
+    assert "2 events need a look" in settings_page
+
+    history = client.get(HISTORY).content.decode()
+    assert history.count("Needs a look") == 2
+
+    assert "need a look" not in client.get("/account/settings/").content.decode()
+    record(member, EventType.ACCOUNT_TWO_FACTOR_METHOD_REMOVED, method="totp")
+    assert "1 event needs a look" in client.get("/account/settings/").content.decode()
