@@ -72,7 +72,9 @@ def record_event(
     )
 
 
-def record_history_visit(user: models.Model) -> None:
-    """Remember the newest event `user` has seen in their history (bookkeeping, not audited)."""
-    newest = AuditEvent.objects.filter(user=user).aggregate(newest=Max("pk"))["newest"] or 0
-    HistoryVisit.objects.update_or_create(user=user, defaults={"last_seen_event_id": newest})
+def record_history_visit(user_id: int) -> None:
+    """Remember the newest event a user has seen in their history (bookkeeping, not audited)."""
+    newest = AuditEvent.objects.filter(user_id=user_id).aggregate(newest=Max("pk"))["newest"]
+    HistoryVisit.objects.update_or_create(
+        user_id=user_id, defaults={"last_seen_event_id": newest or 0}
+    )

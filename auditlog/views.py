@@ -21,7 +21,7 @@ def security_history(request: HttpRequest) -> HttpResponse:
         "auditlog/security_history.html",
         history_context(request, events_for_user(request.user)),
     )
-    record_history_visit(request.user)
+    record_history_visit(request.user.pk)
     return response
 
 
