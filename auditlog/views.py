@@ -1,3 +1,5 @@
+from typing import cast
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -21,7 +23,7 @@ def security_history(request: HttpRequest) -> HttpResponse:
         "auditlog/security_history.html",
         history_context(request, events_for_user(request.user)),
     )
-    record_history_visit(request.user.pk)
+    record_history_visit(cast(int, request.user.pk))  # login_required: a user's id
     return response
 
 
