@@ -20,11 +20,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.html import format_html
 
 from accounts import ratelimits, services
 from accounts.forms import ClearLoginLimitsForm
 from accounts.models import Email, User
 from accounts.two_factor_admin import TwoFactorUserAdminMixin
+from auditlog.admin import audit_events_link
 from index_site.strict_admin import StrictInputAdmin, StrictTabularInline
 
 
@@ -56,14 +58,30 @@ class UserAdmin(TwoFactorUserAdminMixin, StrictInputAdmin):
         "date_joined",
         "last_login",
         "password_changed_at",
+        "audit_events",
     )
-    readonly_fields = ("username", "is_active", "date_joined", "last_login", "password_changed_at")
+    readonly_fields = (
+        "username",
+        "is_active",
+        "date_joined",
+        "last_login",
+        "password_changed_at",
+        "audit_events",
+    )
     filter_horizontal = ("groups",)
     inlines = (EmailInline,)
     actions = ("send_password_reset", "disable_accounts", "enable_accounts")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).prefetch_related("emails")
+
+    @admin.display(description="Audit log")
+    def audit_events(self, obj: User) -> str:
+        return format_html(
+            "{} · {}",
+            audit_events_link("Events in this account's history", user_pk=obj.pk),
+            audit_events_link("Events this user did", actor_pk=obj.pk),
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # People register themselves (with a verified address); admins use `createsuperuser`.

@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from accounts.models import User
-from auditlog.admin import ReadOnlyAdmin
+from auditlog.admin import ReadOnlyAdmin, audit_events_link
 from index_site.strict_admin import StrictInputAdmin
 from index_site.strict_forms import StrictForm, StrictModelForm
 from projects.models import (
@@ -94,6 +94,7 @@ class ProjectAdmin(StrictInputAdmin):
         "is_trusted_publishing_only",
         "release_count",
         "collaborators",
+        "audit_events",
     ]
     fields = [
         "name",
@@ -106,8 +107,13 @@ class ProjectAdmin(StrictInputAdmin):
         "is_critical",
         "upload_limit",
         "total_size_limit",
+        "audit_events",
     ]
     actions = None
+
+    @admin.display(description="Audit log")
+    def audit_events(self, obj: Project) -> str:
+        return audit_events_link("Events of this project", project_pk=obj.pk)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(release_total=Count("releases"))

@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts.models import User
+from auditlog.admin import audit_events_link
 from index_site.strict_admin import StrictInputAdmin
 from index_site.strict_forms import StrictForm
 from tokens import caveats as caveat_types
@@ -96,8 +97,13 @@ class ApiTokenAdmin(StrictInputAdmin):
         "last_used_ip",
         "key_id",
         "revoke_link",
+        "audit_events",
     )
     readonly_fields = fields
+
+    @admin.display(description="Audit log")
+    def audit_events(self, obj: ApiToken) -> str:
+        return audit_events_link("Events of this token", data__token_id=str(obj.pk))
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).prefetch_related("projects")
