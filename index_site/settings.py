@@ -78,6 +78,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "index_site.middleware.RequestContextMiddleware",
+    # A database, cache or storage outage in any view answers 503 (index_site.outages).
+    "index_site.outages.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "index_site.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

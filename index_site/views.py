@@ -7,6 +7,7 @@ from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from index_site.outages import answer_current_outage
 from index_site.single_values import RepeatedFieldError
 
 
@@ -69,7 +70,14 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """500: a self-contained page rendered without context, so a broken database cannot break it."""
+    """500: a self-contained page rendered without context, so a broken database cannot break it.
+
+    A dependency outage raised outside a view (by middleware saving the session, say) reaches
+    this handler too, and gets the outage's 503 instead.
+    """
+    outage = answer_current_outage(request)
+    if outage is not None:
+        return outage
     return HttpResponseServerError(loader.get_template("500.html").render())
 
 
