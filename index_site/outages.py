@@ -120,9 +120,9 @@ class _Episodes:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._last_failure_at: dict[Dependency, float] = {}
+        self._last_failure_at: dict[str, float] = {}
 
-    def failed(self, dependency: Dependency) -> bool:
+    def failed(self, dependency: str) -> bool:
         """Note a failure now; return True when it starts a new episode."""
         now = time.time()
         with self._lock:
@@ -130,7 +130,7 @@ class _Episodes:
             self._last_failure_at[dependency] = now
         return last is None or now - last > EPISODE_QUIET_PERIOD
 
-    def answered(self, dependency: Dependency) -> bool:
+    def answered(self, dependency: str) -> bool:
         """Note that the dependency answered; return True when that ends an episode."""
         with self._lock:
             return self._last_failure_at.pop(dependency, None) is not None
@@ -143,13 +143,14 @@ class _Episodes:
 episodes = _Episodes()
 
 
-def note_outage(dependency: Dependency, exc: BaseException) -> None:
-    """Record a failure of `dependency`; the first of an episode writes one warning line."""
+def note_outage(dependency: str, exc: BaseException) -> None:
+    """Record a failure of `dependency` (a Dependency, or the broker, which `/_/health` checks);
+    the first of an episode writes one warning line."""
     if episodes.failed(dependency):
         logger.warning(
-            "Dependency unavailable; answering 503 until it is back",
+            "Dependency unavailable",
             extra={
-                "dependency": dependency.value,
+                "dependency": str(dependency),
                 "error": type(exc).__name__,
                 # The driver's text names host and port, never the password.
                 "detail": " ".join(str(exc).split())[:200],
@@ -157,10 +158,10 @@ def note_outage(dependency: Dependency, exc: BaseException) -> None:
         )
 
 
-def note_available(dependency: Dependency) -> None:
+def note_available(dependency: str) -> None:
     """Record that `dependency` answered; the end of an episode writes one info line."""
     if episodes.answered(dependency):
-        logger.info("Dependency available again", extra={"dependency": dependency.value})
+        logger.info("Dependency available again", extra={"dependency": str(dependency)})
 
 
 ViewFunction = TypeVar("ViewFunction", bound=Callable[..., Any])

@@ -209,7 +209,7 @@ CSRF_COOKIE_NAME = "__Host-csrftoken" if SITE_IS_HTTPS else "csrftoken"
 CSRF_FAILURE_VIEW = "index_site.views.csrf_failure"
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SITE_IS_HTTPS)
 # The upload API answers plain HTTP with "SSL is required" itself: twine fails on a redirect.
-SECURE_REDIRECT_EXEMPT = [r"^_/health$", r"^legacy/?$"]
+SECURE_REDIRECT_EXEMPT = [r"^_/health(/live)?$", r"^legacy/?$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if SITE_IS_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SITE_IS_HTTPS
 SECURE_HSTS_PRELOAD = SITE_IS_HTTPS

@@ -6,14 +6,11 @@ machine's shared servers are never touched.
 """
 
 import logging
-import shutil
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
 import time_machine
-from django.db import DatabaseError, close_old_connections, connections
-from django.db.utils import ConnectionHandler
+from django.db import DatabaseError, close_old_connections
 from django.test import Client
 
 from index_site.outages import (
@@ -21,12 +18,10 @@ from index_site.outages import (
     MESSAGES,
     RETRY_AFTER_SECONDS,
     Dependency,
-    episodes,
     outage_of,
 )
 from projects.models import File
 from tests.factories import TwoFactorUserFactory
-from tests.outage_servers import PrivateRedis, TcpProxy
 from tests.publishing.upload.conftest import USER_AGENT, basic_auth
 from tests.publishing.upload.dists import make_wheel, multipart_body
 from tokens.services import create_api_token
@@ -35,18 +30,6 @@ pytestmark = pytest.mark.services
 
 UV_ACCEPT = "application/json;q=0.9, text/plain;q=0.8, text/html;q=0.7"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_episodes():
-    episodes.reset()
-    yield
-    episodes.reset()
-
-
-@pytest.fixture(autouse=True)
-def _media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture
@@ -60,44 +43,6 @@ def token(transactional_db) -> str:
     user = TwoFactorUserFactory(username="uploader")
     _row, raw = create_api_token(user=user, name="ci upload", actor=user)
     return raw
-
-
-@pytest.fixture
-def database(transactional_db, token):
-    """The test's database, reached through a proxy the test can cut."""
-    original = connections["default"]
-    if original.vendor != "postgresql":
-        pytest.skip("Needs PostgreSQL (DATABASE_URL).")
-    target = original.settings_dict
-    proxy = TcpProxy(target["HOST"] or "127.0.0.1", int(target["PORT"] or 5432))
-    wrapper = ConnectionHandler({"default": {**target, "HOST": "127.0.0.1", "PORT": proxy.port}})[
-        "default"
-    ]
-    connections["default"] = wrapper
-    try:
-        yield proxy
-    finally:
-        proxy.restore()
-        with suppress(DatabaseError):
-            wrapper.close()
-        connections["default"] = original
-        proxy.close()
-
-
-@pytest.fixture
-def private_redis(settings):
-    """The cache on a Redis server of the test's own."""
-    server = PrivateRedis()
-    server.start()
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": server.url,
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-        }
-    }
-    yield server
-    server.close()
 
 
 def upload(client: Client, token: str, *, accept: str = "*/*"):
@@ -281,20 +226,6 @@ def test_an_outage_raised_by_middleware_answers_503(private_redis, client, setti
     response = client.get("/", HTTP_ACCEPT="application/json")
 
     assert_outage_answer(response, Dependency.CACHE)
-
-
-@pytest.fixture
-def storage_gone(settings, tmp_path):
-    """A media directory whose mount point became a plain file: every access fails."""
-    mount = tmp_path / "mount"
-    media = mount / "media"
-
-    def unmount() -> None:
-        shutil.rmtree(mount, ignore_errors=True)
-        mount.write_text("not a directory")
-
-    settings.MEDIA_ROOT = media
-    return unmount
 
 
 @pytest.mark.parametrize("accept", ["*/*", UV_ACCEPT])
