@@ -109,13 +109,25 @@ def _cached_keys(issuer: Issuer, kid: str) -> dict[str, dict]:
     is_fresh = time.time() - fetched_at < settings.OIDC_JWKS_MAX_AGE
     if kid in keys and is_fresh:
         return keys
-    # Set while the last refresh failed: until the next one, an uncached key is "unavailable".
-    unreachable_key = _cache_key(issuer.url, "unreachable")
     # cache.add is atomic (SET NX in Redis): one refresh per interval across all web replicas.
     if not cache.add(_cache_key(issuer.url, "cooldown"), 1, settings.OIDC_JWKS_REFRESH_INTERVAL):
-        if kid not in keys and cache.get(unreachable_key):
+        if kid not in keys and cache.get(_cache_key(issuer.url, "unreachable")):
             raise SigningKeysUnavailableError(issuer.url)
         return keys
+    fetched = _refresh(issuer, kid, keys)
+    if not fetched:
+        return keys
+    cache.set(keyset_key, {"fetched_at": time.time(), "keys": fetched}, None)
+    return fetched
+
+
+def _refresh(issuer: Issuer, kid: str, keys: dict[str, dict]) -> dict[str, dict]:
+    """Fetch the issuer's keys; {} when it published none usable (the cached ones stay).
+
+    While the issuer cannot be reached, an "unreachable" mark lasts until the next refresh, so
+    a key that is not cached is "unavailable" until then, not "unknown".
+    """
+    unreachable_key = _cache_key(issuer.url, "unreachable")
     try:
         fetched = fetch_jwks(issuer.url)
     except requests.RequestException as error:
@@ -124,16 +136,14 @@ def _cached_keys(issuer: Issuer, kid: str) -> dict[str, dict]:
         cache.set(unreachable_key, 1, settings.OIDC_JWKS_REFRESH_INTERVAL)
         if kid not in keys:
             raise SigningKeysUnavailableError(issuer.url) from error
-        return keys
+        return {}
     except (ValueError, TypeError) as error:
         # Reached, but what it published cannot be trusted: an uncached key stays unknown.
         logger.warning("Could not refresh the keys of OIDC issuer %s: %s", issuer.url, error)
-        return keys
+        return {}
     cache.delete(unreachable_key)
     if not fetched:
         logger.warning("OIDC issuer %s published no usable keys; keeping cached ones", issuer.url)
-        return keys
-    cache.set(keyset_key, {"fetched_at": time.time(), "keys": fetched}, None)
     return fetched
 
 
