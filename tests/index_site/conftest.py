@@ -4,10 +4,12 @@ import shutil
 from contextlib import suppress
 
 import pytest
+from botocore.config import Config
 from django.db import DatabaseError, connections
 from django.db.utils import ConnectionHandler
 
 from index_site.outages import episodes
+from tests.e2e.conftest import free_port
 from tests.outage_servers import PrivateRedis, TcpProxy
 
 
@@ -73,3 +75,23 @@ def storage_gone(settings, tmp_path):
 
     settings.MEDIA_ROOT = media
     return unmount
+
+
+@pytest.fixture
+def s3_unreachable(settings):
+    """Object storage (S3, through django-storages) at an address nothing listens on."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "gatehouse",
+                "endpoint_url": f"http://127.0.0.1:{free_port()}",
+                "access_key": "test",
+                "secret_key": "test",
+                "region_name": "us-east-1",
+                # One attempt: botocore would otherwise retry with backoff for seconds.
+                "client_config": Config(connect_timeout=1, retries={"total_max_attempts": 1}),
+            },
+        },
+    }

@@ -69,6 +69,17 @@ def test_health_answers_503_while_the_storage_is_down(storage_gone, client, db):
     assert dependency_statuses(response)["storage"] == "unavailable"
 
 
+def test_health_answers_503_while_the_object_storage_is_unreachable(s3_unreachable, client, db):
+    response = client.get("/_/health")
+
+    assert response.status_code == 503
+    assert response.json()["dependencies"]["storage"] == {
+        "status": "unavailable",
+        "error": "EndpointConnectionError",
+        "required": True,
+    }
+
+
 def test_health_counts_a_storage_nothing_was_stored_in_yet_as_ok(client, db, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "not-created-yet"
     assert client.get("/_/health").status_code == 200

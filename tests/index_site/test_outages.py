@@ -240,6 +240,16 @@ def test_upload_answers_503_while_the_storage_is_down(
     assert client.get("/simple/sample-pkg/").status_code == 404
 
 
+@pytest.mark.parametrize("accept", ["*/*", UV_ACCEPT])
+def test_upload_answers_503_while_the_object_storage_is_unreachable(
+    s3_unreachable, client, token, accept
+):
+    response = upload(client, token, accept=accept)
+
+    assert_outage_answer(response, Dependency.STORAGE)
+    assert not File.objects.exists()
+
+
 def test_download_answers_503_while_the_storage_is_down(storage_gone, client, token):
     assert upload(client, token).status_code == 200
     path = File.objects.get().path
