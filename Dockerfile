@@ -37,8 +37,10 @@ USER gatehouse
 VOLUME ["/data"]
 EXPOSE 8000
 
+# Liveness only: an orchestrator that restarts unhealthy containers must not restart every web
+# process because the database is down. /_/health is the readiness check (README).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/_/health', timeout=4)"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/_/health/live', timeout=4)"]
 
 CMD ["gunicorn", "index_site.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", \
      "--access-logfile", "-", "--forwarded-allow-ips", "*"]

@@ -1,4 +1,20 @@
-"""Delivering outbox rows: claim, send, mark sent. Each row is sent at most once.
+"""Delivering outbox rows: claim, send, mark sent.
+
+What holds, exactly:
+
+- **Never two senders at once.** A row is claimed by one conditional UPDATE before it is sent,
+  so two workers (or a task and the sweep) racing for it cannot both send it. A claim lasts
+  CLAIM_DURATION, and the delivery task's hard time limit (DELIVERY_TIME_LIMIT) is shorter:
+  a claim only lapses once the worker that held it is gone.
+- **At least once**, for up to MAX_ATTEMPTS tries: a committed row stays until it is marked
+  sent, and the periodic sweep retries it whenever the SMTP server refused it, timed out
+  (EMAIL_TIMEOUT, or the task's soft time limit) or the broker lost the task. After
+  MAX_ATTEMPTS failures the row is left unsent, with its `last_error`, for an administrator.
+- **At most once, except in one window:** a worker killed (or a database that fails) after the
+  SMTP server accepted the message and before the row was marked sent leaves the row claimed
+  but unsent; once the claim lapses the sweep sends it again. Every send of a row carries the
+  same Message-ID (`message_id_for`), so mail servers and clients that recognise a repeated
+  Message-ID (most do) show it once.
 
 Bodies can carry secrets (password-reset and verification links), so a sent row keeps only a
 note in their place, and sent rows are deleted after settings.OUTBOX_RETENTION_DAYS.
@@ -17,8 +33,21 @@ from index_site.models import OutboxEmail
 logger = logging.getLogger(__name__)
 
 CLAIM_DURATION = timedelta(minutes=5)
+# The delivery task's soft and hard time limits: the hard one ends a delivery well inside its
+# claim, the soft one first lets it record the failure and release the claim.
+DELIVERY_SOFT_TIME_LIMIT = timedelta(minutes=3)
+DELIVERY_TIME_LIMIT = timedelta(minutes=4)
 MAX_ATTEMPTS = 10
 SENT_BODY_NOTE = "(Sent; the body is not kept after delivery.)"
+
+
+def message_id_for(email: OutboxEmail) -> str:
+    """The Message-ID of every send of this row: the same for each retry, unique per row.
+
+    The creation time, to the microsecond, keeps two databases' rows with one id apart.
+    """
+    created = email.created_at.strftime("%Y%m%d%H%M%S%f")
+    return f"<outbox.{email.pk}.{created}@{settings.SITE_HOST}>"
 
 
 def claim_email(pk: int) -> OutboxEmail | None:
@@ -44,13 +73,17 @@ def deliver_email(pk: int) -> bool:
     if email is None:
         return False
     message = EmailMultiAlternatives(
-        subject=email.subject, body=email.body_text, to=[email.recipient]
+        subject=email.subject,
+        body=email.body_text,
+        to=[email.recipient],
+        headers={"Message-ID": message_id_for(email)},
     )
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
     try:
         message.send()
     except Exception as exc:
+        # SoftTimeLimitExceeded included: the claim is released at once for the next try.
         OutboxEmail.objects.filter(pk=pk).update(
             claimed_until=None, attempts=email.attempts + 1, last_error=type(exc).__name__
         )

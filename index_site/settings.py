@@ -79,6 +79,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "index_site.middleware.RequestContextMiddleware",
+    # A database, cache or storage outage in any view answers 503 (index_site.outages).
+    "index_site.outages.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "index_site.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -205,7 +207,7 @@ CSRF_COOKIE_NAME = "__Host-csrftoken" if SITE_IS_HTTPS else "csrftoken"
 CSRF_FAILURE_VIEW = "index_site.views.csrf_failure"
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SITE_IS_HTTPS)
 # The upload API answers plain HTTP with "SSL is required" itself: twine fails on a redirect.
-SECURE_REDIRECT_EXEMPT = [r"^_/health$", r"^legacy/?$"]
+SECURE_REDIRECT_EXEMPT = [r"^_/health(/live)?$", r"^legacy/?$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if SITE_IS_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SITE_IS_HTTPS
 SECURE_HSTS_PRELOAD = SITE_IS_HTTPS
@@ -274,6 +276,10 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(DATA_DIR / "emails"))
 
+# Seconds an SMTP connection waits for the server (to connect, and for each reply) before the
+# delivery fails and is retried later: a stalled server cannot hold a worker.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+
 # Days a sent email's outbox row (subject and recipient; the body is dropped once sent) is kept.
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=30)
 
@@ -301,6 +307,11 @@ CELERY_TASK_ACKS_LATE = True
 # The worker keeps the site's JSON logging (LOGGING) instead of installing its own handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Seconds any task may run. Past the soft limit the task is interrupted (SoftTimeLimitExceeded,
+# so it can record the failure); past the hard limit its worker process is killed and replaced.
+# Tasks that need longer, or must stay shorter (email delivery, inside its claim), set their own.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("help/", views.help_page, name="help"),
     path("_/health", views.health, name="health"),
+    path("_/health/live", views.liveness, name="liveness"),
     path("account/", include("accounts.urls")),
     path("", include("projects.urls")),
     path("", include("tokens.urls")),

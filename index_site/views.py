@@ -1,12 +1,13 @@
 """Site-wide views: home, health, and the error pages."""
 
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from index_site.health import site_health
+from index_site.outages import answer_current_outage
 from index_site.single_values import RepeatedFieldError
 
 
@@ -24,12 +25,24 @@ def help_page(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> HttpResponse:
-    """Answer 200 when the database answers, 503 otherwise."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception:  # noqa: BLE001 - any database failure means "unhealthy"
-        return JsonResponse({"status": "unavailable"}, status=503)
+    """Report each dependency (index_site.health); 503 when one the web process needs is down.
+
+    For a load balancer's or proxy's readiness check: a replica answering 503 here answers 503
+    to most requests too. The broker is reported but cannot make this 503 (the outbox keeps
+    emails until it is back).
+    """
+    report = site_health()
+    return JsonResponse(report.as_json(), status=200 if report.is_healthy else 503)
+
+
+@never_cache
+@require_GET
+def liveness(request: HttpRequest) -> HttpResponse:
+    """Answer 200 while the process serves requests, touching no dependency.
+
+    For a container's or orchestrator's liveness check: restarting web processes because the
+    database is down would not bring it back, and would drop the requests they are serving.
+    """
     return JsonResponse({"status": "ok"})
 
 
@@ -69,7 +82,14 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """500: a self-contained page rendered without context, so a broken database cannot break it."""
+    """500: a self-contained page rendered without context, so a broken database cannot break it.
+
+    A dependency outage raised outside a view (by middleware saving the session, say) reaches
+    this handler too, and gets the outage's 503 instead.
+    """
+    outage = answer_current_outage(request)
+    if outage is not None:
+        return outage
     return HttpResponseServerError(loader.get_template("500.html").render())
 
 

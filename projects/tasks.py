@@ -14,7 +14,8 @@ def expire_role_invitations() -> int:
     return expire_role_invitations_service()
 
 
-@shared_task
+# Aggregates every project's downloads over months: longer than the default task limits.
+@shared_task(soft_time_limit=30 * 60, time_limit=35 * 60)
 def compute_critical_projects() -> int:
     """Flag the most downloaded projects as critical (beat: daily); return how many."""
     return len(compute_critical_projects_service())

@@ -18,6 +18,7 @@ from index_site.json_body import (
     JSONBodyProblem,
     read_json_object,
 )
+from index_site.outages import RETRY_AFTER_SECONDS
 from publishing import services
 from publishing.oidc.errors import TokenRequestError, invalid_payload
 from publishing.selectors import trusted_publishing_disabled_reason
@@ -31,13 +32,17 @@ def _rate(group: str, request: HttpRequest) -> str:
 
 
 def _failure(error: TokenRequestError) -> JsonResponse:
-    return JsonResponse(
+    response = JsonResponse(
         {
             "message": "Token request failed",
             "errors": [{"code": error.code, "description": error.description}],
         },
         status=error.status,
     )
+    if error.status == 503:
+        # Something this depends on is down (the replay store, an issuer's keys): retry soon.
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _too_many() -> JsonResponse:

@@ -22,7 +22,9 @@ def delete_expired_jwt_ids() -> int:
     return deleted
 
 
-@shared_task
+# Lists every stored object (slow on object storage): longer than the default task limits, and
+# shorter than the hour between two runs.
+@shared_task(soft_time_limit=30 * 60, time_limit=35 * 60)
 def sweep_orphaned_uploads() -> int:
     """Delete stored distribution files no File row references, left by a failed upload.
 

@@ -25,6 +25,7 @@ from packaging.utils import canonicalize_name, canonicalize_version
 
 from accounts.selectors import account_standing
 from index_site.commit_outcome import CommitOutcomeUnknownError
+from index_site.fresh_connection import reconnect_if_dropped
 from index_site.links import absolute_url
 from projects.exceptions import ProjectNameError
 from projects.models import File, Project
@@ -404,6 +405,9 @@ def upload_file(request: HttpRequest) -> UploadResult:
     check_transport(request)
     identity = authenticate(request)
     post, upload, handler = read_body(request)
+    # The token was checked before the body streamed in, which may have taken a minute: the
+    # connection used then may be gone, and the write must not fail for that.
+    reconnect_if_dropped()
     try:
         check_sent_once(post, repeatable=REPEATABLE_FIELDS, content_parts=handler.content_parts)
         check_action(post)
@@ -533,9 +537,5 @@ def _store(
     except CommitOutcomeUnknownError:
         logger.exception("Saving an upload failed during COMMIT")
         raise UploadError(COMMIT_OUTCOME_UNKNOWN_MESSAGE, status=503) from None
-    except OSError:
-        logger.exception("Storing an upload failed")
-        raise UploadError(
-            "The file could not be stored. Nothing was published; upload it again in a moment.",
-            status=503,
-        ) from None
+    # A storage outage (nothing stored is left behind: add_release_file deletes it) propagates
+    # to index_site.outages, which answers 503 with Retry-After like any other outage.

@@ -8,7 +8,7 @@ from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-REASON_MAX_LENGTH = 1024
+from index_site.reason_phrase import reason_phrase
 
 
 class UploadError(Exception):
@@ -23,13 +23,6 @@ class UploadError(Exception):
         self.drain_body = drain_body
 
 
-def _reason_phrase(message: str) -> str:
-    # The status line is Latin-1 on the wire and cannot hold line breaks: replace what cannot be
-    # sent rather than fail to answer at all (warehouse encodes with "replace" too).
-    flat = " ".join(message.split())[:REASON_MAX_LENGTH]
-    return flat.encode("latin-1", "replace").decode("latin-1")
-
-
 def _prefers_json(request: HttpRequest) -> bool:
     # Listed first, text wins ties: `*/*` (twine, curl) gets plain text, uv's
     # `application/json;q=0.9, text/plain;q=0.8` gets JSON.
@@ -38,7 +31,7 @@ def _prefers_json(request: HttpRequest) -> bool:
 
 def error_response(request: HttpRequest, error: UploadError) -> HttpResponse:
     """The response for `error`: reason phrase plus a text or JSON body, by the Accept header."""
-    reason = _reason_phrase(error.message)
+    reason = reason_phrase(error.message)
     if _prefers_json(request):
         response: HttpResponse = JsonResponse(
             {

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from index_site.outages import plain_text_outages
 from publishing.upload import drain_body, upload_file
 from publishing.upload_errors import UploadError, error_response
 
@@ -16,6 +17,7 @@ logger = logging.getLogger(__name__)
 # unread until the streaming upload handler is installed, which CsrfViewMiddleware would prevent.
 @csrf_exempt
 @never_cache
+@plain_text_outages
 def legacy_upload(request: HttpRequest) -> HttpResponse:
     """Accept one distribution file (twine, uv); 200 also for the identical file again."""
     if request.method != "POST":
@@ -35,6 +37,10 @@ def legacy_upload(request: HttpRequest) -> HttpResponse:
             drain_body(request)
         logger.info("Upload refused (%s): %s", error.status, error.message)
         return error_response(request, error)
+    except Exception:
+        # Answered by the outage or error handlers: the client must be able to read that too.
+        drain_body(request)
+        raise
     if result.is_restored:
         return HttpResponse(
             f"The file {result.file.filename} was already published, but its stored copy was "

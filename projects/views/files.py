@@ -18,9 +18,11 @@ IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
 def _open(path: str):
+    # Any other OSError is the storage failing, not the file missing: it answers 503
+    # (index_site.outages), so pip retries instead of giving up on a 404.
     try:
         return default_storage.open(path, "rb")
-    except (FileNotFoundError, OSError):
+    except FileNotFoundError:
         raise Http404("This file is not in storage.") from None
 
 

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from publishing.oidc.errors import TokenRequestError, invalid_payload, invalid_token
 from publishing.oidc.issuers import Issuer, resolve_issuer
-from publishing.oidc.jwks import get_signing_key
+from publishing.oidc.jwks import SigningKeysUnavailableError, get_signing_key
 
 REQUIRED_CLAIMS = ["iss", "iat", "exp", "aud"]
 
@@ -45,7 +45,15 @@ def verify_token(token: str, issuer: Issuer) -> dict[str, Any]:
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid or header.get("alg") not in issuer.algorithms:
         raise invalid_token()
-    key = get_signing_key(issuer, kid)
+    try:
+        key = get_signing_key(issuer, kid)
+    except SigningKeysUnavailableError:
+        raise TokenRequestError(
+            "service-unavailable",
+            f"the signing keys of {issuer.url} could not be fetched (the issuer is down or too "
+            "slow to answer); try again in a minute",
+            status=503,
+        ) from None
     if key is None:
         raise invalid_token()
     try:

@@ -1,8 +1,12 @@
+import contextlib
+import socket
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -11,7 +15,13 @@ from accounts.models import User
 from index_site import tasks
 from index_site.email import queue_email
 from index_site.models import OutboxEmail
-from index_site.outbox import SENT_BODY_NOTE, deliver_email, pending_email_ids
+from index_site.outbox import (
+    CLAIM_DURATION,
+    SENT_BODY_NOTE,
+    deliver_email,
+    message_id_for,
+    pending_email_ids,
+)
 from index_site.tasks import delete_old_emails, send_pending_emails
 
 pytestmark = pytest.mark.django_db
@@ -125,3 +135,79 @@ def test_sent_emails_are_deleted_after_the_retention_period(settings):
         deliver_email(recent)
     delete_old_emails.delay()
     assert set(OutboxEmail.objects.values_list("pk", flat=True)) == {old_unsent, recent}
+
+
+def test_every_send_of_a_row_carries_the_same_message_id(queued):
+    """A worker killed after the SMTP server accepted a message leaves its row claimed but
+    unsent: once the claim lapses the sweep sends it again, recognisably the same message."""
+    pk, _ = queued
+    (other,) = queue_email(recipients=["bob@example.com"], template="test_email", context={})
+    assert deliver_email(pk) is True
+    # The row as a worker killed between the SMTP server's acceptance and the mark leaves it.
+    OutboxEmail.objects.filter(pk=pk).update(
+        sent_at=None, claimed_until=timezone.now() + CLAIM_DURATION
+    )
+    assert pk not in pending_email_ids()
+
+    with time_machine.travel(timezone.now() + CLAIM_DURATION + timedelta(seconds=1)):
+        assert pk in pending_email_ids()
+        assert deliver_email(pk) is True
+    deliver_email(other)
+
+    first, again, unrelated = (message.message()["Message-ID"] for message in mail.outbox)
+    assert first == again == message_id_for(OutboxEmail.objects.get(pk=pk))
+    assert unrelated != first
+    assert first.endswith(f"@{settings.SITE_HOST}>")
+
+
+@pytest.fixture
+def stalled_smtp_server():
+    """An SMTP server that accepts connections and never says a word."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                accepted.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def test_a_stalled_smtp_server_fails_the_delivery_within_the_timeout(
+    queued, settings, stalled_smtp_server
+):
+    pk, _ = queued
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = stalled_smtp_server
+    settings.EMAIL_TIMEOUT = 1
+
+    # smtplib reports the timeout as the server having gone away.
+    with pytest.raises(OSError, match="timed out") as raised:
+        deliver_email(pk)
+
+    # The claim is released and the failure counted: the sweep tries again.
+    email = OutboxEmail.objects.get(pk=pk)
+    assert (email.attempts, email.last_error, email.claimed_until) == (
+        1,
+        type(raised.value).__name__,
+        None,
+    )
+    assert email.sent_at is None
+    assert pk in pending_email_ids()
+
+
+def test_email_timeout_defaults_to_thirty_seconds():
+    from index_site import settings as site_settings  # noqa: PLC0415 - the module, not overrides
+
+    assert site_settings.EMAIL_TIMEOUT == 30

@@ -1,7 +1,7 @@
-"""The health check, the friendly error pages and the security headers every response carries."""
+"""Health checks over plain HTTP, the friendly error pages, and the security headers of every
+response."""
 
 import pytest
-from django.db import DatabaseError
 from django.test import Client
 
 from tests.accounts.two_factor.conftest import login_recently
@@ -12,26 +12,10 @@ from tests.url_walk import walk_urls
 pytestmark = pytest.mark.django_db
 
 
-def test_health_answers_200_when_the_database_answers(client):
-    response = client.get("/_/health")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
-    assert "no-cache" in response["Cache-Control"]
-
-
-def test_health_answers_503_when_the_database_fails(client, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise DatabaseError("connection refused")
-
-    monkeypatch.setattr("index_site.views.connection.cursor", refuse)
-    response = client.get("/_/health")
-    assert response.status_code == 503
-    assert response.json() == {"status": "unavailable"}
-
-
 def test_health_is_not_redirected_to_https(client, settings):
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/_/health").status_code == 200
+    assert client.get("/_/health/live").status_code == 200
     assert client.get("/").status_code == 301
 
 

@@ -42,6 +42,13 @@ class FakeResponse:
 
         self.raw = _Raw(self._body)
 
+    def iter_content(self, chunk_size: int):
+        for start in range(0, len(self._body), chunk_size):
+            yield self._body[start : start + chunk_size]
+
+    def close(self) -> None:
+        pass
+
     def raise_for_status(self) -> None:
         if not self.ok:
             raise requests.HTTPError(f"{self.status_code}")

@@ -12,6 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 
+from index_site.outages import MESSAGES, RETRY_AFTER_SECONDS, Dependency
 from projects.models import File, FilenameRegistry, Project
 from projects.services.files import delete_orphaned_files, storage_path_for
 from publishing.tasks import sweep_orphaned_uploads
@@ -35,9 +36,8 @@ def test_storage_failure_answers_503_and_leaves_no_rows_or_objects(upload, setti
     response = upload(make_wheel())
 
     assert response.status_code == 503
-    assert refusal(response) == (
-        "The file could not be stored. Nothing was published; upload it again in a moment."
-    )
+    assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert refusal(response) == MESSAGES[Dependency.STORAGE]
     assert not File.objects.exists()
     assert not FilenameRegistry.objects.exists()
     assert not Project.objects.exists()

@@ -1,0 +1,91 @@
+"""An upload whose database connection dies while its body streams in is still published.
+
+The token is checked on one connection before the body is read; a large body then takes a
+minute to arrive, and a failover, a proxy's idle timeout or a restarted server can cut that
+connection meanwhile. Made here the way it happens: the request's own PostgreSQL backend is
+terminated from a second connection once the body starts streaming, after the token check and
+before the write transaction.
+"""
+
+import io
+
+import psycopg
+import pytest
+from django.db import connections
+
+from projects.models import File
+from tests.publishing.upload.conftest import USER_AGENT, basic_auth
+from tests.publishing.upload.dists import make_wheel, multipart_body
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+def _admin_dsn() -> str:
+    config = connections["default"].settings_dict
+    return psycopg.conninfo.make_conninfo(
+        host=config["HOST"] or "127.0.0.1",
+        port=config["PORT"] or 5432,
+        user=config["USER"],
+        password=config["PASSWORD"] or None,
+        dbname=config["NAME"],
+    )
+
+
+def terminate_request_backend() -> int:
+    """Terminate the backend of this thread's connection, the request's; wait until it is gone."""
+    pid = connections["default"].connection.info.backend_pid
+    with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        # pg_terminate_backend only signals; the request must meet a connection already dead.
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():
+            admin.execute("SELECT pg_sleep(0.01)")
+    return pid
+
+
+class BodyCutting(io.BytesIO):
+    """The request body as the client streams it; the first read (by the multipart parser,
+    after the token was checked) terminates the request's database backend."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.terminated: list[int] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        if not self.terminated:
+            self.terminated.append(terminate_request_backend())
+        return super().read(size)
+
+
+@pytest.fixture(autouse=True)
+def _postgresql():
+    if connections["default"].vendor != "postgresql":
+        pytest.skip("Needs PostgreSQL (DATABASE_URL).")
+
+
+def test_upload_survives_its_connection_dropped_while_the_body_streamed(client, token):
+    wheel = make_wheel()
+    body, content_type = multipart_body(
+        wheel.form(),
+        filename=wheel.filename,
+        content=wheel.content,
+        content_type="application/octet-stream",
+    )
+    stream = BodyCutting(body)
+
+    response = client.generic(
+        "POST",
+        "/legacy/",
+        body,
+        content_type=content_type,
+        HTTP_AUTHORIZATION=basic_auth(token),
+        HTTP_USER_AGENT=USER_AGENT,
+        **{"wsgi.input": stream},
+    )
+
+    assert stream.terminated, "The body was never read."
+    assert response.status_code == 200, response.content
+    file = File.objects.get()
+    assert file.filename == wheel.filename
+    download = client.get(f"/files/{file.path}")
+    assert b"".join(download.streaming_content) == wheel.content
+    download.close()
