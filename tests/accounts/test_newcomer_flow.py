@@ -42,7 +42,7 @@ def test_newcomer_registers_verifies_logs_in_changes_and_resets_password(client,
 
     history = client.get("/account/security-history/")
     assert history.status_code == 200
-    types = [event.event_type for event in history.context["page"]]
+    types = [event.event_type for event in history.context["page"].events]
     assert types[:3] == ["account:login:success", "account:email:verified", "account:email:add"]
     assert "account:create" in types
 
