@@ -18,6 +18,7 @@ from django.core import signing
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, resolve_url
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -25,13 +26,21 @@ from accounts.known_clients import remember_device
 from accounts.models import User
 from accounts.policy_hook import two_factor_missing
 from accounts.reauth import mark_authenticated
-from accounts.selectors import has_two_factor
+from accounts.selectors import has_two_factor, verified_primary_email_for_user
 from auditlog.events import EventType
+from auditlog.selectors import recent_events
 from auditlog.services import record_event
 from index_site.client_ip import client_ip
+from index_site.email import queue_email
+from index_site.links import absolute_url
 
 logger = logging.getLogger(__name__)
 
+# This many failed login steps within FAILURE_BURST_WINDOW email the account's owner, at most
+# once per FAILURE_BURST_NOTICE_EVERY.
+FAILURE_BURST_SIZE = 5
+FAILURE_BURST_WINDOW = timedelta(minutes=15)
+FAILURE_BURST_NOTICE_EVERY = timedelta(hours=24)
 PENDING_LOGIN_KEY = "pending_login"
 PENDING_LOGIN_NEXT_KEY = "pending_login_next"
 PENDING_LOGIN_SALT = "accounts.login.pending"
@@ -181,6 +190,50 @@ def record_login_failure(request: HttpRequest, *, user: User | None, reason: str
         actor=user,
         request=request,
         data={"reason": reason},
+    )
+    _notice_failure_burst(request, user)
+
+
+def _notice_failure_burst(request: HttpRequest, user: User) -> None:
+    """Email the owner once when failed password or second-factor steps come in a burst.
+
+    At most one notice per FAILURE_BURST_NOTICE_EVERY, whatever the attack's size, recorded as
+    an event in the same transaction as the failure that crossed the line.
+    """
+    now = timezone.now()
+    failures = list(
+        recent_events(user, EventType.ACCOUNT_LOGIN_FAILURE, since=now - FAILURE_BURST_WINDOW)
+        .order_by("pk")
+        .values_list("occurred_at", "ip_address")[: FAILURE_BURST_SIZE * 20]
+    )
+    if len(failures) < FAILURE_BURST_SIZE:
+        return
+    since_notice = now - FAILURE_BURST_NOTICE_EVERY
+    if recent_events(user, EventType.ACCOUNT_LOGIN_FAILURE_BURST, since=since_notice).exists():
+        return
+    addresses = list(dict.fromkeys(address for _at, address in failures if address))
+    record_event(
+        event_type=EventType.ACCOUNT_LOGIN_FAILURE_BURST,
+        actor=None,
+        user=user,
+        request=request,
+        data={"failures": len(failures), "addresses": addresses[:10]},
+    )
+    email = verified_primary_email_for_user(user)
+    if email is None:
+        return
+    queue_email(
+        recipients=[email.email],
+        template="accounts/login_failures",
+        context={
+            "user": user,
+            "failures": len(failures),
+            "first_at": failures[0][0],
+            "addresses": addresses[:10],
+            "more_addresses": max(len(addresses) - 10, 0),
+            "reset_url": absolute_url("accounts:password_reset"),
+            "history_url": absolute_url("auditlog:security_history"),
+        },
     )
 
 

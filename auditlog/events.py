@@ -17,6 +17,8 @@ class EventType(StrEnum):
     ACCOUNT_EMAIL_PRIMARY_CHANGE = "account:email:primary:change"
     ACCOUNT_LOGIN_SUCCESS = "account:login:success"
     ACCOUNT_LOGIN_FAILURE = "account:login:failure"
+    # Failed logins came in a burst and the account's owner was emailed (once a day at most).
+    ACCOUNT_LOGIN_FAILURE_BURST = "account:login:failure_burst"
     ACCOUNT_LOGOUT = "account:logout"
     ACCOUNT_REAUTHENTICATE_FAILURE = "account:reauthenticate:failure"
     ACCOUNT_PASSWORD_CHANGE = "account:password:change"
@@ -154,6 +156,7 @@ NEEDS_ATTENTION = frozenset(
         EventType.ACCOUNT_API_TOKEN_REFUSED,
         EventType.ACCOUNT_API_TOKEN_REMOVED_LEAK,
         EventType.ACCOUNT_WEBAUTHN_POSSIBLE_CLONE,
+        EventType.ACCOUNT_LOGIN_FAILURE_BURST,
         EventType.ACCOUNT_TWO_FACTOR_METHOD_REMOVED,
         EventType.ACCOUNT_TWO_FACTOR_RESET,
         EventType.PROJECT_OIDC_PUBLISHER_ADDED,

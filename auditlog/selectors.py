@@ -30,6 +30,11 @@ def login_addresses_for_username(username: str, *, since: datetime, limit: int) 
     return [address for address in addresses if address]
 
 
+def recent_events(user, event_type: EventType, *, since: datetime) -> QuerySet[AuditEvent]:
+    """`user`'s events of `event_type` since `since`, newest first."""
+    return events_for_user(user).filter(event_type=event_type, occurred_at__gte=since)
+
+
 def needing_attention(events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
     """Those of `events` that need the account holder's look (see AuditEvent.needs_attention)."""
     by_others = Q(event_type__in=NEEDS_ATTENTION_WHEN_BY_OTHERS) & (

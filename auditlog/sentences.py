@@ -129,6 +129,9 @@ SENTENCES: dict[EventType, Callable[[_Facts], str]] = {
     ),
     EventType.ACCOUNT_LOGIN_SUCCESS: _login,
     EventType.ACCOUNT_LOGIN_FAILURE: lambda f: f"Failed login{_reason(f)}",
+    EventType.ACCOUNT_LOGIN_FAILURE_BURST: lambda f: (
+        f"{f['failures'] or 'Many'} failed logins in a short time; you were emailed"
+    ),
     EventType.ACCOUNT_LOGOUT: lambda f: "Logged out",
     EventType.ACCOUNT_REAUTHENTICATE_FAILURE: lambda f: (
         f"Failed to confirm the password for a sensitive page{_reason(f)}"
