@@ -1,5 +1,6 @@
 """Every kind of audit event, in one place. Values follow `source:subject:action`."""
 
+import functools
 from enum import StrEnum
 
 
@@ -139,6 +140,7 @@ PROBLEMS = frozenset(
 )
 
 
+@functools.cache
 def kind_of(event_type: str) -> EventKind | None:
     matches = [prefix for prefix in _KIND_PREFIXES if event_type.startswith(prefix)]
     return _KIND_PREFIXES[max(matches, key=len)] if matches else None

@@ -235,9 +235,8 @@ SENTENCES: dict[EventType, Callable[[_Facts], str]] = {
 
 def sentence(event: Any) -> str:
     """The sentence for `event` (an AuditEvent, or anything with its fields)."""
-    try:
-        describe = SENTENCES[EventType(event.event_type)]
-    except ValueError:
+    describe = SENTENCES.get(event.event_type)  # a StrEnum key equals its string value
+    if describe is None:
         return event.event_type
     text = describe(_Facts(event))
     # A sentence may open with a name (projects and usernames keep their case) or, when the
