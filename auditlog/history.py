@@ -7,12 +7,12 @@ EXPORT_FIELDS, a few thousand rows in memory at a time whatever the history's si
 """
 
 import csv
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from django import forms
 from django.db.models import QuerySet
@@ -26,6 +26,8 @@ from index_site.single_values import single_query_value
 from index_site.strict_forms import StrictForm
 
 EVENTS_PER_PAGE = 25
+# Export lines per chunk handed to the server (about 300 KB of JSON Lines).
+EXPORT_CHUNK_LINES = 1_000
 # The export's fields, in order: a stable schema (documented in the README).
 EXPORT_FIELDS = (
     "id",
@@ -133,37 +135,45 @@ def export_response(
         return HttpResponseBadRequest(
             f"The filters are not valid: {errors}", content_type="text/plain"
         )
-    rows = (_export_row(event) for event in _oldest_first(form.apply(events)))
+    rows = map(_export_row, _oldest_first(form.apply(events)))
     if fmt == "csv":
-        content, content_type = _csv_lines(rows), "text/csv; charset=utf-8"
+        lines, content_type = _csv_lines(rows), "text/csv; charset=utf-8"
     else:
-        content = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         content_type = "application/jsonl; charset=utf-8"
-    response = StreamingHttpResponse(content, content_type=content_type)
+    response = StreamingHttpResponse(_batched(lines), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     return response
 
 
-_EXPORTED_COLUMNS = (
-    "pk",
-    "occurred_at",
-    "event_type",
-    "actor_username",
-    "username",
-    "project_name",
-    "ip_address",
-    "user_agent",
-    "data",
-)
+class _Row(NamedTuple):
+    """One exported event as read from the database: a plain tuple, built a million times."""
+
+    pk: int
+    occurred_at: datetime
+    event_type: str
+    actor_username: str
+    username: str
+    project_name: str
+    ip_address: str | None
+    user_agent: str
+    data: Any
 
 
-def _oldest_first(events: QuerySet[AuditEvent]) -> Iterator[SimpleNamespace]:
+def _oldest_first(events: QuerySet[AuditEvent]) -> Iterator[_Row]:
     """The events as plain rows (no model instances: the export reads a million of them)."""
-    rows = events.order_by("pk").values_list(*_EXPORTED_COLUMNS).iterator(chunk_size=2_000)
-    return (SimpleNamespace(**dict(zip(_EXPORTED_COLUMNS, row, strict=True))) for row in rows)
+    rows = events.order_by("pk").values_list(*_Row._fields).iterator(chunk_size=2_000)
+    return map(_Row._make, rows)
 
 
-def _export_row(event: SimpleNamespace) -> dict[str, Any]:
+def _batched(lines: Iterable[str]) -> Iterator[str]:
+    """Lines joined into chunks of EXPORT_CHUNK_LINES: one write to the client per chunk."""
+    lines = iter(lines)
+    while batch := "".join(itertools.islice(lines, EXPORT_CHUNK_LINES)):
+        yield batch
+
+
+def _export_row(event: _Row) -> dict[str, Any]:
     kind = kind_of(event.event_type)
     return {
         "id": event.pk,
