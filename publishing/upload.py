@@ -204,10 +204,40 @@ def check_action(post: QueryDict) -> None:
     )
 
 
+def _project_or_new_name(
+    request: HttpRequest, identity: UploadIdentity, metadata: Metadata
+) -> tuple[Project | None, str]:
+    """The project the upload goes to (permission checked), or None and the new name's form.
+
+    A concurrent upload (typically the same user's identical or other file) can create the
+    project between the lookup and the name check; the name then reads as taken. The project is
+    read again, and the upload goes on as one to an existing project, permission checks
+    included, rather than telling its own owner the name "conflicts with an existing project".
+    """
+    project = get_project_with_role(metadata.name, identity.user)
+    if project is None:
+        try:
+            return None, _check_project_creation(request, identity, metadata)
+        except ProjectNameError as exc:
+            project = get_project_with_role(metadata.name, identity.user)
+            if project is None:
+                raise UploadError(exc.message, status=_name_error_status(exc)) from None
+    _check_project_permission(request, project, identity)
+    return project, project.normalized_name
+
+
+def _name_error_status(error: ProjectNameError) -> int:
+    return 409 if error.code == "conflict" else 400
+
+
 def _check_project_creation(
     request: HttpRequest, identity: UploadIdentity, metadata: Metadata
 ) -> str:
-    """Refuse a first upload that may not create its project; return the normalized name."""
+    """Refuse a first upload that may not create its project; return the normalized name.
+
+    A name that is taken raises ProjectNameError (code "conflict") for the caller to read the
+    project again; every other refusal is an UploadError.
+    """
     if identity.is_trusted_publisher:
         # The pending publisher (if any) is resolved when the project is created.
         return canonicalize_name(metadata.name)
@@ -221,7 +251,9 @@ def _check_project_creation(
     try:
         normalized = validate_project_name(metadata.name)
     except ProjectNameError as exc:
-        raise UploadError(exc.message, status=409 if exc.code == "conflict" else 400) from None
+        if exc.code == "conflict":
+            raise
+        raise UploadError(exc.message, status=_name_error_status(exc)) from None
     if _project_creation_limited(request, identity, increment=False):
         raise UploadError(TOO_MANY_PROJECTS_MESSAGE, status=429)
     return normalized
@@ -318,7 +350,7 @@ def _pending_publisher_project(
     try:
         project = project_from_pending_publisher(identity=identity, name=name, request=request)
     except ProjectNameError as exc:
-        raise UploadError(exc.message, status=409 if exc.code == "conflict" else 400) from None
+        raise UploadError(exc.message, status=_name_error_status(exc)) from None
     if project is None:
         raise UploadError(NON_USER_CREATE_MESSAGE)
     return project
@@ -416,14 +448,8 @@ def upload_file(request: HttpRequest) -> UploadResult:
         if upload is None and not handler.is_too_large:
             raise UploadError("Upload payload does not have a file.")
 
-        project = get_project_with_role(metadata.name, identity.user)
-        if project is None:
-            normalized_name = _check_project_creation(request, identity, metadata)
-            project_name = metadata.name
-        else:
-            _check_project_permission(request, project, identity)
-            normalized_name = project.normalized_name
-            project_name = project.name
+        project, normalized_name = _project_or_new_name(request, identity, metadata)
+        project_name = project.name if project is not None else metadata.name
 
         limit = file_size_limit(project)
         if handler.is_too_large or upload is None or (upload.size or 0) > limit:
@@ -508,7 +534,7 @@ def _store(
                     # event written for it (the race is not a sign of a stolen token).
                     _check_project_permission(request, project, identity, record=False)
                     return project
-            raise UploadError(exc.message, status=409 if exc.code == "conflict" else 400) from None
+            raise UploadError(exc.message, status=_name_error_status(exc)) from None
 
     raw = dict(raw_metadata_from_form(post))
     try:
