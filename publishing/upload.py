@@ -45,7 +45,7 @@ from projects.services.files import (
 from projects.services.projects import create_project
 from publishing import dist_archives, dist_filenames
 from publishing.pending import project_from_pending_publisher
-from publishing.selectors import publisher_may_upload_to
+from publishing.selectors import hold_publisher_attachment, publisher_may_upload_to
 from publishing.services import notify_token_upload_to_published_project
 from publishing.upload_errors import UploadError
 from publishing.upload_form import (
@@ -70,6 +70,7 @@ from publishing.upload_stream import (
 )
 from tokens.authentication import UploadIdentity, authenticate_upload
 from tokens.exceptions import TokenAuthenticationError
+from tokens.selectors import hold_token
 from tokens.services import record_token_refusal
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,10 @@ COMMIT_OUTCOME_UNKNOWN_MESSAGE = (
     "The connection to the database was lost while the upload was being saved, so it may or may "
     "not be published. Upload the same file again in a moment: if it was published, the answer "
     "says so; if not, it is published then."
+)
+REVOKED_DURING_UPLOAD_MESSAGE = (
+    "The API token was revoked while the file was being sent, so nothing was published. "
+    "Upload again with a valid token."
 )
 TOO_MANY_PROJECTS_MESSAGE = (
     "Too many new projects created. Wait an hour before creating another project, or upload "
@@ -536,11 +541,29 @@ def _store(
                     return project
             raise UploadError(exc.message, status=_name_error_status(exc)) from None
 
+    def still_authorized(locked_project: Project) -> None:
+        # The token was checked before the body streamed, which can take minutes: revoking it
+        # (or removing the publisher) meanwhile must stop this upload, so both are read again
+        # under locks that make a concurrent revocation wait for this commit.
+        if not hold_token(token_id=identity.token.pk):
+            raise UploadError(REVOKED_DURING_UPLOAD_MESSAGE, status=403)
+        if (
+            identity.is_trusted_publisher
+            and identity.publisher_id is not None
+            and not hold_publisher_attachment(
+                publisher_id=identity.publisher_id,
+                project=locked_project,
+                token_id=identity.token.pk,
+            )
+        ):
+            raise UploadError(identity.scope_error(locked_project), status=403)
+
     raw = dict(raw_metadata_from_form(post))
     try:
         return add_release_file(
             project=project,
             create_project=new_project,
+            check_uploader=still_authorized,
             release=NewRelease(
                 version=str(metadata.version),
                 canonical_version=canonicalize_version(metadata.version),

@@ -264,6 +264,7 @@ def add_release_file(
     release: NewRelease,
     new_file: NewFile,
     check_contents: Callable[[], bytes | None] | None = None,
+    check_uploader: Callable[[Project], None] | None = None,
     actor: User | None,
     request: HttpRequest | None = None,
     event_data: dict[str, Any] | None = None,
@@ -275,7 +276,10 @@ def add_release_file(
     transaction starts: reading an archive takes time and must never hold the project lock.
     When `project` is None, `create_project` is called inside the transaction, so a failure
     later on leaves no empty project behind. The project's rules are checked under the project
-    row lock. The identical file of the same project uploaded again changes nothing and returns
+    row lock. `check_uploader` (if given) runs inside the transaction, under that lock, before
+    anything is written: the caller's last word on whether the uploader may still publish (a
+    token revoked while the body streamed); whatever it raises rolls everything back. The
+    identical file of the same project uploaded again changes nothing and returns
     `is_new=False`, unless its stored object is missing: then the object is stored again and
     `is_restored` is True. Raises FileRejectedError when a rule refuses the file (see
     `_check_new_file`), and CommitOutcomeUnknownError when COMMIT failed: the file may or may
@@ -290,6 +294,7 @@ def add_release_file(
             release=release,
             new_file=new_file,
             core_metadata=core_metadata,
+            check_uploader=check_uploader,
             actor=actor,
             request=request,
             event_data=event_data or {},
@@ -325,6 +330,7 @@ def _add_release_file(
     release: NewRelease,
     new_file: NewFile,
     core_metadata: bytes | None,
+    check_uploader: Callable[[Project], None] | None,
     actor: User | None,
     request: HttpRequest | None,
     event_data: dict[str, Any],
@@ -338,6 +344,8 @@ def _add_release_file(
         project_id=project.pk, new_file=new_file, canonical_version=release.canonical_version
     )
     project = checks.project
+    if check_uploader is not None:
+        check_uploader(project)
     existing = _check_new_file(checks=checks, new_file=new_file)
     if existing is not None:
         # Only a file of this project: a project created just now has none yet.
