@@ -144,16 +144,15 @@ def authenticate(request: HttpRequest) -> UploadIdentity:
 def read_body(request: HttpRequest) -> tuple[QueryDict, HashedUpload | None, HashingUploadHandler]:
     """Parse the multipart body once, streaming the `content` part through the hashing handler."""
     if not (request.content_type or "").startswith("multipart/form-data"):
+        # Not an upload at all: refused before a byte is read, whatever length it declares.
         raise UploadError(
             "The upload must be sent as multipart/form-data with ':action=file_upload', as "
-            "twine and uv do."
+            "twine and uv do.",
+            drain_body=False,
         )
     # Read no further than the largest file any project accepts; the exact project's limit is
     # checked once the form says which project this is.
-    try:
-        content_length: int | None = int(request.META.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        content_length = None
+    content_length = _declared_length(request)
     max_size = largest_file_size_limit(content_length=content_length)
     if content_length is not None and content_length > max_size + _form_allowance():
         # Larger than any file plus its metadata: refused before a byte of it is read.
@@ -180,6 +179,13 @@ def read_body(request: HttpRequest) -> tuple[QueryDict, HashedUpload | None, Has
     return post, upload, handler
 
 
+def _declared_length(request: HttpRequest) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
 def _form_allowance() -> int:
     """The most the non-file fields and multipart framing of an upload may add to its file."""
     return (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0) + CHUNK_SIZE
@@ -188,8 +194,15 @@ def _form_allowance() -> int:
 def drain_body(request: HttpRequest) -> None:
     """Read and discard what is left of the body, so the client reads the answer.
 
+    Only a body no larger than an upload may be is read: one declaring more (refused before its
+    project was known, say for a bad token) is left unread, never read to its declared end.
     Nothing is kept or hashed; a client that stops sending is cut off by the server's timeout.
     """
+    declared = _declared_length(request)
+    if declared is None or declared > largest_file_size_limit(content_length=declared) + (
+        _form_allowance()
+    ):
+        return
     try:
         while request.read(CHUNK_SIZE):
             pass

@@ -3,6 +3,9 @@
 import re
 from pathlib import Path
 
+from gunicorn.app.base import Application
+from gunicorn.config import Config
+
 from tests.test_readme import settings_environment_variables
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,3 +50,15 @@ def test_image_runs_as_an_unprivileged_user():
     assert "FROM python:3.11-slim" in dockerfile
     assert re.search(r"^USER gatehouse$", dockerfile, re.M)
     assert "collectstatic" in dockerfile
+
+
+def test_gunicorn_limits_the_request_line_and_headers():
+    # Loaded the way gunicorn loads it: a misspelt setting keeps its default and fails here, a
+    # value out of range raises.
+    loader = object.__new__(Application)  # never started: only its config-file loader is used
+    loader.cfg = Config()
+    loader.load_config_from_file(str(REPO / "gunicorn.conf.py"))
+
+    assert loader.cfg.limit_request_line == 4094
+    assert loader.cfg.limit_request_fields == 100
+    assert loader.cfg.limit_request_field_size == 8190
