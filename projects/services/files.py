@@ -94,20 +94,25 @@ def storage_path_for(*, blake2_256_digest: str, filename: str) -> str:
 
 
 def file_size_limit(project: Project | None) -> int:
-    """The largest file `project` accepts: the site default, or more if an admin raised it."""
-    return max(settings.UPLOAD_MAX_FILE_SIZE, (project.upload_limit if project else None) or 0)
+    """The largest file `project` accepts: its own limit when an admin set one (higher or lower
+    than the site default), else the site default."""
+    if project is not None and project.upload_limit is not None:
+        return project.upload_limit
+    return settings.UPLOAD_MAX_FILE_SIZE
 
 
 def project_size_limit(project: Project | None) -> int:
-    """The most all of `project`'s files may weigh together."""
-    return max(
-        settings.UPLOAD_MAX_PROJECT_SIZE, (project.total_size_limit if project else None) or 0
-    )
+    """The most all of `project`'s files may weigh together: its own limit when an admin set
+    one (higher or lower than the site default), else the site default."""
+    if project is not None and project.total_size_limit is not None:
+        return project.total_size_limit
+    return settings.UPLOAD_MAX_PROJECT_SIZE
 
 
 def largest_file_size_limit(*, content_length: int | None = None) -> int:
     """The largest file any project accepts: how far an upload may be read before its project
-    is known. A body no larger than the site default needs no query."""
+    is known. A body no larger than the site default needs no query (a project's own lower
+    limit is checked once the project is known)."""
     if content_length is not None and content_length <= settings.UPLOAD_MAX_FILE_SIZE:
         return settings.UPLOAD_MAX_FILE_SIZE
     raised = Project.objects.aggregate(largest=Max("upload_limit"))["largest"] or 0
@@ -127,7 +132,7 @@ def format_size_limit(size: int) -> str:
 def file_too_large_message(project_name: str, limit: int) -> str:
     return (
         f"File too large. Limit for project '{project_name}' is {format_size_limit(limit)}. "
-        "Ask the site administrators to raise the limit if the project needs larger files."
+        "Ask the site administrators to change the limit if the project needs larger files."
     )
 
 
