@@ -54,8 +54,11 @@ CSRF_FAILURE_MESSAGE = (
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """400: the exception's text is not shown (it may come from Django's internals), except a
     repeated or unstorable field's, which is written for the person who sent it."""
-    written_for_sender = isinstance(exception, RepeatedFieldError | UnstorableValueError)
-    message = exception.message if written_for_sender else ""
+    message = (
+        exception.message
+        if isinstance(exception, RepeatedFieldError | UnstorableValueError)
+        else ""
+    )
     return render(request, "400.html", {"message": message}, status=400)
 
 

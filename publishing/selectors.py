@@ -1,5 +1,7 @@
 """Reads of trusted publishing, with their joins named."""
 
+from uuid import UUID
+
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
@@ -32,7 +34,7 @@ def project_has_publisher(project: Project) -> bool:
     return TrustedPublisher.projects.through.objects.filter(project=project).exists()
 
 
-def publishers_of_token(*, publisher_id: int, token_id: int | None = None) -> set[int]:
+def publishers_of_token(*, publisher_id: int, token_id: UUID | None = None) -> set[int]:
     """The publishers a minted token acts for: its own and every other one matched at mint."""
     ids = {publisher_id}
     if token_id is not None:
@@ -43,7 +45,7 @@ def publishers_of_token(*, publisher_id: int, token_id: int | None = None) -> se
 
 
 def publisher_may_upload_to(
-    *, publisher_id: int, project: Project, token_id: int | None = None
+    *, publisher_id: int, project: Project, token_id: UUID | None = None
 ) -> bool:
     """Whether a trusted-publisher token may upload to `project` now, in one query.
 
@@ -57,7 +59,7 @@ def publisher_may_upload_to(
     ).exists()
 
 
-def hold_publisher_attachment(*, publisher_id: int, project: Project, token_id: int) -> bool:
+def hold_publisher_attachment(*, publisher_id: int, project: Project, token_id: UUID) -> bool:
     """`publisher_may_upload_to`, locking the attachments it found until the transaction ends.
 
     Call inside the upload's write transaction: removing the publisher from the project (which
@@ -73,7 +75,7 @@ def hold_publisher_attachment(*, publisher_id: int, project: Project, token_id: 
     return attachments.select_for_update(no_key=True).exists()
 
 
-def _acting_for(*, publisher_id: int, token_id: int | None) -> Q:
+def _acting_for(*, publisher_id: int, token_id: UUID | None) -> Q:
     acting_for = Q(pk=publisher_id)
     if token_id is not None:
         acting_for |= Q(token_grants__token_id=token_id)
