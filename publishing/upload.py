@@ -199,9 +199,9 @@ def drain_body(request: HttpRequest) -> None:
     Nothing is kept or hashed; a client that stops sending is cut off by the server's timeout.
     """
     declared = _declared_length(request)
-    if declared is None or declared > largest_file_size_limit(content_length=declared) + (
-        _form_allowance()
-    ):
+    if declared is None:
+        return
+    if declared > largest_file_size_limit(content_length=declared) + _form_allowance():
         return
     try:
         while request.read(CHUNK_SIZE):
