@@ -30,7 +30,7 @@ urlpatterns: list = [
     path("password-reset/", views.password_reset_view, name="password_reset"),
     path("password-reset/sent/", views.password_reset_done_view, name="password_reset_done"),
     path(
-        "password-reset/<uidb64>/<token>/",
+        "password-reset/<text:uidb64>/<text:token>/",
         views.ResetPasswordView.as_view(),
         name="password_reset_confirm",
     ),

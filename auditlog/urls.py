@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path
 
 from auditlog import views
 
@@ -6,9 +6,13 @@ app_name = "auditlog"
 
 urlpatterns = [
     path("account/security-history/", views.security_history, name="security_history"),
-    re_path(
-        r"^account/security-history/export\.(?P<fmt>jsonl|csv)$",
-        views.security_history_export,
-        name="security_history_export",
+    *(
+        path(
+            f"account/security-history/export.{fmt}",
+            views.security_history_export,
+            {"fmt": fmt},
+            name=f"security_history_export_{fmt}",
+        )
+        for fmt in ("jsonl", "csv")
     ),
 ]

@@ -1,7 +1,9 @@
 from django.apps import AppConfig
 from django.core.signals import request_finished
+from django.urls import register_converter
 
 from index_site.middleware import clear_log_context
+from index_site.url_converters import CONVERTERS
 
 
 class IndexSiteConfig(AppConfig):
@@ -13,3 +15,6 @@ class IndexSiteConfig(AppConfig):
 
         ensure_broker_folders()
         request_finished.connect(clear_log_context)
+        # Before any URLconf is loaded: every text capture in the site uses these converters.
+        for name, converter in CONVERTERS.items():
+            register_converter(converter, name)

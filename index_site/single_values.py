@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from django.core.exceptions import BadRequest
 
+from index_site.storable_text import check_storable
+
 
 class MultiValueData(Protocol):
     """What a QueryDict or MultiValueDict offers: every value sent under one name."""
@@ -59,12 +61,16 @@ def check_single_values(data: MultiValueData, names: Iterable[str]) -> None:
 def single_query_value(data: MultiValueData, name: str, default: str = "") -> str:
     """The one value of `name` in a query string (or form), `default` when absent.
 
-    A repeated parameter raises RepeatedFieldError, which Django answers with a 400.
+    A repeated parameter raises RepeatedFieldError and a value holding a character the
+    database cannot store raises UnstorableValueError; Django answers both with a 400.
     """
     values = data.getlist(name)
     if len(values) > 1:
         raise RepeatedFieldError(name)
-    return values[0] if values else default
+    if not values:
+        return default
+    check_storable(name, values[0])
+    return values[0]
 
 
 def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

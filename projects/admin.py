@@ -34,6 +34,16 @@ class ProjectAdminForm(StrictModelForm):
     class Meta:
         model = Project
         fields = ["is_critical", "upload_limit", "total_size_limit"]
+        help_texts = {
+            "upload_limit": (
+                "Largest file in bytes, higher or lower than the site default "
+                "(UPLOAD_MAX_FILE_SIZE); empty for the site default."
+            ),
+            "total_size_limit": (
+                "All files together in bytes, higher or lower than the site default "
+                "(UPLOAD_MAX_PROJECT_SIZE); empty for the site default."
+            ),
+        }
 
     def clean_upload_limit(self):
         value = self.cleaned_data["upload_limit"]

@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path
 
 from projects.views import files, manage, public, simple
 
@@ -6,40 +6,44 @@ app_name = "projects"
 
 urlpatterns = [
     path("simple/", simple.simple_index, name="simple_index"),
-    path("simple/<str:name>/", simple.simple_project, name="simple_project"),
-    path("files/<path:path>", files.download_file, name="file"),
-    path("project/<str:name>/", public.project_detail, name="detail"),
+    path("simple/<text:name>/", simple.simple_project, name="simple_project"),
+    path("files/<textpath:path>", files.download_file, name="file"),
+    path("project/<text:name>/", public.project_detail, name="detail"),
     path("manage/projects/", manage.my_projects, name="mine"),
-    path("manage/project/<str:name>/settings/", manage.project_settings, name="settings"),
-    path("manage/project/<str:name>/history/", manage.project_history, name="history"),
-    re_path(
-        r"^manage/project/(?P<name>[^/]+)/history/export\.(?P<fmt>jsonl|csv)$",
-        manage.project_history_export,
-        name="history_export",
+    path("manage/project/<text:name>/settings/", manage.project_settings, name="settings"),
+    path("manage/project/<text:name>/history/", manage.project_history, name="history"),
+    *(
+        path(
+            f"manage/project/<text:name>/history/export.{fmt}",
+            manage.project_history_export,
+            {"fmt": fmt},
+            name=f"history_export_{fmt}",
+        )
+        for fmt in ("jsonl", "csv")
     ),
-    path("manage/project/<str:name>/collaborators/invite/", manage.invite, name="invite"),
+    path("manage/project/<text:name>/collaborators/invite/", manage.invite, name="invite"),
     path(
-        "manage/project/<str:name>/collaborators/<int:role_id>/change/",
+        "manage/project/<text:name>/collaborators/<int:role_id>/change/",
         manage.change,
         name="change_role",
     ),
     path(
-        "manage/project/<str:name>/collaborators/<int:role_id>/remove/",
+        "manage/project/<text:name>/collaborators/<int:role_id>/remove/",
         manage.remove,
         name="remove_role",
     ),
     path(
-        "manage/project/<str:name>/invitations/<int:invitation_id>/revoke/",
+        "manage/project/<text:name>/invitations/<int:invitation_id>/revoke/",
         manage.revoke,
         name="revoke_invitation",
     ),
     path(
-        "manage/project/<str:name>/trusted-publishing-only/",
+        "manage/project/<text:name>/trusted-publishing-only/",
         manage.trusted_publishing_only,
         name="trusted_publishing_only",
     ),
-    path("manage/project/<str:name>/leave/", manage.leave, name="leave"),
-    path("invitations/<str:token>/", manage.invitation_from_link, name="invitation"),
+    path("manage/project/<text:name>/leave/", manage.leave, name="leave"),
+    path("invitations/<text:token>/", manage.invitation_from_link, name="invitation"),
     path("invitations/<int:invitation_id>/accept/", manage.accept, name="accept_invitation"),
     path("invitations/<int:invitation_id>/decline/", manage.decline, name="decline_invitation"),
 ]

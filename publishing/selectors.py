@@ -54,10 +54,32 @@ def publisher_may_upload_to(
     its page or in the admin) stops its live tokens at once, and a project that a pending
     publisher created after the token was minted is admitted for the rest of the release.
     """
+    return TrustedPublisher.objects.filter(
+        _acting_for(publisher_id=publisher_id, token_id=token_id), projects=project
+    ).exists()
+
+
+def hold_publisher_attachment(*, publisher_id: int, project: Project, token_id: UUID) -> bool:
+    """`publisher_may_upload_to`, locking the attachments it found until the transaction ends.
+
+    Call inside the upload's write transaction: removing the publisher from the project (which
+    deletes the attachment) either committed first, and this answers False, or waits for the
+    upload to commit, so no file is published after its publisher was removed.
+    """
+    attachments = TrustedPublisher.projects.through.objects.filter(
+        project=project,
+        trustedpublisher__in=TrustedPublisher.objects.filter(
+            _acting_for(publisher_id=publisher_id, token_id=token_id)
+        ),
+    )
+    return attachments.select_for_update(no_key=True).exists()
+
+
+def _acting_for(*, publisher_id: int, token_id: UUID | None) -> Q:
     acting_for = Q(pk=publisher_id)
     if token_id is not None:
         acting_for |= Q(token_grants__token_id=token_id)
-    return TrustedPublisher.objects.filter(acting_for, projects=project).exists()
+    return acting_for
 
 
 def publishers_for_project(project: Project) -> QuerySet[TrustedPublisher]:

@@ -46,7 +46,7 @@ from projects.services.files import (
 from projects.services.projects import create_project
 from publishing import dist_archives, dist_filenames
 from publishing.pending import project_from_pending_publisher
-from publishing.selectors import publisher_may_upload_to
+from publishing.selectors import hold_publisher_attachment, publisher_may_upload_to
 from publishing.services import notify_token_upload_to_published_project
 from publishing.upload_errors import UploadError
 from publishing.upload_form import (
@@ -71,6 +71,7 @@ from publishing.upload_stream import (
 )
 from tokens.authentication import UploadIdentity, authenticate_upload
 from tokens.exceptions import TokenAuthenticationError
+from tokens.selectors import hold_token
 from tokens.services import record_token_refusal
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,10 @@ COMMIT_OUTCOME_UNKNOWN_MESSAGE = (
     "The connection to the database was lost while the upload was being saved, so it may or may "
     "not be published. Upload the same file again in a moment: if it was published, the answer "
     "says so; if not, it is published then."
+)
+REVOKED_DURING_UPLOAD_MESSAGE = (
+    "The API token was revoked while the file was being sent, so nothing was published. "
+    "Upload again with a valid token."
 )
 TOO_MANY_PROJECTS_MESSAGE = (
     "Too many new projects created. Wait an hour before creating another project, or upload "
@@ -140,16 +145,15 @@ def authenticate(request: HttpRequest) -> UploadIdentity:
 def read_body(request: HttpRequest) -> tuple[QueryDict, HashedUpload | None, HashingUploadHandler]:
     """Parse the multipart body once, streaming the `content` part through the hashing handler."""
     if not (request.content_type or "").startswith("multipart/form-data"):
+        # Not an upload at all: refused before a byte is read, whatever length it declares.
         raise UploadError(
             "The upload must be sent as multipart/form-data with ':action=file_upload', as "
-            "twine and uv do."
+            "twine and uv do.",
+            drain_body=False,
         )
     # Read no further than the largest file any project accepts; the exact project's limit is
     # checked once the form says which project this is.
-    try:
-        content_length: int | None = int(request.META.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        content_length = None
+    content_length = _declared_length(request)
     max_size = largest_file_size_limit(content_length=content_length)
     if content_length is not None and content_length > max_size + _form_allowance():
         # Larger than any file plus its metadata: refused before a byte of it is read.
@@ -176,6 +180,13 @@ def read_body(request: HttpRequest) -> tuple[QueryDict, HashedUpload | None, Has
     return post, upload, handler
 
 
+def _declared_length(request: HttpRequest) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
 def _form_allowance() -> int:
     """The most the non-file fields and multipart framing of an upload may add to its file."""
     return (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0) + CHUNK_SIZE
@@ -184,8 +195,15 @@ def _form_allowance() -> int:
 def drain_body(request: HttpRequest) -> None:
     """Read and discard what is left of the body, so the client reads the answer.
 
+    Only a body no larger than an upload may be is read: one declaring more (refused before its
+    project was known, say for a bad token) is left unread, never read to its declared end.
     Nothing is kept or hashed; a client that stops sending is cut off by the server's timeout.
     """
+    declared = _declared_length(request)
+    if declared is None:
+        return
+    if declared > largest_file_size_limit(content_length=declared) + _form_allowance():
+        return
     try:
         while request.read(CHUNK_SIZE):
             pass
@@ -205,10 +223,40 @@ def check_action(post: QueryDict) -> None:
     )
 
 
+def _project_or_new_name(
+    request: HttpRequest, identity: UploadIdentity, metadata: Metadata
+) -> tuple[Project | None, str]:
+    """The project the upload goes to (permission checked), or None and the new name's form.
+
+    A concurrent upload (typically the same user's identical or other file) can create the
+    project between the lookup and the name check; the name then reads as taken. The project is
+    read again, and the upload goes on as one to an existing project, permission checks
+    included, rather than telling its own owner the name "conflicts with an existing project".
+    """
+    project = get_project_with_role(metadata.name, identity.user)
+    if project is None:
+        try:
+            return None, _check_project_creation(request, identity, metadata)
+        except ProjectNameError as exc:
+            project = get_project_with_role(metadata.name, identity.user)
+            if project is None:
+                raise UploadError(exc.message, status=_name_error_status(exc)) from None
+    _check_project_permission(request, project, identity)
+    return project, project.normalized_name
+
+
+def _name_error_status(error: ProjectNameError) -> int:
+    return 409 if error.code == "conflict" else 400
+
+
 def _check_project_creation(
     request: HttpRequest, identity: UploadIdentity, metadata: Metadata
 ) -> str:
-    """Refuse a first upload that may not create its project; return the normalized name."""
+    """Refuse a first upload that may not create its project; return the normalized name.
+
+    A name that is taken raises ProjectNameError (code "conflict") for the caller to read the
+    project again; every other refusal is an UploadError.
+    """
     if identity.is_trusted_publisher:
         # The pending publisher (if any) is resolved when the project is created.
         return canonicalize_name(metadata.name)
@@ -222,7 +270,9 @@ def _check_project_creation(
     try:
         normalized = validate_project_name(metadata.name)
     except ProjectNameError as exc:
-        raise UploadError(exc.message, status=409 if exc.code == "conflict" else 400) from None
+        if exc.code == "conflict":
+            raise
+        raise UploadError(exc.message, status=_name_error_status(exc)) from None
     if _project_creation_limited(request, identity, increment=False):
         raise UploadError(TOO_MANY_PROJECTS_MESSAGE, status=429)
     return normalized
@@ -319,7 +369,7 @@ def _pending_publisher_project(
     try:
         project = project_from_pending_publisher(identity=identity, name=name, request=request)
     except ProjectNameError as exc:
-        raise UploadError(exc.message, status=409 if exc.code == "conflict" else 400) from None
+        raise UploadError(exc.message, status=_name_error_status(exc)) from None
     if project is None:
         raise UploadError(NON_USER_CREATE_MESSAGE)
     return project
@@ -420,14 +470,8 @@ def upload_file(request: HttpRequest) -> UploadResult:
         if upload is None and not handler.is_too_large:
             raise UploadError("Upload payload does not have a file.")
 
-        project = get_project_with_role(metadata.name, identity.user)
-        if project is None:
-            normalized_name = _check_project_creation(request, identity, metadata)
-            project_name = metadata.name
-        else:
-            _check_project_permission(request, project, identity)
-            normalized_name = project.normalized_name
-            project_name = project.name
+        project, normalized_name = _project_or_new_name(request, identity, metadata)
+        project_name = project.name if project is not None else metadata.name
 
         limit = file_size_limit(project)
         if handler.is_too_large or upload is None or (upload.size or 0) > limit:
@@ -512,13 +556,31 @@ def _store(
                     # event written for it (the race is not a sign of a stolen token).
                     _check_project_permission(request, project, identity, record=False)
                     return project
-            raise UploadError(exc.message, status=409 if exc.code == "conflict" else 400) from None
+            raise UploadError(exc.message, status=_name_error_status(exc)) from None
+
+    def still_authorized(locked_project: Project) -> None:
+        # The token was checked before the body streamed, which can take minutes: revoking it
+        # (or removing the publisher) meanwhile must stop this upload, so both are read again
+        # under locks that make a concurrent revocation wait for this commit.
+        if not hold_token(token_id=identity.token.pk):
+            raise UploadError(REVOKED_DURING_UPLOAD_MESSAGE, status=403)
+        if (
+            identity.is_trusted_publisher
+            and identity.publisher_id is not None
+            and not hold_publisher_attachment(
+                publisher_id=identity.publisher_id,
+                project=locked_project,
+                token_id=identity.token.pk,
+            )
+        ):
+            raise UploadError(identity.scope_error(locked_project), status=403)
 
     raw = dict(raw_metadata_from_form(post))
     try:
         return add_release_file(
             project=project,
             create_project=new_project,
+            check_uploader=still_authorized,
             release=NewRelease(
                 version=str(metadata.version),
                 canonical_version=canonicalize_version(metadata.version),

@@ -15,10 +15,10 @@ urlpatterns: list = [
     path("_/oidc/burn-token", api.burn_token, name="oidc_burn_token"),
     # Trusted publisher management.
     path(
-        "manage/project/<str:name>/settings/publishing/", views.project_publishing, name="project"
+        "manage/project/<text:name>/settings/publishing/", views.project_publishing, name="project"
     ),
     path(
-        "manage/project/<str:name>/settings/publishing/<int:publisher_id>/remove/",
+        "manage/project/<text:name>/settings/publishing/<int:publisher_id>/remove/",
         views.remove_project_publisher,
         name="remove_publisher",
     ),

@@ -3,6 +3,9 @@
 import re
 from pathlib import Path
 
+from gunicorn.app.base import Application
+from gunicorn.config import Config
+
 from tests.test_readme import settings_environment_variables
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,3 +65,15 @@ def test_health_checks_probe_readiness_in_compose_and_liveness_in_the_image():
     assert resolve("/_/health/live").func is views.liveness
     # Services that serve no HTTP must not inherit the image's HTTP check.
     assert "healthcheck:\n    disable: true" in COMPOSE.split("\nservices:\n", 1)[0]
+
+
+def test_gunicorn_limits_the_request_line_and_headers():
+    # Loaded the way gunicorn loads it: a misspelt setting keeps its default and fails here, a
+    # value out of range raises.
+    loader = object.__new__(Application)  # never started: only its config-file loader is used
+    loader.cfg = Config()
+    loader.load_config_from_file(str(REPO / "gunicorn.conf.py"))
+
+    assert loader.cfg.limit_request_line == 4094
+    assert loader.cfg.limit_request_fields == 100
+    assert loader.cfg.limit_request_field_size == 8190

@@ -34,6 +34,17 @@ ROUTE_PARAMETER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
 class WalkedUrl:
     path: str
     route: str  # the pattern as written, for test ids and messages
+    # Every converter along the route, resolvers included, by parameter name.
+    converters: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def has_text_capture(self) -> bool:
+        return any(is_text_converter(converter) for _name, converter in self.converters)
+
+
+def is_text_converter(converter: object) -> bool:
+    """Whether the converter captures free text (`str`, `path` or a subclass of either)."""
+    return isinstance(converter, StringConverter | PathConverter)
 
 
 def sample_for_regex(regex: str) -> str:
@@ -97,12 +108,14 @@ _CATEGORIES = {
 }
 
 
-def _sample_for_pattern(pattern) -> str:
+def _sample_for_pattern(pattern, text_sample: str | None) -> str:
     if isinstance(pattern, RoutePattern):
         converters = pattern.converters
 
         def replace(match: re.Match) -> str:
             converter = converters[match["name"]]
+            if text_sample is not None and is_text_converter(converter):
+                return text_sample
             sample = CONVERTER_SAMPLES.get(type(converter))
             return sample if sample is not None else sample_for_regex(converter.regex)
 
@@ -113,19 +126,28 @@ def _sample_for_pattern(pattern) -> str:
     raise TypeError(msg)
 
 
-def walk_urls(urlconf: str | None = None) -> list[WalkedUrl]:
-    """Return one concrete path per URL pattern of `urlconf` (the root URLconf by default)."""
+def _converters(pattern) -> tuple[tuple[str, object], ...]:
+    return tuple(getattr(pattern, "converters", {}).items())
+
+
+def walk_urls(urlconf: str | None = None, *, text_sample: str | None = None) -> list[WalkedUrl]:
+    """Return one concrete path per URL pattern of `urlconf` (the root URLconf by default).
+
+    With `text_sample`, every free-text capture (`str`, `path` and their subclasses) takes that
+    value (already percent-encoded as it would appear in a request) instead of a sample.
+    """
     found: dict[str, WalkedUrl] = {}
 
-    def visit(entries, prefix: str, route_prefix: str) -> None:
+    def visit(entries, prefix: str, route_prefix: str, converters: tuple) -> None:
         for entry in entries:
-            part = _sample_for_pattern(entry.pattern)
+            part = _sample_for_pattern(entry.pattern, text_sample)
             route = route_prefix + str(entry.pattern)
+            along = converters + _converters(entry.pattern)
             if isinstance(entry, URLResolver):
-                visit(entry.url_patterns, prefix + part, route)
+                visit(entry.url_patterns, prefix + part, route, along)
             elif isinstance(entry, URLPattern):
                 path = "/" + prefix + part
-                found.setdefault(path, WalkedUrl(path=path, route=route))
+                found.setdefault(path, WalkedUrl(path=path, route=route, converters=along))
 
-    visit(get_resolver(urlconf).url_patterns, "", "")
+    visit(get_resolver(urlconf).url_patterns, "", "", ())
     return sorted(found.values(), key=lambda walked: walked.path)

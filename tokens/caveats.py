@@ -1,9 +1,10 @@
 """Caveats: the conditions a token carries, each a JSON array `[tag, ...fields]`.
 
 The wire format follows PyPI's: `json.dumps([tag, *fields], separators=(",", ":"))`. Tags are
-integers and never reused. Parsing fails closed: an unknown tag, malformed JSON, NaN, deep
-nesting, a wrong type (a bool or a string where an integer belongs, an integer where a string
-belongs), too few or too many values each give a short reason and the token is refused.
+integers and never reused. Parsing (with the site's one JSON parser, `index_site.json_body`)
+fails closed: an unknown tag, malformed JSON, NaN, deep nesting, a wrong type (a bool or a string
+where an integer belongs, an integer where a string belongs), too few or too many values each
+give a short reason and the token is refused.
 
 Project caveats (`ProjectName`, `ProjectID`) cannot be decided when a request is authenticated,
 because the project is only known once the upload form is read; verification collects them as
@@ -15,16 +16,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from index_site.json_body import JSONBodyError, parse_json
 from tokens.exceptions import CaveatError
 
 # A caveat is a short JSON array; anything longer is refused before it is parsed.
 MAX_CAVEAT_BYTES = 4096
 MAX_LIST_ITEMS = 256
 MAX_INT = 2**63 - 1
-
-
-def _reject_constant(value: str) -> Any:
-    raise CaveatError("malformed caveat")
 
 
 def _strict_int(value: Any) -> int:
@@ -215,9 +213,8 @@ def deserialize(raw: bytes | str) -> Caveat:
     if len(raw) > MAX_CAVEAT_BYTES:
         raise CaveatError("caveat is too long")
     try:
-        text = raw.decode("utf-8")
-        value = json.loads(text, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        value = parse_json(raw)
+    except JSONBodyError as exc:
         raise CaveatError("malformed caveat") from exc
     if type(value) is not list or not value:
         raise CaveatError("caveat must be a non-empty array")

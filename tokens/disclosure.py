@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
 from django.http import HttpRequest
 
-from index_site.single_values import RepeatedFieldError, loads_without_repeated_keys
+from index_site.json_body import JSONBodyError, JSONBodyProblem, parse_json
 from tokens.macaroons import find_authentic_token
 from tokens.services import revoke_leaked_api_token
 
@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 # A report carries at most this many records; GitHub batches far fewer.
 MAX_RECORDS = 1000
+# A record is a few hundred bytes (a token, its type, a URL of at most MAX_URL_LENGTH).
+MAX_REPORT_BYTES = MAX_RECORDS * 4096
 MAX_URL_LENGTH = 2048
 
 
@@ -59,12 +61,13 @@ def verify_signature(*, body: bytes, key_id: str, signature: str) -> None:
 def parse_disclosures(body: bytes) -> list[Disclosure]:
     """The records of a report body, or DisclosureError for anything but a JSON list."""
     try:
-        # A record naming `token` twice could be checked by one reader and revoked by another.
-        records = loads_without_repeated_keys(body)
-    except RepeatedFieldError as exc:
+        # A record naming `token` twice could be checked by one reader and revoked by another:
+        # the one JSON parser refuses it, as it refuses nesting and text the database refuses.
+        records = parse_json(body)
+    except JSONBodyError as exc:
+        if exc.problem is JSONBodyProblem.NOT_JSON:
+            raise DisclosureError("the body is not JSON") from exc
         raise DisclosureError(exc.message.removesuffix(".")) from exc
-    except (ValueError, RecursionError) as exc:
-        raise DisclosureError("the body is not JSON") from exc
     if not isinstance(records, list) or len(records) > MAX_RECORDS:
         raise DisclosureError("the body is not a list of records")
     disclosures = []

@@ -31,3 +31,14 @@ def scopable_projects_for_user(user: User) -> QuerySet[Project]:
         .order_by("normalized_name")
         .distinct()
     )
+
+
+def hold_token(*, token_id) -> bool:
+    """Whether the token still exists (is not revoked), locking its row until the transaction ends.
+
+    Call inside the transaction that acts on the token's authority: a revocation (which deletes
+    the row) then either committed first, and this answers False, or waits for that transaction
+    to end, so nothing the token did commits after it was revoked. The lock is FOR NO KEY
+    UPDATE: bookkeeping writes to the row (`last_used_at`) skip a locked row and never wait.
+    """
+    return ApiToken.objects.select_for_update(no_key=True).filter(pk=token_id).exists()

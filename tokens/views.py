@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import User
 from accounts.reauth import require_reauth
 from accounts.selectors import verified_primary_email_for_user
+from index_site.json_body import JSONBodyError, read_body
 from index_site.single_values import single_query_value
 from projects.policy import require_two_factor
 from tokens import disclosure, selectors, services
@@ -134,7 +135,10 @@ def disclose_token(request: HttpRequest) -> HttpResponse:
     signature = request.headers.get("Github-Public-Key-Signature", "")
     if not key_id or not signature:
         return _json_error("This endpoint accepts signed secret-scanning reports only.", status=404)
-    body = request.body
+    try:
+        body = read_body(request, max_bytes=disclosure.MAX_REPORT_BYTES)
+    except JSONBodyError as error:
+        return _json_error(error.message, status=413)
     try:
         disclosure.verify_signature(body=body, key_id=key_id, signature=signature)
         disclosures = disclosure.parse_disclosures(body)

@@ -94,20 +94,25 @@ def storage_path_for(*, blake2_256_digest: str, filename: str) -> str:
 
 
 def file_size_limit(project: Project | None) -> int:
-    """The largest file `project` accepts: the site default, or more if an admin raised it."""
-    return max(settings.UPLOAD_MAX_FILE_SIZE, (project.upload_limit if project else None) or 0)
+    """The largest file `project` accepts: its own limit when an admin set one (higher or lower
+    than the site default), else the site default."""
+    if project is not None and project.upload_limit is not None:
+        return project.upload_limit
+    return settings.UPLOAD_MAX_FILE_SIZE
 
 
 def project_size_limit(project: Project | None) -> int:
-    """The most all of `project`'s files may weigh together."""
-    return max(
-        settings.UPLOAD_MAX_PROJECT_SIZE, (project.total_size_limit if project else None) or 0
-    )
+    """The most all of `project`'s files may weigh together: its own limit when an admin set
+    one (higher or lower than the site default), else the site default."""
+    if project is not None and project.total_size_limit is not None:
+        return project.total_size_limit
+    return settings.UPLOAD_MAX_PROJECT_SIZE
 
 
 def largest_file_size_limit(*, content_length: int | None = None) -> int:
     """The largest file any project accepts: how far an upload may be read before its project
-    is known. A body no larger than the site default needs no query."""
+    is known. A body no larger than the site default needs no query (a project's own lower
+    limit is checked once the project is known)."""
     if content_length is not None and content_length <= settings.UPLOAD_MAX_FILE_SIZE:
         return settings.UPLOAD_MAX_FILE_SIZE
     raised = Project.objects.aggregate(largest=Max("upload_limit"))["largest"] or 0
@@ -127,7 +132,7 @@ def format_size_limit(size: int) -> str:
 def file_too_large_message(project_name: str, limit: int) -> str:
     return (
         f"File too large. Limit for project '{project_name}' is {format_size_limit(limit)}. "
-        "Ask the site administrators to raise the limit if the project needs larger files."
+        "Ask the site administrators to change the limit if the project needs larger files."
     )
 
 
@@ -264,6 +269,7 @@ def add_release_file(
     release: NewRelease,
     new_file: NewFile,
     check_contents: Callable[[], bytes | None] | None = None,
+    check_uploader: Callable[[Project], None] | None = None,
     actor: User | None,
     request: HttpRequest | None = None,
     event_data: dict[str, Any] | None = None,
@@ -275,7 +281,10 @@ def add_release_file(
     transaction starts: reading an archive takes time and must never hold the project lock.
     When `project` is None, `create_project` is called inside the transaction, so a failure
     later on leaves no empty project behind. The project's rules are checked under the project
-    row lock. The identical file of the same project uploaded again changes nothing and returns
+    row lock. `check_uploader` (if given) runs inside the transaction, under that lock, before
+    anything is written: the caller's last word on whether the uploader may still publish (a
+    token revoked while the body streamed); whatever it raises rolls everything back. The
+    identical file of the same project uploaded again changes nothing and returns
     `is_new=False`, unless its stored object is missing: then the object is stored again and
     `is_restored` is True. Raises FileRejectedError when a rule refuses the file (see
     `_check_new_file`), and CommitOutcomeUnknownError when COMMIT failed: the file may or may
@@ -290,6 +299,7 @@ def add_release_file(
             release=release,
             new_file=new_file,
             core_metadata=core_metadata,
+            check_uploader=check_uploader,
             actor=actor,
             request=request,
             event_data=event_data or {},
@@ -325,6 +335,7 @@ def _add_release_file(
     release: NewRelease,
     new_file: NewFile,
     core_metadata: bytes | None,
+    check_uploader: Callable[[Project], None] | None,
     actor: User | None,
     request: HttpRequest | None,
     event_data: dict[str, Any],
@@ -338,6 +349,8 @@ def _add_release_file(
         project_id=project.pk, new_file=new_file, canonical_version=release.canonical_version
     )
     project = checks.project
+    if check_uploader is not None:
+        check_uploader(project)
     existing = _check_new_file(checks=checks, new_file=new_file)
     if existing is not None:
         # Only a file of this project: a project created just now has none yet.

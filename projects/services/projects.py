@@ -90,8 +90,8 @@ def set_project_limits(
 ) -> bool:
     """Set a project's own file and total size limits (admins); return whether they changed.
 
-    None means the site default. The limits only ever raise the site defaults (see
-    projects.services.files).
+    None means the site default; a value replaces it, above or below (see
+    `projects.services.files.file_size_limit`).
     """
     project = Project.objects.select_for_update().get(pk=project.pk)
     previous = {"upload_limit": project.upload_limit, "total_size_limit": project.total_size_limit}

@@ -16,6 +16,8 @@ SAMPLE_KWARGS = {
     "string": "sample",
     "slug": "sample",
     "path": "sample",
+    "text": "sample",  # index_site.url_converters
+    "textpath": "sample",
     "uuid": uuid.UUID(int=1),
 }
 

@@ -71,6 +71,38 @@ def test_admin_sets_upload_limit_through_audited_service(login, superuser, admin
     assert AuditEvent.objects.filter(event_type="project:critical:enter").count() == 1
 
 
+def test_admin_lowers_both_limits_below_the_site_defaults(
+    login, superuser, admin_project, settings
+):
+    url = reverse("admin:projects_project_change", args=[admin_project.pk])
+    response = login(superuser).post(
+        url,
+        {
+            "upload_limit": str(settings.UPLOAD_MAX_FILE_SIZE // 10),
+            "total_size_limit": str(settings.UPLOAD_MAX_PROJECT_SIZE // 10),
+        },
+    )
+    assert response.status_code == 302
+    admin_project.refresh_from_db()
+    assert admin_project.upload_limit == settings.UPLOAD_MAX_FILE_SIZE // 10
+    assert admin_project.total_size_limit == settings.UPLOAD_MAX_PROJECT_SIZE // 10
+    [event] = AuditEvent.objects.filter(event_type="admin:project:set_upload_limit")
+    assert event.data["total_size_limit"] == settings.UPLOAD_MAX_PROJECT_SIZE // 10
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+@pytest.mark.parametrize("field", ["upload_limit", "total_size_limit"])
+def test_admin_refuses_a_limit_that_is_not_positive(login, superuser, admin_project, field, value):
+    url = reverse("admin:projects_project_change", args=[admin_project.pk])
+    response = login(superuser).post(
+        url, {"upload_limit": "", "total_size_limit": "", field: value}
+    )
+    assert response.status_code == 200
+    admin_project.refresh_from_db()
+    assert getattr(admin_project, field) is None
+    assert not AuditEvent.objects.filter(event_type="admin:project:set_upload_limit").exists()
+
+
 def test_admin_refuses_upload_limit_above_the_cap(login, superuser, admin_project):
     url = reverse("admin:projects_project_change", args=[admin_project.pk])
     response = login(superuser).post(

@@ -222,7 +222,7 @@ def test_history_is_paginated_and_owner_only(login, project, owner, maintainer):
 
 
 def test_history_export_is_the_project_s_events_for_owners_only(login, project, owner, maintainer):
-    url = reverse("projects:history_export", kwargs={"name": "widget", "fmt": "jsonl"})
+    url = reverse("projects:history_export_jsonl", kwargs={"name": "widget"})
 
     response = login(owner).get(url)
 

@@ -12,6 +12,7 @@ from auditlog.models import AuditEvent
 from index_site.models import OutboxEmail
 from tests.tokens.conftest import request_with
 from tokens.authentication import authenticate_upload
+from tokens.disclosure import MAX_REPORT_BYTES
 from tokens.exceptions import TokenAuthenticationError
 from tokens.models import ApiToken
 from tokens.services import create_publisher_token
@@ -157,6 +158,34 @@ def test_garbage_signature_is_400(client, signing_key, signature):
 @pytest.mark.parametrize("body", [b"not json", b'{"token": "x"}', b'"string"'])
 def test_signed_body_that_is_not_a_list_is_400(client, signing_key, body):
     assert report(client, signing_key, None, body=body).status_code == 400
+
+
+def test_a_report_larger_than_any_real_one_is_refused_before_it_is_read(client, signing_key):
+    body = b"[" + b" " * MAX_REPORT_BYTES + b"]"
+
+    response = report(client, signing_key, None, body=body)
+
+    assert response.status_code == 413
+    assert response.json()["message"] == (
+        f"The request body is larger than {MAX_REPORT_BYTES} bytes; send a smaller one."
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 1000 + b"]" * 1000, "nested more than 32 levels deep"),
+        (b'[{"token": "pypi-\\u0000", "url": "x"}]', "cannot store (U+0000)"),
+        (b'[{"token": "a", "token": "b"}]', "The field 'token' was sent more than once"),
+    ],
+)
+def test_a_signed_report_the_json_parser_refuses_is_400_with_the_reason(
+    client, signing_key, body, reason
+):
+    response = report(client, signing_key, None, body=body)
+
+    assert response.status_code == 400
+    assert reason in response.json()["message"]
 
 
 def test_report_without_signature_headers_is_404(client, db, make_token):

@@ -552,6 +552,31 @@ def test_project_with_raised_upload_limit_accepts_larger_file(upload, settings, 
     assert response.status_code == 200, response.content
 
 
+def test_project_with_lowered_upload_limit_refuses_a_file_the_site_default_allows(
+    upload, settings, existing, nothing_stored
+):
+    settings.UPLOAD_MAX_FILE_SIZE = 1024 * 1024
+    existing.upload_limit = 1024
+    existing.save()
+    wheel = make_wheel(payload=bytes(range(256)) * 40, compression=zipfile.ZIP_STORED)
+
+    message = refused(upload(wheel))
+
+    assert message.startswith("File too large. Limit for project 'sample-pkg' is 1 KB.")
+
+
+def test_project_with_lowered_total_size_limit_refuses_what_the_site_default_allows(
+    upload, settings, existing, nothing_stored
+):
+    settings.UPLOAD_MAX_PROJECT_SIZE = 10 * 1024 * 1024
+    existing.total_size_limit = 100
+    existing.save()
+
+    message = refused(upload(make_wheel()))
+
+    assert message.startswith("Project size too large. Limit for project 'sample-pkg' total size")
+
+
 def test_project_over_its_total_size_is_refused(upload, settings, existing, nothing_stored):
     settings.UPLOAD_MAX_PROJECT_SIZE = 10_000
     existing.total_size = 9_900
