@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 
+from auditlog.clients import client_in_words
 from auditlog.events import NEEDS_ATTENTION, NEEDS_ATTENTION_WHEN_BY_OTHERS
 from auditlog.sentences import sentence
 
@@ -88,6 +89,11 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events cannot be deleted.")
+
+    @property
+    def client(self) -> str:
+        """The client in words ("uv 0.13.9", "Firefox 140 on Windows"), from the user agent."""
+        return client_in_words(self.user_agent)
 
     @property
     def needs_attention(self) -> bool:

@@ -9,6 +9,7 @@ was added: missing facts are left out, not guessed.
 from collections.abc import Callable
 from typing import Any
 
+from auditlog.clients import client_in_words
 from auditlog.events import EventType
 
 _METHODS = {
@@ -87,18 +88,13 @@ def _file_added(facts: _Facts) -> str:
     version = _version(facts)
     how = []
     if facts["client"]:
-        how.append(f"by {_client(facts['client'])}")
+        how.append(f"by {client_in_words(facts['client'])}")
     if facts["uploaded_via_trusted_publisher"] == "True":
         how.append("through trusted publishing")
     elif facts["token_name"]:
         how.append(f"with the token '{facts['token_name']}'")
     uploaded = " ".join(["uploaded", *how])
     return f"{facts.project}{version}: {facts['filename'] or 'a file'} {uploaded}"
-
-
-def _client(user_agent: str) -> str:
-    """An upload client's first product token in words: `uv/0.13.9 ...` is "uv 0.13.9"."""
-    return user_agent.split(maxsplit=1)[0].replace("/", " ", 1) if user_agent.strip() else ""
 
 
 def _publisher(facts: _Facts) -> str:
