@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from django.urls import reverse
+from django.urls import resolve, reverse
 
 from auditlog.models import AuditEvent
 from projects.models import File, Project, Role, RoleInvitation
@@ -13,26 +13,37 @@ from tests.factories import (
     TwoFactorUserFactory,
     UserFactory,
 )
+from tests.publishing.oidc.conftest import GITHUB_CONFIG, add_publisher
+from tests.url_walk import walk_urls
+
+# What a POST to each owner action sends (the others get an empty form).
+_POST_DATA = {
+    "invite": {"username": "x", "role": "Owner"},
+    "change_role": {"role": "Maintainer"},
+    "trusted_publishing_only": {"enabled": "on"},
+}
+# Project pages a maintainer may post to.
+_MAINTAINER_ACTIONS = {"projects:leave"}
 
 
-def _owner_post_urls(project, owner_role_id, invitation_id):
-    name = project.normalized_name
-    return [
-        (reverse("projects:invite", kwargs={"name": name}), {"username": "x", "role": "Owner"}),
-        (
-            reverse("projects:change_role", kwargs={"name": name, "role_id": owner_role_id}),
-            {"role": "Maintainer"},
-        ),
-        (reverse("projects:remove_role", kwargs={"name": name, "role_id": owner_role_id}), {}),
-        (
-            reverse(
-                "projects:revoke_invitation",
-                kwargs={"name": name, "invitation_id": invitation_id},
-            ),
-            {},
-        ),
-        (reverse("projects:trusted_publishing_only", kwargs={"name": name}), {"enabled": "on"}),
-    ]
+def _owner_post_urls(project, ids: dict[str, int]) -> list[tuple[str, dict]]:
+    """Every page under a project's management URL, with real ids: walked from the URLconf,
+    so an owner action added later is covered without a change here."""
+    urls = []
+    for walked in walk_urls():
+        if not walked.route.startswith("manage/project/<text:name>/"):
+            continue
+        match = resolve(walked.path)
+        if match.view_name in _MAINTAINER_ACTIONS:
+            continue
+        kwargs = {
+            name: project.normalized_name if name == "name" else ids[name]
+            for name in match.kwargs
+            if name != "fmt"
+        }
+        url = reverse(match.view_name, kwargs=kwargs)
+        urls.append((url, _POST_DATA.get(match.url_name, {})))
+    return urls
 
 
 def test_maintainer_posts_to_every_owner_action_are_denied_and_recorded(
@@ -42,17 +53,41 @@ def test_maintainer_posts_to_every_owner_action_are_denied_and_recorded(
         project=project, username=UserFactory().username, role="Owner", actor=owner
     )
     owner_role = Role.objects.get(project=project, user=owner)
+    publisher = add_publisher(project, **GITHUB_CONFIG)
     client = login(maintainer)
-    urls = _owner_post_urls(project, owner_role.pk, invitation.pk)
-    for url, data in urls:
-        assert client.post(url, data).status_code == 403, url
+    urls = _owner_post_urls(
+        project,
+        {"role_id": owner_role.pk, "invitation_id": invitation.pk, "publisher_id": publisher.pk},
+    )
+    assert len(urls) >= 8
+    statuses = {url: client.post(url, data).status_code for url, data in urls}
+    # Pages that take no POST answer 405; every other one refuses the maintainer.
+    assert set(statuses.values()) <= {403, 405}, statuses
+    refused = [url for url, status in statuses.items() if status == 403]
+    assert len(refused) >= 6
     denied = AuditEvent.objects.filter(event_type="authz:denied", actor=maintainer)
-    assert denied.count() == len(urls)
+    assert denied.count() == len(refused)
+    assert publisher.projects.filter(pk=project.pk).exists()
     assert all(event.project == project for event in denied)
     # Nothing changed.
     assert Role.objects.get(pk=owner_role.pk).role == Role.Kind.OWNER
     assert RoleInvitation.objects.filter(pk=invitation.pk).exists()
     assert not Project.objects.get(pk=project.pk).is_trusted_publishing_only
+
+
+def test_maintainer_reads_no_owner_page(login, project, owner, maintainer):
+    owner_role = Role.objects.get(project=project, user=owner)
+    publisher = add_publisher(project, **GITHUB_CONFIG)
+    client = login(maintainer)
+    urls = _owner_post_urls(
+        project, {"role_id": owner_role.pk, "invitation_id": 1, "publisher_id": publisher.pk}
+    )
+
+    statuses = {url: client.get(url).status_code for url, _data in urls}
+
+    # Owner pages refuse the maintainer; actions that take only POST answer 405 to a GET.
+    assert set(statuses.values()) <= {403, 405}, statuses
+    assert statuses[reverse("projects:history_export_csv", kwargs={"name": "widget"})] == 403
 
 
 @pytest.mark.parametrize("page", ["projects:settings", "projects:history"])
