@@ -5,6 +5,8 @@
 the posted token alone. Error bodies are PyPI's, so the clients print them.
 """
 
+import logging
+
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -23,6 +25,8 @@ from publishing import services
 from publishing.oidc.errors import TokenRequestError, invalid_payload
 from publishing.selectors import trusted_publishing_disabled_reason
 
+logger = logging.getLogger(__name__)
+
 # A CI JWT is a few kilobytes; anything much larger is refused before parsing.
 MAX_BODY_BYTES = MAX_JSON_BODY_BYTES
 
@@ -32,6 +36,12 @@ def _rate(group: str, request: HttpRequest) -> str:
 
 
 def _failure(error: TokenRequestError) -> JsonResponse:
+    # The operator's copy of the refusal: its code and the sentence the client got (claims the
+    # token proved, never the token), on the request's JSON log line.
+    logger.info(
+        "token request refused",
+        extra={"code": error.code, "reason": error.description, "status": error.status},
+    )
     response = JsonResponse(
         {
             "message": "Token request failed",
