@@ -241,6 +241,25 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# How a download leaves (projects.views.files): "app", the web worker streams the file (the
+# embedded default); "x-accel-redirect", the app checks and counts, then the front proxy sends
+# the file from FILE_DOWNLOADS_INTERNAL_PREFIX (nginx's X-Accel-Redirect; docker-compose's
+# proxy is set up for it); "redirect", a 302 to FILE_DOWNLOADS_BASE_URL + the path (a CDN) or,
+# without one, to the storage's own URL (a presigned S3 URL valid FILE_DOWNLOADS_URL_SECONDS).
+FILE_DOWNLOADS = env.str("FILE_DOWNLOADS", default="app")
+if FILE_DOWNLOADS not in {"app", "x-accel-redirect", "redirect"}:
+    raise ImproperlyConfigured("FILE_DOWNLOADS must be app, x-accel-redirect or redirect.")
+FILE_DOWNLOADS_INTERNAL_PREFIX = env.str(
+    "FILE_DOWNLOADS_INTERNAL_PREFIX", default="/_protected-files/"
+)
+FILE_DOWNLOADS_BASE_URL = env.str("FILE_DOWNLOADS_BASE_URL", default="").rstrip("/")
+FILE_DOWNLOADS_URL_SECONDS = env.int("FILE_DOWNLOADS_URL_SECONDS", default=300)
+AWS_QUERYSTRING_EXPIRE = FILE_DOWNLOADS_URL_SECONDS
+if FILE_DOWNLOADS == "redirect" and not FILE_DOWNLOADS_BASE_URL and FILE_STORAGE != "s3":
+    raise ImproperlyConfigured(
+        "FILE_DOWNLOADS=redirect needs FILE_STORAGE=s3 or a FILE_DOWNLOADS_BASE_URL: files on a "
+        "local disk have no URL of their own to redirect to."
+    )
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
 AWS_DEFAULT_ACL = None

@@ -17,6 +17,8 @@ def _compose_app_environment() -> set[str]:
     block = COMPOSE.split("x-app: &app", 1)[1].split("  environment:\n", 1)[1]
     names = set()
     for line in block.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
         match = re.match(r"^    ([A-Z][A-Z0-9_]*):", line)
         if not match:
             break
@@ -32,8 +34,21 @@ def test_compose_sets_only_variables_the_settings_read():
 
 def test_compose_runs_every_process_and_service():
     services = set(re.findall(r"^  ([a-z]+):$", COMPOSE.split("\nservices:\n", 1)[1], re.M))
-    assert {"web", "worker", "beat", "migrate", "postgres", "redis", "mailpit"} <= services
+    assert {"web", "worker", "beat", "migrate", "postgres", "redis", "mailpit", "proxy"} <= services
     assert "files:/data" in COMPOSE
+
+
+def test_the_compose_proxy_sends_the_downloads_web_hands_it():
+    nginx = (REPO / "deploy" / "nginx.conf").read_text()
+    proxy = COMPOSE.split("\n  proxy:\n", 1)[1].split("\n  mailpit:\n", 1)[0]
+    assert "FILE_DOWNLOADS: ${FILE_DOWNLOADS:-x-accel-redirect}" in COMPOSE
+    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in proxy
+    assert "files:/data:ro" in proxy
+    # The internal location is the app's prefix, and aliases the volume's files directory.
+    location = nginx.split("location /_protected-files/ {", 1)[1].split("}", 1)[0]
+    assert "internal;" in location
+    assert "alias /data/files/;" in location
+    assert "proxy_pass http://gatehouse_web;" in nginx
 
 
 def test_make_run_starts_web_worker_and_beat():
