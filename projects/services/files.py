@@ -581,9 +581,12 @@ def _unreferenced(paths: Iterable[str], referenced: set[str]) -> Iterator[str]:
 
 
 def _walk(directory: str) -> Iterator[str]:
-    if not directory and not default_storage.exists(""):
-        return  # Nothing was ever stored: the storage's root is not made yet.
-    directories, files = default_storage.listdir(directory)
+    try:
+        directories, files = default_storage.listdir(directory)
+    except FileNotFoundError:
+        if directory:
+            raise
+        return  # Nothing was ever stored: a filesystem storage's root is not made yet.
     for name in files:
         yield f"{directory}/{name}" if directory else name
     for name in directories:
