@@ -1,0 +1,82 @@
+"""Two web replicas on one PostgreSQL and one Redis act as one site: a session made on one is
+valid on the other, and the login limits count the attempts both of them see."""
+
+import os
+import re
+
+import pytest
+import requests
+
+from tests.e2e.conftest import start_live_site, stop_live_site
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.services]
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def replicas(_requires_postgres, transactional_db, tmp_path):
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not redis_url:
+        pytest.skip("Replicas share their cache through Redis: set REDIS_URL=redis://...")
+    # A Redis database of their own, emptied first, so counters start at zero.
+    shared = re.sub(r"/\d*$", "/9", redis_url)
+    env = {"CACHE_URL": shared.replace("redis://", "rediscache://", 1), "REDIS_URL": shared}
+    import redis  # noqa: PLC0415 - only with Redis configured
+
+    redis.Redis.from_url(shared).flushdb()
+    media = tmp_path / "shared-media"
+    media.mkdir()
+    env["MEDIA_ROOT"] = str(media)
+    sites = [start_live_site(tmp_path / name, env=env) for name in ("a", "b")]
+    yield sites
+    for site in sites:
+        stop_live_site(site)
+
+
+def _csrf(session: requests.Session, url: str) -> str:
+    page = session.get(url, timeout=30)
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+
+
+def _log_in(session: requests.Session, site, username: str, password: str):
+    url = f"{site.url}/account/login/"
+    return session.post(
+        url,
+        data={
+            "username": username,
+            "password": password,
+            "csrfmiddlewaretoken": _csrf(session, url),
+        },
+        headers={"Referer": url},
+        allow_redirects=False,
+        timeout=30,
+    )
+
+
+def test_a_session_made_on_one_replica_is_valid_on_the_other(replicas):
+    first, second = replicas
+    user = UserFactory(username="replicated", password=PASSWORD)
+    session = requests.Session()
+
+    assert _log_in(session, first, user.username, PASSWORD).status_code == 302
+    page = session.get(f"{second.url}/account/settings/", allow_redirects=False, timeout=30)
+
+    assert page.status_code == 200
+    assert "replicated" in page.text
+
+
+def test_login_limits_count_the_attempts_of_both_replicas(replicas):
+    _first, second = replicas
+    user = UserFactory(username="guessed", password=PASSWORD)
+    session = requests.Session()
+
+    statuses = [
+        _log_in(session, replicas[n % 2], user.username, "a wrong password").status_code
+        for n in range(10)
+    ]
+    last = _log_in(session, second, user.username, PASSWORD)
+
+    assert statuses == [200] * 10
+    # The eleventh attempt from this address is refused, though each replica saw only five.
+    assert last.status_code == 429
