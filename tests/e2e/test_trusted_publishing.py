@@ -21,6 +21,7 @@ import requests
 
 from projects.models import File, Project, Role
 from publishing.models import PendingPublisher, Provider, TrustedPublisher
+from tests.e2e.conftest import start_live_site, stop_live_site
 from tests.e2e.oidc_issuer import LocalIssuer, github_claims, hs256_with_public_key, make_certs
 from tests.factories import ProjectFactory, TwoFactorUserFactory
 from tests.publishing.upload.dists import make_sdist, make_wheel
@@ -461,3 +462,36 @@ def test_concurrent_replays_of_one_jwt_mint_exactly_once(tp, project):
     refused = [r.json()["errors"][0]["code"] for r in responses if r.status_code == 422]
     assert set(refused) == {"invalid-reuse-token"}
     assert ApiToken.objects.filter(publisher_id__isnull=False).count() == 1
+
+
+def test_a_jwt_minted_on_one_replica_is_refused_on_the_other(tp, project, tmp_path):
+    """Used JWT ids live in the shared database, so a second replica knows the first's."""
+    other = start_live_site(
+        tmp_path / "replica",
+        certfile=tp.certs.cert,
+        keyfile=tp.certs.key,
+        env={
+            key: tp.site.env[key]
+            for key in (
+                "OIDC_AUDIENCE",
+                "OIDC_GITHUB_ISSUER",
+                "REQUESTS_CA_BUNDLE",
+                "SSL_CERT_FILE",
+            )
+        },
+    )
+    try:
+        jwt_token = tp.issuer.sign(github_claims(tp.issuer.url, AUDIENCE))
+        first = mint_token(tp, jwt_token)
+        replayed = requests.post(
+            f"{other.url}/_/oidc/mint-token",
+            json={"token": jwt_token},
+            verify=str(tp.certs.ca),
+            timeout=10,
+        )
+    finally:
+        stop_live_site(other)
+
+    assert first.status_code == 200, first.text
+    assert replayed.status_code == 422
+    assert replayed.json()["errors"][0]["code"] == "invalid-reuse-token"
