@@ -157,9 +157,20 @@ def _render_project(project: Project, content_type: str) -> bytes:
     return content.encode()
 
 
+def _document_identity(project: Project, content_type: str) -> str:
+    """What names one rendering of the project's page: the key of its copy and its ETag.
+
+    The id and creation time besides the serial: a project removed and created again, or a
+    database recreated (a staging reset), starts its serial afresh, and must not be answered
+    with pages of the project that was there before.
+    """
+    created = int(project.created_at.timestamp() * 1_000_000)
+    return f"{project.pk}.{created}.{project.serial}.{FORMAT_TAGS[content_type]}.{DOCUMENT_VERSION}"
+
+
 def _project_document(project: Project, content_type: str) -> bytes:
     """The cached document of `project` at its serial, rendered and cached on a miss."""
-    key = f"simple:{DOCUMENT_VERSION}:{project.pk}:{project.serial}:{FORMAT_TAGS[content_type]}"
+    key = f"simple:{_document_identity(project, content_type)}"
     body = cache.get(key)
     if body is None:
         body = _render_project(project, content_type)
@@ -180,7 +191,9 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponseBase:
     if content_type is None:
         return _not_acceptable()
     project = (
-        Project.objects.filter(normalized_name=normalized).only("normalized_name", "serial").first()
+        Project.objects.filter(normalized_name=normalized)
+        .only("normalized_name", "serial", "created_at")
+        .first()
     )
     if project is None:
         missing = HttpResponse(
@@ -188,11 +201,9 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponseBase:
         )
         patch_vary_headers(missing, ["Accept"])
         return missing
-    format_tag = FORMAT_TAGS[content_type]
     response = respond_with_etag(
         request,
-        # The project id too: a project removed and created again starts its serial afresh.
-        etag=f'"{project.pk}.{project.serial}.{format_tag}.{DOCUMENT_VERSION}"',
+        etag=f'"{_document_identity(project, content_type)}"',
         cache_control=SIMPLE_CACHE_CONTROL,
         build=lambda: HttpResponse(
             _project_document(project, content_type), content_type=_http_content_type(content_type)
