@@ -11,6 +11,8 @@ conditional request reads one project row and answers 304 without touching the f
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from django.core.cache import cache
@@ -39,6 +41,8 @@ DOCUMENT_VERSION = 1
 # Pages of superseded serials are never read again; this only bounds how long they linger.
 DOCUMENT_CACHE_SECONDS = 24 * 60 * 60
 FORMAT_TAGS = {JSON_V1: "json", HTML_V1: "html-v1", TEXT_HTML: "html"}
+# Bytes of documents each process also keeps itself (see _RecentDocuments).
+LOCAL_DOCUMENTS_BYTES = 16 * 1024 * 1024
 NOT_ACCEPTABLE_MESSAGE = (
     "None of the media types in your Accept header is served here. Ask for "
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html or text/html."
@@ -168,13 +172,60 @@ def _document_identity(project: Project, content_type: str) -> str:
     return f"{project.pk}.{created}.{project.serial}.{FORMAT_TAGS[content_type]}.{DOCUMENT_VERSION}"
 
 
+class _RecentDocuments:
+    """The documents this process served last, up to a total size, newest kept.
+
+    A key names one rendering that never changes (a change makes a new serial, hence a new
+    key), so a copy kept here can never be stale and needs no coordination between processes:
+    it only saves fetching half a megabyte from Redis for every request of a popular project
+    (measured: about half the time of a cached answer).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._documents: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            body = self._documents.get(key)
+            if body is not None:
+                self._documents.move_to_end(key)
+            return body
+
+    def put(self, key: str, body: bytes) -> None:
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._documents:
+                return
+            self._documents[key] = body
+            self._size += len(body)
+            while self._size > self.max_bytes:
+                _oldest, dropped = self._documents.popitem(last=False)
+                self._size -= len(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._documents.clear()
+            self._size = 0
+
+
+recent_documents = _RecentDocuments(LOCAL_DOCUMENTS_BYTES)
+
+
 def _project_document(project: Project, content_type: str) -> bytes:
-    """The cached document of `project` at its serial, rendered and cached on a miss."""
+    """The document of `project` at its serial: kept here, cached, or rendered and cached."""
     key = f"simple:{_document_identity(project, content_type)}"
+    body = recent_documents.get(key)
+    if body is not None:
+        return body
     body = cache.get(key)
     if body is None:
         body = _render_project(project, content_type)
         cache.set(key, body, DOCUMENT_CACHE_SECONDS)
+    recent_documents.put(key, body)
     return body
 
 

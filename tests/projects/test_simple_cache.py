@@ -8,6 +8,7 @@ from django.db import transaction
 
 from projects.models import Project
 from projects.services.projects import bump_serial
+from projects.views.simple import _RecentDocuments, recent_documents
 from tests.factories import FileFactory, ProjectFactory, ReleaseFactory
 
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
@@ -54,6 +55,7 @@ def test_conditional_request_is_304_after_one_query_even_when_not_cached(
     etag = client.get(PAGE, HTTP_ACCEPT=accept)["ETag"]
     # The cache may have lost the page (eviction, another replica's cache): 304 needs no page.
     cache.clear()
+    recent_documents.clear()
 
     with django_assert_num_queries(1):
         response = client.get(PAGE, HTTP_ACCEPT=accept, HTTP_IF_NONE_MATCH=etag)
@@ -97,6 +99,7 @@ def test_page_of_a_superseded_serial_is_never_served_again(client, project):
 def test_cached_json_is_the_same_document_as_a_fresh_render(client, project):
     cached = client.get(PAGE, HTTP_ACCEPT=JSON_V1)
     cache.clear()
+    recent_documents.clear()
     rendered = client.get(PAGE, HTTP_ACCEPT=JSON_V1)
 
     assert json.loads(cached.content) == json.loads(rendered.content)
@@ -145,3 +148,26 @@ def test_serial_is_only_bumped_inside_the_changes_transaction():
         bump_serial(project=project)
 
     assert Project.objects.get(pk=project.pk).serial == 0
+
+
+def test_page_lost_from_this_process_comes_from_the_shared_cache(
+    client, project, django_assert_num_queries
+):
+    """Another replica, or this one after its own copies were dropped, reads the shared copy."""
+    first = client.get(PAGE, HTTP_ACCEPT=JSON_V1)
+    recent_documents.clear()
+
+    with django_assert_num_queries(1):
+        again = client.get(PAGE, HTTP_ACCEPT=JSON_V1)
+
+    assert again.content == first.content
+
+
+def test_documents_kept_in_the_process_stay_within_their_size():
+    kept = _RecentDocuments(max_bytes=10)
+    for key in "abcd":
+        kept.put(key, b"xxxx")
+    kept.put("huge", b"x" * 11)
+
+    assert [kept.get(key) is not None for key in "abcd"] == [False, False, True, True]
+    assert kept.get("huge") is None
