@@ -26,6 +26,11 @@ class Project(models.Model):
     is_trusted_publishing_only = models.BooleanField(
         default=False, help_text="Refuse uploads made with long-lived API tokens."
     )
+    serial = models.PositiveBigIntegerField(
+        default=0,
+        editable=False,
+        help_text="Bumped by every change the index shows; keys the cached simple pages.",
+    )
 
     class Meta:
         ordering = ["normalized_name"]

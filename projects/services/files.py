@@ -31,6 +31,7 @@ from auditlog.events import EventType
 from auditlog.services import record_event
 from index_site.commit_outcome import CommitOutcomeUnknownError, atomic_with_known_outcome
 from projects.models import File, FilenameRegistry, Project, Release
+from projects.services.projects import bump_serial
 
 FILE_REUSE_HELP = "Use a new version number: a filename can only ever hold one file."
 METADATA_SUFFIX = ".metadata"
@@ -407,6 +408,7 @@ def _add_release_file(
     )
     FilenameRegistry.objects.create(filename=new_file.filename)
     Project.objects.filter(pk=project.pk).update(total_size=F("total_size") + new_file.size)
+    bump_serial(project=project)
     # Two INSERTs, not one bulk_create: Django's bulk insert costs more for two rows than two
     # plain inserts (measured on PostgreSQL).
     record_event(

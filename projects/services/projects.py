@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest
 
 from accounts.models import User
@@ -57,6 +58,19 @@ def create_project(
         data={"role": Role.Kind.OWNER, "target_user": creator.username, "via": via or "web"},
     )
     return project
+
+
+def bump_serial(*, project: Project) -> None:
+    """Mark a change the index shows (a file added, and any yank, delete or status change).
+
+    Call it inside the transaction that makes the change: the new serial becomes visible in
+    the same COMMIT as the change, so a reader that sees the new serial renders the new state,
+    and cached pages of older serials are simply never asked for again (projects.views.simple).
+    An F() update, so concurrent changes each add one without reading the row first.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("bump_serial must run inside the transaction making the change.")
+    Project.objects.filter(pk=project.pk).update(serial=F("serial") + 1)
 
 
 @transaction.atomic
