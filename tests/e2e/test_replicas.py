@@ -1,5 +1,6 @@
 """Two web replicas on one PostgreSQL and one Redis act as one site: a session made on one is
-valid on the other, and the login limits count the attempts both of them see."""
+valid on the other, the login limits count the attempts both of them see, and a page one of them
+cached changes with an upload to the other."""
 
 import os
 import re
@@ -8,7 +9,10 @@ import pytest
 import requests
 
 from tests.e2e.conftest import start_live_site, stop_live_site
-from tests.factories import UserFactory
+from tests.factories import TwoFactorUserFactory, UserFactory
+from tests.publishing.upload.conftest import basic_auth
+from tests.publishing.upload.dists import make_wheel, multipart_body
+from tokens.services import create_api_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 PASSWORD = "correct horse battery staple"
@@ -80,3 +84,33 @@ def test_login_limits_count_the_attempts_of_both_replicas(replicas):
     assert statuses == [200] * 10
     # The eleventh attempt from this address is refused, though each replica saw only five.
     assert last.status_code == 429
+
+
+def test_a_page_cached_on_one_replica_changes_with_an_upload_to_the_other(replicas):
+    first, second = replicas
+    owner = TwoFactorUserFactory(username="replicated-owner")
+    _row, raw = create_api_token(user=owner, name="ci", actor=owner)
+
+    def upload(site, version: str) -> requests.Response:
+        wheel = make_wheel("replicated-pkg", version)
+        body, content_type = multipart_body(
+            wheel.form(), filename=wheel.filename, content=wheel.content, content_type=None
+        )
+        return requests.post(
+            f"{site.url}/legacy/",
+            data=body,
+            headers={"Content-Type": content_type, "Authorization": basic_auth(raw)},
+            timeout=60,
+        )
+
+    def simple_page(site) -> str:
+        return requests.get(f"{site.url}/simple/replicated-pkg/", timeout=30).text
+
+    assert upload(first, "1.0").status_code == 200
+    assert "replicated_pkg-1.0" in simple_page(first)
+
+    assert upload(second, "2.0").status_code == 200
+
+    page = simple_page(first)
+    assert "replicated_pkg-2.0" in page
+    assert "replicated_pkg-1.0" in page
