@@ -7,10 +7,13 @@ import pytest
 from botocore.config import Config
 from django.db import DatabaseError, connections
 from django.db.utils import ConnectionHandler
+from django.test import Client
 
 from index_site.outages import episodes
 from tests.e2e.conftest import free_port
+from tests.factories import TwoFactorUserFactory
 from tests.outage_servers import PrivateRedis, TcpProxy
+from tokens.services import create_api_token
 
 
 @pytest.fixture(autouse=True)
@@ -95,3 +98,18 @@ def s3_unreachable(settings):
             },
         },
     }
+
+
+@pytest.fixture
+def outage_client() -> Client:
+    """A test client that answers as a server would when a view or middleware raises: outages
+    raised in middleware reach handler500, which Django's test client would re-raise."""
+    return Client(raise_request_exception=False)
+
+
+@pytest.fixture
+def token(transactional_db) -> str:
+    """An API token of `uploader`, a user with a second factor."""
+    user = TwoFactorUserFactory(username="uploader")
+    _row, raw = create_api_token(user=user, name="ci upload", actor=user)
+    return raw

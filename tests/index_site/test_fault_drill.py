@@ -4,7 +4,7 @@ For every fault an upload (twine's form, and uv's) and a login meet it, then the
 repaired and the same upload is sent again. Before and after, the drill counts what must agree:
 File rows, stored objects (`check_storage`), the upload audit events and the outbox, and prints
 one line per fault (run with `-s` to see them as they come; CI's log keeps them). A fault ends in
-one of two states only: fully published, or nothing visible and the client told to retry.
+one of two states only: fully published, or nothing visible and the outage_client told to retry.
 """
 
 import sys
@@ -12,17 +12,14 @@ from dataclasses import dataclass
 
 import pytest
 from django.db import close_old_connections
-from django.test import Client
 
 from auditlog.events import EventType
 from auditlog.models import AuditEvent
 from index_site.models import OutboxEmail
 from projects.models import File
 from projects.services.files import check_storage
-from tests.factories import TwoFactorUserFactory
 from tests.index_site.test_outages import UV_ACCEPT, login, upload
 from tests.publishing.upload.failing_storage import MetadataFailingStorage
-from tokens.services import create_api_token
 
 pytestmark = pytest.mark.services
 
@@ -70,7 +67,7 @@ def drill(capsys, name: str, *, during: list, after: list, before: Books, final:
 
 
 def assert_one_of_two_states(during: list, after: list, before: Books, final: Books) -> None:
-    """Nothing published during the fault and the client told to retry; all of it after."""
+    """Nothing published during the fault and the outage_client told to retry; all of it after."""
     for _label, response in during:
         assert response.status_code == 503, response.content
         assert response.has_header("Retry-After")
@@ -81,30 +78,18 @@ def assert_one_of_two_states(during: list, after: list, before: Books, final: Bo
     assert final.objects_unreferenced == 0
 
 
-@pytest.fixture
-def client() -> Client:
-    return Client(raise_request_exception=False)
-
-
-@pytest.fixture
-def token(transactional_db) -> str:
-    user = TwoFactorUserFactory(username="uploader")
-    _row, raw = create_api_token(user=user, name="ci upload", actor=user)
-    return raw
-
-
-def test_drill_the_database_connection_cut(capsys, database, client, token):
+def test_drill_the_database_connection_cut(capsys, database, outage_client, token):
     before = books()
     database.cut()
     during = [
-        ("upload (twine)", upload(client, token)),
-        ("upload (uv)", upload(client, token, accept=UV_ACCEPT)),
-        ("login", login(client)),
+        ("upload (twine)", upload(outage_client, token)),
+        ("upload (uv)", upload(outage_client, token, accept=UV_ACCEPT)),
+        ("login", login(outage_client)),
     ]
     database.restore()
     # What the start of every request does under a real server (the test client skips it).
     close_old_connections()
-    after = [("upload (twine)", upload(client, token))]
+    after = [("upload (twine)", upload(outage_client, token))]
     final = books()
 
     drill(capsys, "database connection cut", during=during, after=after, before=before, final=final)
@@ -112,12 +97,15 @@ def test_drill_the_database_connection_cut(capsys, database, client, token):
 
 
 @pytest.mark.usefixtures("transactional_db")
-def test_drill_the_cache_down(capsys, private_redis, client, token):
+def test_drill_the_cache_down(capsys, private_redis, outage_client, token):
     before = books()
     private_redis.stop()
-    during = [("login", login(client)), ("upload (uv)", upload(client, token, accept=UV_ACCEPT))]
+    during = [
+        ("login", login(outage_client)),
+        ("upload (uv)", upload(outage_client, token, accept=UV_ACCEPT)),
+    ]
     private_redis.start()
-    after = [("upload (twine)", upload(client, token))]
+    after = [("upload (twine)", upload(outage_client, token))]
     final = books()
 
     drill(
@@ -132,13 +120,13 @@ def test_drill_the_cache_down(capsys, private_redis, client, token):
 
 
 @pytest.mark.usefixtures("transactional_db")
-def test_drill_the_storage_gone(capsys, storage_gone, settings, client, token):
+def test_drill_the_storage_gone(capsys, storage_gone, settings, outage_client, token):
     before = books()
     media = settings.MEDIA_ROOT
     storage_gone()
-    during = [("upload (twine)", upload(client, token))]
+    during = [("upload (twine)", upload(outage_client, token))]
     settings.MEDIA_ROOT = media.parent.parent / "media-repaired"
-    after = [("upload (twine)", upload(client, token))]
+    after = [("upload (twine)", upload(outage_client, token))]
     final = books()
 
     drill(capsys, "storage gone", during=during, after=after, before=before, final=final)
@@ -146,14 +134,14 @@ def test_drill_the_storage_gone(capsys, storage_gone, settings, client, token):
 
 
 @pytest.mark.usefixtures("transactional_db")
-def test_drill_a_storage_write_failing_mid_upload(capsys, settings, client, token):
+def test_drill_a_storage_write_failing_mid_upload(capsys, settings, outage_client, token):
     before = books()
     failing = f"{MetadataFailingStorage.__module__}.{MetadataFailingStorage.__name__}"
     working = settings.STORAGES["default"]
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": failing}}
-    during = [("upload (twine)", upload(client, token))]
+    during = [("upload (twine)", upload(outage_client, token))]
     settings.STORAGES = {**settings.STORAGES, "default": working}
-    after = [("upload (twine)", upload(client, token))]
+    after = [("upload (twine)", upload(outage_client, token))]
     final = books()
 
     drill(

@@ -24,7 +24,6 @@ from projects.models import File
 from tests.factories import TwoFactorUserFactory
 from tests.publishing.upload.conftest import USER_AGENT, basic_auth
 from tests.publishing.upload.dists import make_wheel, multipart_body
-from tokens.services import create_api_token
 
 pytestmark = pytest.mark.services
 
@@ -32,20 +31,7 @@ UV_ACCEPT = "application/json;q=0.9, text/plain;q=0.8, text/html;q=0.7"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
-@pytest.fixture
-def client() -> Client:
-    # Outages raised in middleware reach handler500, which Django's test client would re-raise.
-    return Client(raise_request_exception=False)
-
-
-@pytest.fixture
-def token(transactional_db) -> str:
-    user = TwoFactorUserFactory(username="uploader")
-    _row, raw = create_api_token(user=user, name="ci upload", actor=user)
-    return raw
-
-
-def upload(client: Client, token: str, *, accept: str = "*/*"):
+def upload(outage_client: Client, token: str, *, accept: str = "*/*"):
     wheel = make_wheel()
     body, content_type = multipart_body(
         wheel.form(),
@@ -53,7 +39,7 @@ def upload(client: Client, token: str, *, accept: str = "*/*"):
         content=wheel.content,
         content_type="application/octet-stream",
     )
-    return client.generic(
+    return outage_client.generic(
         "POST",
         "/legacy/",
         body,
@@ -64,8 +50,8 @@ def upload(client: Client, token: str, *, accept: str = "*/*"):
     )
 
 
-def login(client: Client, *, accept: str = BROWSER_ACCEPT):
-    return client.post(
+def login(outage_client: Client, *, accept: str = BROWSER_ACCEPT):
+    return outage_client.post(
         "/account/login/",
         {"username": "uploader", "password": "a wrong password"},
         HTTP_ACCEPT=accept,
@@ -73,21 +59,21 @@ def login(client: Client, *, accept: str = BROWSER_ACCEPT):
 
 
 REQUESTS = {
-    "simple index (pip)": lambda client, token: client.get(
+    "simple index (pip)": lambda outage_client, token: outage_client.get(
         "/simple/sample-pkg/", HTTP_ACCEPT="application/vnd.pypi.simple.v1+json, text/html;q=0.01"
     ),
-    "project page": lambda client, token: client.get(
+    "project page": lambda outage_client, token: outage_client.get(
         "/project/sample-pkg/", HTTP_ACCEPT=BROWSER_ACCEPT
     ),
-    "login": lambda client, token: login(client),
+    "login": lambda outage_client, token: login(outage_client),
     "upload (twine)": upload,
-    "upload (uv)": lambda client, token: upload(client, token, accept=UV_ACCEPT),
+    "upload (uv)": lambda outage_client, token: upload(outage_client, token, accept=UV_ACCEPT),
 }
 
 
-def mint_token(client: Client, _token: str):
+def mint_token(outage_client: Client, _token: str):
     """Rate limited before anything else, so it meets a cache outage (not a database one)."""
-    return client.post(
+    return outage_client.post(
         "/_/oidc/mint-token",
         {"token": "a.b.c"},
         content_type="application/json",
@@ -96,7 +82,7 @@ def mint_token(client: Client, _token: str):
 
 
 def assert_outage_answer(response, dependency: Dependency) -> None:
-    """503, Retry-After, never cached, and the dependency's sentence in the client's form."""
+    """503, Retry-After, never cached, and the dependency's sentence in the outage_client's form."""
     message = MESSAGES[dependency]
     assert response.status_code == 503, response.content
     assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
@@ -121,10 +107,12 @@ def outage_lines(caplog) -> list[logging.LogRecord]:
 
 
 @pytest.mark.parametrize("request_name", REQUESTS)
-def test_requests_answer_503_while_the_database_is_down(database, client, token, request_name):
+def test_requests_answer_503_while_the_database_is_down(
+    database, outage_client, token, request_name
+):
     database.cut()
 
-    response = REQUESTS[request_name](client, token)
+    response = REQUESTS[request_name](outage_client, token)
 
     assert_outage_answer(response, Dependency.DATABASE)
 
@@ -139,30 +127,34 @@ def test_requests_answer_503_while_the_database_is_down(database, client, token,
     ],
 )
 def test_each_client_reads_the_outage_in_its_own_form(
-    database, client, token, request_name, content_type
+    database, outage_client, token, request_name, content_type
 ):
     database.cut()
-    assert REQUESTS[request_name](client, token)["Content-Type"].startswith(content_type)
+    assert REQUESTS[request_name](outage_client, token)["Content-Type"].startswith(content_type)
 
 
-def test_a_connection_cut_between_requests_is_an_outage_then_recovers(database, client, token):
-    assert upload(client, token).status_code == 200
+def test_a_connection_cut_between_requests_is_an_outage_then_recovers(
+    database, outage_client, token
+):
+    assert upload(outage_client, token).status_code == 200
     database.cut()
-    assert_outage_answer(client.get("/simple/sample-pkg/"), Dependency.DATABASE)
+    assert_outage_answer(outage_client.get("/simple/sample-pkg/"), Dependency.DATABASE)
 
     database.restore()
     # What the start of every request does under a real server (Django's test client skips it):
     # a connection that failed is checked, and closed when it no longer answers.
     close_old_connections()
 
-    assert client.get("/simple/sample-pkg/").status_code == 200
+    assert outage_client.get("/simple/sample-pkg/").status_code == 200
 
 
-def test_an_outage_episode_writes_one_log_line_and_no_traceback(database, client, token, caplog):
+def test_an_outage_episode_writes_one_log_line_and_no_traceback(
+    database, outage_client, token, caplog
+):
     database.cut()
     with caplog.at_level(logging.INFO):
         for send in REQUESTS.values():
-            assert send(client, token).status_code == 503
+            assert send(outage_client, token).status_code == 503
 
     (line,) = outage_lines(caplog)
     assert line.name == "index_site.outages"
@@ -170,17 +162,17 @@ def test_an_outage_episode_writes_one_log_line_and_no_traceback(database, client
     assert line.exc_info is None
 
 
-def test_failures_after_a_quiet_period_start_a_new_episode(database, client, token, caplog):
+def test_failures_after_a_quiet_period_start_a_new_episode(database, outage_client, token, caplog):
     database.cut()
     with time_machine.travel(0, tick=False) as clock, caplog.at_level(logging.INFO):
-        client.get("/simple/sample-pkg/")
+        outage_client.get("/simple/sample-pkg/")
         clock.shift(EPISODE_QUIET_PERIOD / 2)
-        client.get("/simple/sample-pkg/")
+        outage_client.get("/simple/sample-pkg/")
         clock.shift(EPISODE_QUIET_PERIOD / 2)
-        client.get("/simple/sample-pkg/")
+        outage_client.get("/simple/sample-pkg/")
         assert len(outage_lines(caplog)) == 1
         clock.shift(EPISODE_QUIET_PERIOD + 1)
-        client.get("/simple/sample-pkg/")
+        outage_client.get("/simple/sample-pkg/")
 
     assert [line.dependency for line in outage_lines(caplog)] == ["database", "database"]
 
@@ -188,12 +180,14 @@ def test_failures_after_a_quiet_period_start_a_new_episode(database, client, tok
 @pytest.mark.parametrize(
     "send", [REQUESTS["login"], REQUESTS["upload (twine)"], REQUESTS["upload (uv)"], mint_token]
 )
-def test_requests_answer_503_while_the_cache_is_down(private_redis, client, token, send, caplog):
+def test_requests_answer_503_while_the_cache_is_down(
+    private_redis, outage_client, token, send, caplog
+):
     private_redis.stop()
 
     with caplog.at_level(logging.INFO):
-        response = send(client, token)
-        send(client, token)
+        response = send(outage_client, token)
+        send(outage_client, token)
 
     assert_outage_answer(response, Dependency.CACHE)
     (line,) = outage_lines(caplog)
@@ -201,13 +195,13 @@ def test_requests_answer_503_while_the_cache_is_down(private_redis, client, toke
 
 
 def test_login_fails_closed_while_the_rate_limit_store_is_down(
-    private_redis, client, token, settings
+    private_redis, outage_client, token, settings
 ):
     user_password = "correct horse battery staple"
     TwoFactorUserFactory(username="maintainer", password=user_password)
     private_redis.stop()
 
-    response = client.post(
+    response = outage_client.post(
         "/account/login/",
         {"username": "maintainer", "password": user_password},
         HTTP_ACCEPT=BROWSER_ACCEPT,
@@ -218,54 +212,54 @@ def test_login_fails_closed_while_the_rate_limit_store_is_down(
     assert settings.SESSION_COOKIE_NAME not in response.cookies
 
 
-def test_an_outage_raised_by_middleware_answers_503(private_redis, client, settings):
+def test_an_outage_raised_by_middleware_answers_503(private_redis, outage_client, settings):
     # The cache outage meets the site in a middleware, outside any view.
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.index_site.cache_middleware.ReadsCache"]
     private_redis.stop()
 
-    response = client.get("/", HTTP_ACCEPT="application/json")
+    response = outage_client.get("/", HTTP_ACCEPT="application/json")
 
     assert_outage_answer(response, Dependency.CACHE)
 
 
 @pytest.mark.parametrize("accept", ["*/*", UV_ACCEPT])
 def test_upload_answers_503_while_the_storage_is_down(
-    storage_gone, client, token, accept, settings
+    storage_gone, outage_client, token, accept, settings
 ):
     storage_gone()
 
-    response = upload(client, token, accept=accept)
+    response = upload(outage_client, token, accept=accept)
 
     assert_outage_answer(response, Dependency.STORAGE)
-    assert client.get("/simple/sample-pkg/").status_code == 404
+    assert outage_client.get("/simple/sample-pkg/").status_code == 404
 
 
 @pytest.mark.parametrize("accept", ["*/*", UV_ACCEPT])
 def test_upload_answers_503_while_the_object_storage_is_unreachable(
-    s3_unreachable, client, token, accept
+    s3_unreachable, outage_client, token, accept
 ):
-    response = upload(client, token, accept=accept)
+    response = upload(outage_client, token, accept=accept)
 
     assert_outage_answer(response, Dependency.STORAGE)
     assert not File.objects.exists()
 
 
-def test_download_answers_503_while_the_storage_is_down(storage_gone, client, token):
-    assert upload(client, token).status_code == 200
+def test_download_answers_503_while_the_storage_is_down(storage_gone, outage_client, token):
+    assert upload(outage_client, token).status_code == 200
     path = File.objects.get().path
     storage_gone()
 
-    response = client.get(f"/files/{path}", HTTP_ACCEPT=BROWSER_ACCEPT)
+    response = outage_client.get(f"/files/{path}", HTTP_ACCEPT=BROWSER_ACCEPT)
 
     assert_outage_answer(response, Dependency.STORAGE)
 
 
-def test_a_missing_object_is_not_an_outage(client, token, settings):
-    assert upload(client, token).status_code == 200
+def test_a_missing_object_is_not_an_outage(outage_client, token, settings):
+    assert upload(outage_client, token).status_code == 200
     path = File.objects.get().path
     (Path(settings.MEDIA_ROOT) / path).unlink()
 
-    assert client.get(f"/files/{path}").status_code == 404
+    assert outage_client.get(f"/files/{path}").status_code == 404
 
 
 def _raise(error: Exception) -> Exception:
@@ -280,15 +274,15 @@ def _raise(error: Exception) -> Exception:
     [OSError("network unreachable"), ConnectionRefusedError("SMTP"), DatabaseError("syntax")],
 )
 def test_other_failures_are_not_outages(error):
-    # An OSError outside a storage backend is some other fault (an HTTP client, SMTP), and a
+    # An OSError outside a storage backend is some other fault (an HTTP outage_client, SMTP), and a
     # database error other than a lost connection is a bug: both stay the 500 they are.
     assert outage_of(_raise(error)) is None
 
 
-def test_redis_outage_keeps_working_once_redis_is_back(private_redis, client, token):
+def test_redis_outage_keeps_working_once_redis_is_back(private_redis, outage_client, token):
     private_redis.stop()
-    assert login(client).status_code == 503
+    assert login(outage_client).status_code == 503
 
     private_redis.start()
 
-    assert login(client).status_code == 200
+    assert login(outage_client).status_code == 200

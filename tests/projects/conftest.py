@@ -1,13 +1,21 @@
 import time
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
 from accounts.login import SECOND_FACTOR_VERIFIED_KEY
 from accounts.reauth import AUTHENTICATED_AT_KEY
 from accounts.selectors import has_two_factor
 from projects.models import Role
 from projects.services.projects import create_project
-from tests.factories import RoleFactory, TwoFactorUserFactory
+from tests.factories import (
+    FileFactory,
+    ProjectFactory,
+    ReleaseFactory,
+    RoleFactory,
+    TwoFactorUserFactory,
+)
 
 
 @pytest.fixture
@@ -41,3 +49,24 @@ def maintainer(project):
     user = TwoFactorUserFactory()
     RoleFactory(project=project, user=user, role=Role.Kind.MAINTAINER)
     return user
+
+
+@pytest.fixture
+def memory_storage(settings):
+    """Distribution files in memory, for tests of serving them."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+
+
+@pytest.fixture
+def stored_wheel(db):
+    """A wheel of `sample-project` 1.0 with its bytes in the storage."""
+    project = ProjectFactory(name="Sample_Project", normalized_name="sample-project")
+    file = FileFactory(
+        release=ReleaseFactory(project=project, version="1.0"),
+        filename="sample_project-1.0-py3-none-any.whl",
+    )
+    default_storage.save(file.path, ContentFile(b"wheel bytes"))
+    return file

@@ -5,38 +5,18 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 
 from projects.models import DownloadCount
-from tests.factories import FileFactory, ProjectFactory, ReleaseFactory
 
-
-@pytest.fixture(autouse=True)
-def _memory_storage(settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
-    }
-
-
-@pytest.fixture
-def wheel(db):
-    project = ProjectFactory(name="Sample_Project", normalized_name="sample-project")
-    file = FileFactory(
-        release=ReleaseFactory(project=project, version="1.0"),
-        filename="sample_project-1.0-py3-none-any.whl",
-    )
-    default_storage.save(file.path, ContentFile(b"wheel bytes"))
-    return file
+pytestmark = pytest.mark.usefixtures("memory_storage")
 
 
 def downloads() -> int:
     return sum(DownloadCount.objects.values_list("count", flat=True))
 
 
-def test_the_app_streams_the_file_by_default(client, wheel):
-    response = client.get(f"/files/{wheel.path}")
+def test_the_app_streams_the_file_by_default(client, stored_wheel):
+    response = client.get(f"/files/{stored_wheel.path}")
 
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"wheel bytes"
@@ -44,22 +24,22 @@ def test_the_app_streams_the_file_by_default(client, wheel):
 
 
 def test_x_accel_redirect_hands_the_file_to_the_proxy_after_checking_and_counting(
-    client, wheel, settings
+    client, stored_wheel, settings
 ):
     settings.FILE_DOWNLOADS = "x-accel-redirect"
 
-    response = client.get(f"/files/{wheel.path}")
+    response = client.get(f"/files/{stored_wheel.path}")
 
     assert response.status_code == 200
     assert response.content == b""
-    assert response["X-Accel-Redirect"] == f"/_protected-files/{wheel.path}"
-    assert response["Content-Disposition"] == f'attachment; filename="{wheel.filename}"'
-    assert response["ETag"] == f'"{wheel.sha256_digest}"'
+    assert response["X-Accel-Redirect"] == f"/_protected-files/{stored_wheel.path}"
+    assert response["Content-Disposition"] == f'attachment; filename="{stored_wheel.filename}"'
+    assert response["ETag"] == f'"{stored_wheel.sha256_digest}"'
     assert downloads() == 1
-    assert client.get(f"/files/{wheel.path}", HTTP_IF_NONE_MATCH="*").status_code == 304
+    assert client.get(f"/files/{stored_wheel.path}", HTTP_IF_NONE_MATCH="*").status_code == 304
 
 
-def test_x_accel_redirect_never_names_a_path_no_file_row_has(client, wheel, settings):
+def test_x_accel_redirect_never_names_a_path_no_file_row_has(client, stored_wheel, settings):
     settings.FILE_DOWNLOADS = "x-accel-redirect"
 
     response = client.get("/files/../../etc/passwd")
@@ -68,18 +48,18 @@ def test_x_accel_redirect_never_names_a_path_no_file_row_has(client, wheel, sett
     assert not response.has_header("X-Accel-Redirect")
 
 
-def test_redirect_to_a_cdn_keeps_the_path_and_counts(client, wheel, settings):
+def test_redirect_to_a_cdn_keeps_the_path_and_counts(client, stored_wheel, settings):
     settings.FILE_DOWNLOADS = "redirect"
     settings.FILE_DOWNLOADS_BASE_URL = "https://cdn.example"
 
-    response = client.get(f"/files/{wheel.path}")
+    response = client.get(f"/files/{stored_wheel.path}")
 
     assert response.status_code == 302
-    assert response["Location"] == f"https://cdn.example/{wheel.path}"
+    assert response["Location"] == f"https://cdn.example/{stored_wheel.path}"
     assert downloads() == 1
 
 
-def test_redirect_to_s3_is_a_short_lived_presigned_url(client, wheel, settings):
+def test_redirect_to_s3_is_a_short_lived_presigned_url(client, stored_wheel, settings):
     settings.FILE_DOWNLOADS = "redirect"
     settings.FILE_DOWNLOADS_BASE_URL = ""
     settings.STORAGES = {
@@ -96,11 +76,11 @@ def test_redirect_to_s3_is_a_short_lived_presigned_url(client, wheel, settings):
         },
     }
 
-    response = client.get(f"/files/{wheel.path}")
+    response = client.get(f"/files/{stored_wheel.path}")
 
     assert response.status_code == 302
     location = response["Location"]
-    assert location.startswith(f"http://127.0.0.1:9/gatehouse/{wheel.path}?")
+    assert location.startswith(f"http://127.0.0.1:9/gatehouse/{stored_wheel.path}?")
     query = parse_qs(urlsplit(location).query)
     assert query["Signature"]
     assert abs(int(query["Expires"][0]) - (time.time() + 300)) < 30
@@ -108,7 +88,7 @@ def test_redirect_to_s3_is_a_short_lived_presigned_url(client, wheel, settings):
     assert downloads() == 1
 
 
-def test_unknown_paths_are_404_in_every_mode(client, wheel, settings):
+def test_unknown_paths_are_404_in_every_mode(client, stored_wheel, settings):
     for mode in ("app", "x-accel-redirect", "redirect"):
         settings.FILE_DOWNLOADS = mode
         settings.FILE_DOWNLOADS_BASE_URL = "https://cdn.example"
