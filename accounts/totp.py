@@ -48,6 +48,8 @@ INVALID_CODE_MESSAGE = (
     "That code is not valid. Enter the current six-digit code from your authenticator app. "
     "If it keeps failing, check that your phone's clock is set automatically."
 )
+# Not "check your clock": the code was right, it is the one already spent in this time step.
+REUSED_CODE_MESSAGE = "That code was already used. Wait for the next one."
 ALREADY_ENABLED_MESSAGE = (
     "An authenticator app is already set up for this account. Remove it first if you want to "
     "move to a new app."

@@ -56,6 +56,7 @@ from accounts.totp import (
     INVALID_CODE_MESSAGE as INVALID_TOTP_MESSAGE,
 )
 from accounts.totp import (
+    REUSED_CODE_MESSAGE,
     TOTPResult,
     check_totp_code,
     confirm_totp_device,
@@ -379,7 +380,8 @@ def login_two_factor(request: HttpRequest, user: User) -> HttpResponse:
             if result is TOTPResult.ACCEPTED:
                 return finish_login(request, user, method="totp")
         if not form.errors:
-            form.add_error("code", INVALID_TOTP_MESSAGE)
+            reused = result is TOTPResult.REPLAY
+            form.add_error("code", REUSED_CODE_MESSAGE if reused else INVALID_TOTP_MESSAGE)
         _record_second_step_failure(request, user, reason=TOTP_FAILURE_REASONS[result])
         status = 400 if _has_null_byte(request) else 200
     return render(

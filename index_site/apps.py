@@ -11,6 +11,7 @@ class IndexSiteConfig(AppConfig):
     verbose_name = "Site"
 
     def ready(self) -> None:
+        from index_site import checks  # noqa: F401, PLC0415 - registers the system checks
         from index_site.celery import ensure_broker_folders  # noqa: PLC0415 - needs settings
 
         ensure_broker_folders()

@@ -48,7 +48,9 @@ SECRET_SCANNING_PUBLIC_KEYS = env.json("SECRET_SCANNING_PUBLIC_KEYS", default={}
 # Comma-separated Fernet keys, newest first, rotate: new secrets use the first, all decrypt.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# localhost, not 127.0.0.1: browsers refuse security keys and passkeys on an IP address, and the
+# server (Procfile), email links and the WebAuthn RP ID all follow this one value.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 SITE_NAME = env.str("SITE_NAME", default="Gatehouse")
 _site = urlsplit(SITE_URL)
 SITE_HOST = _site.hostname or "localhost"

@@ -33,7 +33,11 @@ from publishing.models import (
     TrustedPublisher,
     UsedJwtId,
 )
-from publishing.oidc.errors import TokenRequestError, invalid_payload, invalid_publisher
+from publishing.oidc.errors import (
+    TokenRequestError,
+    invalid_payload,
+    invalid_token,
+)
 from publishing.oidc.providers import find_publishers
 from publishing.oidc.verification import peek_issuer, verify_token
 from publishing.publisher_errors import PublisherError
@@ -52,6 +56,10 @@ logger = logging.getLogger(__name__)
 # A used jti is kept this long past the token's `exp` (beyond the leeway), then deleted.
 JTI_RETENTION_MARGIN = timedelta(minutes=5)
 ENVIRONMENT_NOTICE_INTERVAL = 24 * 60 * 60
+JTI_MISSING = (
+    "token has no 'jti' claim, which this issuer's tokens must carry (it stops a token being "
+    "used twice); send the token exactly as the CI provider issued it"
+)
 
 
 @dataclass(frozen=True)
@@ -190,7 +198,8 @@ def mint_publisher_token(*, raw_token: str, request: HttpRequest | None = None) 
         raise TokenRequestError("not-enabled", disabled)
     claims = verify_token(raw_token, issuer)
     if issuer.requires_jti and not claims.get("jti"):
-        raise invalid_publisher("Missing claim 'jti'")
+        # A token problem (the CI must send its token unaltered), not a publisher mismatch.
+        raise invalid_token(JTI_MISSING)
     usable: list[TrustedPublisher] = []
     refusals: list[TokenRequestError] = []
     for publisher in find_publishers(issuer, claims):

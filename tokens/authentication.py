@@ -61,7 +61,13 @@ class UploadIdentity:
     def scope_error(self, project: Project | None) -> str:
         """The sentence for an upload this token's scope refuses (PyPI's wording)."""
         if project is None:
-            return f"{INVALID_TOKEN_PREFIX}project-scoped token used outside of a project context"
+            names = sorted(set().union(*self.projects.name_sets))
+            scope = ", ".join(names) if names else "specific projects"
+            return (
+                f"{INVALID_TOKEN_PREFIX}This token is scoped to {scope}; it cannot create new "
+                "projects. Use an account-wide token for the first upload, or add a pending "
+                "publisher"
+            )
         if self.is_trusted_publisher:
             return (
                 f"{INVALID_TOKEN_PREFIX}trusted publishing token is not valid for project: "

@@ -197,7 +197,12 @@ class IPNetworks(Caveat):
         if not any(
             address in ipaddress.ip_network(network, strict=False) for network in self.networks
         ):
-            raise CaveatError("token is not valid from this IP address")
+            # The address as this server saw it (after the trusted proxies): a CI engineer can
+            # then tell a wrong range from a proxy or NAT changing the address.
+            raise CaveatError(
+                f"token is not valid from the IP address this server saw ({address}); "
+                "use it from an address in its IP ranges"
+            )
 
 
 CAVEAT_TYPES: dict[int, type[Caveat]] = {

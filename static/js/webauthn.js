@@ -89,14 +89,21 @@
     box.hidden = false;
   }
 
+  // What the browser's refusal means for the person at the key, by DOMException name: the raw
+  // browser text ("This is an invalid domain.") never tells them what to do.
+  const BROWSER_ERRORS = {
+    NotAllowedError: "The request was cancelled or timed out. Try again when you are ready to use your key.",
+    SecurityError: "Your browser refused security keys and passkeys for this address. Open the site by its " +
+      "host name (for example http://localhost:8000, not an IP address) over HTTPS or on localhost, then try again.",
+    InvalidStateError: "This key is already registered on your account. Use a different key.",
+    NotSupportedError: "This key or browser does not support what this site asks for. Try another key, a " +
+      "passkey, or an authenticator app.",
+    AbortError: "The request was interrupted. Try again.",
+  };
+
   function browserError(error) {
-    if (error && error.name === "NotAllowedError") {
-      return "The request was cancelled or timed out. Try again when you are ready to use your key.";
-    }
-    if (error && error.name === "InvalidStateError") {
-      return "This key is already registered on your account. Use a different key.";
-    }
-    return (error && error.message) || "Your browser could not talk to the key. Try again.";
+    return BROWSER_ERRORS[error && error.name] ||
+      "Your browser could not talk to the key. Reload the page and try again, or use another method.";
   }
 
   function supported(root) {

@@ -306,7 +306,8 @@ def test_project_scoped_token_cannot_create_projects(make_token, project):
     identity = authenticate_upload(request_with(raw))
     assert not identity.may_create_projects
     assert identity.scope_error(None) == (
-        "Invalid API Token: project-scoped token used outside of a project context"
+        f"Invalid API Token: This token is scoped to {project.normalized_name}; it cannot create "
+        "new projects. Use an account-wide token for the first upload, or add a pending publisher"
     )
 
 
@@ -353,8 +354,11 @@ def test_ip_bound_token_works_inside_and_fails_outside_its_networks(make_token):
     _token, raw = make_token(ip_networks=["192.0.2.0/24", "2001:db8::/32"])
     authenticate_upload(request_with(raw, ip="192.0.2.200"))
     authenticate_upload(request_with(raw, ip="2001:db8::1"))
-    error = refuse(raw, ip="198.51.100.1")
-    assert error.message == "Invalid API Token: token is not valid from this IP address"
+    for address in ("198.51.100.1", "2001:db9::1", "192.0.3.1"):
+        assert refuse(raw, ip=address).message == (
+            "Invalid API Token: token is not valid from the IP address this server saw "
+            f"({address}); use it from an address in its IP ranges"
+        )
 
 
 # --- Trusted publishers ---
@@ -409,7 +413,10 @@ def test_refused_use_of_authentic_token_is_recorded_once_per_hour(make_token, ow
     assert events.count() == 1
     event = events.get()
     assert event.user == owner
-    assert event.data["reason"] == "token is not valid from this IP address"
+    assert event.data["reason"] == (
+        "token is not valid from the IP address this server saw (198.51.100.1); "
+        "use it from an address in its IP ranges"
+    )
     with time_machine.travel(timezone.now() + timedelta(hours=1, seconds=1)):
         refuse(raw, ip="198.51.100.1")
     assert events.count() == 2

@@ -117,6 +117,27 @@ def test_add_a_security_key_and_log_in_with_it(page, site, screenshot):
     assert credential.last_used_at is not None
 
 
+def test_a_browser_refusal_on_an_ip_address_is_a_sentence_saying_what_to_do(page, site):
+    """On 127.0.0.1 Chromium raises SecurityError ("This is an invalid domain."): the page
+    must tell the person to open the site by its host name instead."""
+    user = UserFactory(username="ip-user")
+    add_security_key(page)
+    on_ip = site.replace("localhost", "127.0.0.1")
+    log_in_with_password(page, on_ip, user.username)
+    page.wait_for_url(f"{on_ip}/account/two-factor/")
+    page.get_by_role("link", name="Add a security key").click()
+    page.fill("input[name=label]", "Blue YubiKey")
+    page.click("main button[type=submit]")
+    error = page.locator("[data-webauthn-error]")
+    error.wait_for(state="visible")
+    assert error.inner_text() == (
+        "Your browser refused security keys and passkeys for this address. Open the site by its "
+        "host name (for example http://localhost:8000, not an IP address) over HTTPS or on "
+        "localhost, then try again."
+    )
+    assert not WebAuthnCredential.objects.filter(user=user).exists()
+
+
 def test_add_a_discoverable_passkey_and_log_in_without_a_username(page, site, screenshot):
     user = UserFactory(username="passkey-user")
     cdp, authenticator_id = add_platform_passkey(page)

@@ -192,29 +192,68 @@ def test_es256_token_is_refused_for_an_rs256_issuer(github, github_publisher, mi
 # 93-95: times and audience ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("seconds_past_exp", "status"), [(31, 422), (29, 200)])
-def test_expiry_has_thirty_seconds_of_leeway(
+def _utc(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+
+
+@pytest.mark.parametrize(("seconds_past_exp", "status"), [(31, 422), (29, 200), (86_400, 422)])
+def test_expiry_has_thirty_seconds_of_leeway_and_the_refusal_names_both_clocks(
     github, github_publisher, mint, seconds_past_exp, status
 ):
     claims = github_claims()
     token = github.sign(claims)
-    with time_machine.travel(claims["exp"] + seconds_past_exp, tick=False):
+    now = claims["exp"] + seconds_past_exp
+    with time_machine.travel(now, tick=False):
         got, body = mint(token)
     assert got == status, body
     if status == 422:
         assert error_code(body) == "invalid-token"
+        assert error_description(body) == (
+            f"token expired at {_utc(claims['exp'])} (server time {_utc(now)}; check the CI clock)"
+        )
 
 
 @pytest.mark.parametrize("claim", ["nbf", "iat"])
-def test_token_from_the_future_is_refused(github, github_publisher, mint, claim):
-    status, body = mint(github.sign(github_claims(**{claim: int(time.time()) + 120})))
+def test_token_from_the_future_is_refused_with_both_clocks(github, github_publisher, mint, claim):
+    now = int(time.time())
+    later = now + 120
+    with time_machine.travel(now, tick=False):
+        status, body = mint(github.sign(github_claims(**{claim: later})))
     assert (status, error_code(body)) == (422, "invalid-token")
+    assert error_description(body) == (
+        f"token is not valid before {_utc(later)} (server time {_utc(now)}; check the CI clock)"
+    )
 
 
-@pytest.mark.parametrize("audience", ["pypi-other", None, [AUDIENCE, "other"], [AUDIENCE]], ids=str)
-def test_only_our_single_audience_is_accepted(github, github_publisher, mint, audience):
+EXPECTS = f"this index expects '{AUDIENCE}' (GET /_/oidc/audience)"
+EXPECTS_ONE = f"this index expects the single audience '{AUDIENCE}' (GET /_/oidc/audience)"
+
+
+@pytest.mark.parametrize(
+    ("audience", "said"),
+    [
+        ("pypi", f"audience is 'pypi' but {EXPECTS}"),
+        ("pypi-other", f"audience is 'pypi-other' but {EXPECTS}"),
+        (None, f"token has no audience ('aud' claim) but {EXPECTS}"),
+        ([AUDIENCE, "other"], f"audience is a list ['{AUDIENCE}', 'other'] but {EXPECTS_ONE}"),
+        ([AUDIENCE], f"audience is a list ['{AUDIENCE}'] but {EXPECTS_ONE}"),
+    ],
+    ids=str,
+)
+def test_only_our_single_audience_is_accepted_and_the_refusal_names_both(
+    github, github_publisher, mint, audience, said
+):
     status, body = mint(github.sign(github_claims(aud=audience)))
     assert (status, error_code(body)) == (422, "invalid-token")
+    assert error_description(body) == said
+
+
+def test_a_bad_signature_says_nothing_about_the_claims(github, github_publisher, mint):
+    other = rsa.generate_private_key(65537, 2048)
+    claims = github_claims(aud="pypi", exp=int(time.time()) - 3600)
+    status, body = mint(github.sign(claims, key=other))
+    assert (status, error_code(body)) == (422, "invalid-token")
+    assert error_description(body) == "malformed or invalid token"
 
 
 # 96: issuer --------------------------------------------------------------------------------
@@ -234,7 +273,7 @@ def test_only_our_single_audience_is_accepted(github, github_publisher, mint, au
 def test_unknown_issuer_is_refused_without_fetching_keys(github, github_publisher, mint, web, iss):
     status, body = mint(github.sign(github_claims(iss=iss)))
     assert (status, error_code(body)) == (422, "invalid-payload")
-    assert error_description(body) == "unknown trusted publishing issuer"
+    assert error_description(body) == f"unknown trusted publishing issuer {iss!r}"
     assert web.calls == []
 
 
@@ -262,7 +301,6 @@ def test_malformed_jwt_is_refused(mint):
 @pytest.mark.parametrize(
     ("missing", "named"),
     [
-        ({"jti": None}, "jti"),
         ({"repository_owner_id": None}, "repository_owner_id"),
         ({"job_workflow_ref": None}, "job_workflow_ref"),
         ({"ref": None, "sha": None}, "'ref' or 'sha'"),
@@ -273,6 +311,18 @@ def test_missing_required_claim_is_named(github, github_publisher, mint, missing
     assert (status, error_code(body)) == (422, "invalid-publisher")
     assert "Missing claim" in error_description(body)
     assert named in error_description(body)
+
+
+@pytest.mark.parametrize("jti", [None, ""], ids=["absent", "empty"])
+def test_a_token_without_jti_is_a_token_problem(github, github_publisher, mint, jti):
+    claims = github_claims()
+    claims.pop("jti") if jti is None else claims.update(jti=jti)
+    status, body = mint(github.sign(claims))
+    assert (status, error_code(body)) == (422, "invalid-token")
+    assert error_description(body) == (
+        "token has no 'jti' claim, which this issuer's tokens must carry (it stops a token being "
+        "used twice); send the token exactly as the CI provider issued it"
+    )
 
 
 # 99-103: GitHub publisher matching ------------------------------------------------------

@@ -163,7 +163,10 @@ def test_project_scoped_token_cannot_create_a_project(upload, uploader, nothing_
 
     response = upload(make_wheel(), auth=basic_auth(scoped))
 
-    assert "project-scoped token used outside of a project context" in refused(response, 403)
+    assert refused(response, 403) == (
+        "Invalid API Token: This token is scoped to other; it cannot create new projects. Use an "
+        "account-wide token for the first upload, or add a pending publisher"
+    )
     assert not Project.objects.filter(normalized_name="sample-pkg").exists()
 
 
