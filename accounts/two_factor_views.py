@@ -26,7 +26,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import ratelimits
 from accounts.encryption import decrypt_bytes, encrypt_bytes
 from accounts.http import AuthenticatedRequest
-from accounts.login import finish_login, get_pending_login_user, record_login_failure
+from accounts.login import (
+    finish_login,
+    get_pending_login_user,
+    mark_second_factor_verified,
+    record_login_failure,
+)
 from accounts.models import TOTPDevice, User
 from accounts.reauth import require_reauth
 from accounts.recovery_codes import (
@@ -199,6 +204,7 @@ def totp_setup(request: AuthenticatedRequest) -> HttpResponse:
                 messages.error(request, str(error))
                 return redirect("accounts:two_factor")
             if result is TOTPResult.ACCEPTED:
+                mark_second_factor_verified(request)
                 messages.success(request, "Your authenticator app is set up.")
                 return redirect(_after_first_method(request, user))
             form.add_error("code", INVALID_TOTP_MESSAGE)
@@ -275,6 +281,7 @@ def webauthn_register(request: AuthenticatedRequest) -> HttpResponse:
         )
     except WebAuthnError as error:
         return _json_error(str(error))
+    mark_second_factor_verified(request)
     messages.success(request, f"“{credential.label}” was added.")
     return JsonResponse({"redirect": _after_first_method(request, request.user)})
 
