@@ -71,8 +71,9 @@ def client_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def twine(site, tmp_path, *files: Path, username="__token__", password="", python=None):
-    command = [
+def twine_command(site, *files: Path, username="__token__", password="", python=None):
+    """The command line of `twine upload` sending `files` to the site."""
+    return [
         *(python or [str(VENV_BIN / "twine")]),
         "upload",
         "--non-interactive",
@@ -85,6 +86,10 @@ def twine(site, tmp_path, *files: Path, username="__token__", password="", pytho
         password,
         *map(str, files),
     ]
+
+
+def twine(site, tmp_path, *files: Path, username="__token__", password="", python=None):
+    command = twine_command(site, *files, username=username, password=password, python=python)
     return subprocess.run(
         command, capture_output=True, text=True, env=client_env(tmp_path), timeout=120, check=False
     )
