@@ -335,6 +335,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Exactly one beat per site: the scheduler holds a claim in the shared cache (index_site.beat).
+CELERY_BEAT_SCHEDULER = "index_site.beat:SingleBeatScheduler"
 CELERY_BEAT_SCHEDULE = {
     "send-pending-emails": {
         "task": "index_site.tasks.send_pending_emails",
