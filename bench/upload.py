@@ -181,23 +181,23 @@ def null_server():
         server.shutdown()
 
 
-def _database_urls() -> tuple[str, str]:
+def _database_urls(database: str = BENCH_DATABASE) -> tuple[str, str]:
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     parts = urlsplit(base)
     if not parts.scheme.startswith("postgres"):
         base = "postgres://postgres@127.0.0.1:5432/postgres"
         parts = urlsplit(base)
     admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
-    bench = urlunsplit((parts.scheme, parts.netloc, f"/{BENCH_DATABASE}", "", ""))
+    bench = urlunsplit((parts.scheme, parts.netloc, f"/{database}", "", ""))
     return admin, bench
 
 
-def _recreate_database(admin_url: str) -> None:
+def _recreate_database(admin_url: str, database: str = BENCH_DATABASE) -> None:
     import psycopg  # noqa: PLC0415 - the app's own driver
 
     with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{database}"')
 
 
 def _prepare_gatehouse(env: dict[str, str]) -> str:
@@ -229,9 +229,10 @@ def _prepare_gatehouse(env: dict[str, str]) -> str:
 
 
 @contextmanager
-def gatehouse_server(workdir: Path):
-    admin_url, bench_url = _database_urls()
-    _recreate_database(admin_url)
+def gatehouse_server(workdir: Path, *, workers: int = 1, database: str = BENCH_DATABASE):
+    """Gatehouse under gunicorn with `workers` sync workers, on a new PostgreSQL `database`."""
+    admin_url, bench_url = _database_urls(database)
+    _recreate_database(admin_url, database)
     port = _free_port()
     env = {
         **os.environ,
@@ -250,7 +251,7 @@ def gatehouse_server(workdir: Path):
         "CONN_MAX_AGE": "60",
     }
     token = _prepare_gatehouse(env)
-    log = workdir / "gatehouse.log"
+    log = workdir / f"{database}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
             [
@@ -258,11 +259,11 @@ def gatehouse_server(workdir: Path):
                 "index_site.wsgi:application",
                 "--bind",
                 f"127.0.0.1:{port}",
-                # One sync worker: twine sends its uploads one after another, so more workers
-                # would idle. A gthread worker keeps twine's connection alive, but on loopback
-                # it measured no faster and used more CPU per upload than a sync worker.
+                # One sync worker by default: twine sends its uploads one after another, so more
+                # workers would idle. A gthread worker keeps twine's connection alive, but on
+                # loopback it measured no faster and used more CPU per upload than a sync worker.
                 "--workers",
-                "1",
+                str(workers),
                 "--timeout",
                 "600",
             ],
@@ -273,7 +274,7 @@ def gatehouse_server(workdir: Path):
         )
     try:
         _wait_http(f"http://127.0.0.1:{port}/_/health", process, log)
-        (worker,) = _children(process.pid)
+        worker = _children(process.pid)[0]
         yield Server(
             "gatehouse", f"http://127.0.0.1:{port}/legacy/", "__token__", token, pid=worker
         )
@@ -345,11 +346,15 @@ def pypiserver(workdir: Path):
 # --- workloads -------------------------------------------------------------------------------
 
 
-def _write_wheel(directory: Path, name: str, version: str, size: int) -> Path:
+def _write_wheel(
+    directory: Path, name: str, version: str, size: int, *, tag: str = "py3-none-any"
+) -> Path:
     from tests.publishing.upload.dists import make_wheel  # noqa: PLC0415 - test-data builder
 
     # Random bytes stored uncompressed: the file is as large as asked and cannot be squeezed.
-    wheel = make_wheel(name, version, payload=os.urandom(size), compression=zipfile.ZIP_STORED)
+    wheel = make_wheel(
+        name, version, tag=tag, payload=os.urandom(size), compression=zipfile.ZIP_STORED
+    )
     path = directory / wheel.filename
     path.write_bytes(wheel.content)
     return path
