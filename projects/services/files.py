@@ -180,24 +180,25 @@ WHERE project.id = %s
 def _lock_project_for_new_file(
     *, project_id: int, new_file: NewFile, canonical_version: str
 ) -> _FileChecks:
-    """Lock the project row and read everything the file rules need, in one query.
+    """Lock the project row, then read everything the file rules need, in one query.
 
-    The lock serialises uploads to one project: concurrent identical uploads see each other's
-    committed row and answer "already there" instead of racing the constraints. The clashing
-    file is the one `.first()` would pick (by filename), so the same file is reported.
+    The lock serialises uploads to one project: concurrent uploads see each other's committed
+    rows (the identical file answers "already there", a file of the same new release finds
+    that release) instead of racing the constraints. The clashing file is the one `.first()`
+    would pick (by filename), so the same file is reported.
     """
+    # The lock is its own statement: in READ COMMITTED a statement sees the rows committed
+    # before it started, so a read in the statement that waited for the lock would miss the
+    # release created by the upload it waited for. SQLite has no row locks: it serialises
+    # writing transactions itself.
+    if connection.features.has_select_for_update:
+        list(Project.objects.select_for_update().filter(pk=project_id).values_list("pk"))
     sql = _FILE_CHECKS_SQL.format(
         file=File._meta.db_table,
         registry=FilenameRegistry._meta.db_table,
         project=Project._meta.db_table,
         release=Release._meta.db_table,
     )
-    features = connection.features
-    if features.has_select_for_update_of:
-        sql += "FOR UPDATE OF project"
-    elif features.has_select_for_update:
-        sql += "FOR UPDATE"
-    # SQLite has no row locks: it serialises writing transactions itself.
     closed_before = timezone.now() - timedelta(days=settings.UPLOAD_RELEASE_MAX_AGE_DAYS)
     params = [
         new_file.filename,

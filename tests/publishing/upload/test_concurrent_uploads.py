@@ -201,3 +201,41 @@ def test_a_revocation_during_the_uploads_commit_waits_for_it_and_then_takes_effe
     assert answers["revoke"] is None
     assert File.objects.filter(release__project=project).count() == 1
     assert not ApiToken.objects.filter(pk=token.pk).exists()
+
+
+def test_two_files_of_a_new_release_uploaded_at_once_to_an_existing_project_both_publish():
+    owner = TwoFactorUserFactory()
+    _token, raw = create_api_token(user=owner, name="ci", actor=owner)
+    project = ProjectFactory(name="matrix-pkg", normalized_name="matrix-pkg")
+    RoleFactory(project=project, user=owner, role=Role.Kind.OWNER)
+    serial = Project.objects.get(pk=project.pk).serial
+    linux = make_wheel(name="matrix-pkg", version="2.0", tag="cp312-cp312-manylinux_2_17_x86_64")
+    mac = make_wheel(name="matrix-pkg", version="2.0", tag="cp312-cp312-macosx_11_0_arm64")
+    reached, release = threading.Event(), threading.Event()
+    answers: dict = {}
+    backend: dict = {}
+
+    def held_upload():
+        # Held inside its write transaction, under the project's row lock, before it creates
+        # the release both files belong to.
+        with held_after('"tokens_apitoken"', reached=reached, release=release, backend=backend):
+            return post_upload(linux, raw)
+
+    first = run_in_thread(held_upload, answers, "linux")
+    assert reached.wait(HOLD_TIMEOUT)
+    second = run_in_thread(lambda: post_upload(mac, raw), answers, "mac")
+    # The second waits for the project's lock, then must see the release the first created.
+    blocked = wait_until_blocked_by(backend["pid"])
+    release.set()
+    first.join(HOLD_TIMEOUT)
+    second.join(HOLD_TIMEOUT)
+
+    assert blocked, "the second upload did not wait for the first one's project lock"
+    for key in ("linux", "mac"):
+        assert not isinstance(answers[key], Exception), answers[key]
+        assert answers[key].status_code == 200, answers[key].content
+    assert project.releases.count() == 1
+    assert sorted(
+        File.objects.filter(release__project=project).values_list("filename", flat=True)
+    ) == sorted([linux.filename, mac.filename])
+    assert Project.objects.get(pk=project.pk).serial == serial + 2
