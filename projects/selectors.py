@@ -155,12 +155,14 @@ def releases_with_files(project: Project) -> QuerySet[Release]:
 
 
 def files_for_project(project: Project) -> QuerySet[Any, Any]:
-    """Every file of the project, by filename, as dicts of what the simple index needs.
+    """Every file the project offers installers, by filename, as dicts of what the simple
+    index needs (a quarantined release's files are not offered).
 
     `requires_python` is the file's own, or its release's for files uploaded without one.
     """
     return (
-        File.objects.filter(release__project=project)
+        File.objects.offered()
+        .filter(release__project=project)
         .annotate(
             effective_requires_python=Coalesce(
                 NullIf(F("requires_python"), Value("")),
@@ -175,14 +177,21 @@ def files_for_project(project: Project) -> QuerySet[Any, Any]:
             "metadata_sha256_digest",
             "uploaded_at",
             "size",
+            "release__yanked",
+            "release__yanked_reason",
         )
         .order_by("filename")
     )
 
 
 def project_names() -> QuerySet[Project]:
-    """Every project's name and normalized name, for the simple index root."""
-    return Project.objects.only("name", "normalized_name").order_by("normalized_name")
+    """Every offered project's name and normalized name, for the simple index root (a
+    quarantined project is left out)."""
+    return (
+        Project.objects.exclude(status=Project.Status.QUARANTINED)
+        .only("name", "normalized_name")
+        .order_by("normalized_name")
+    )
 
 
 def sole_owned_projects(user: User) -> QuerySet[Project]:

@@ -31,13 +31,14 @@ from projects.names import normalize_project_name
 from projects.negotiation import HTML_V1, JSON_V1, TEXT_HTML, choose_simple_content_type
 from projects.selectors import files_for_project, project_names
 
-API_VERSION = "1.1"
+# 1.4: PEP 700's versions, size and upload-time, and PEP 792's project status.
+API_VERSION = "1.4"
 # Clients and CDNs keep the page but revalidate it on every use, so a fresh upload is visible
 # to pip at once; revalidation costs one indexed row read here (README: "Running behind a CDN").
 SIMPLE_CACHE_CONTROL = "max-age=0, must-revalidate"
 # Change it whenever the documents' shape changes (templates, JSON keys): it is part of the
 # cache key and the ETag, so pages rendered by an older release are neither served nor 304'd.
-DOCUMENT_VERSION = 1
+DOCUMENT_VERSION = 2
 # Pages of superseded serials are never read again; this only bounds how long they linger.
 DOCUMENT_CACHE_SECONDS = 24 * 60 * 60
 FORMAT_TAGS = {JSON_V1: "json", HTML_V1: "html-v1", TEXT_HTML: "html"}
@@ -111,6 +112,8 @@ def _file_entries(project: Project) -> list[dict[str, Any]]:
             "metadata_sha256": file["metadata_sha256_digest"],
             "size": file["size"],
             "upload_time": file["uploaded_at"].isoformat().replace("+00:00", "Z"),
+            "yanked": file["release__yanked"],
+            "yanked_reason": file["release__yanked_reason"],
         }
         for file in files_for_project(project)
     ]
@@ -130,8 +133,17 @@ def _json_file(entry: dict[str, Any]) -> dict[str, Any]:
         "dist-info-metadata": metadata,
         "size": entry["size"],
         "upload-time": entry["upload_time"],
-        "yanked": False,
+        # PEP 592: the reason, or true when none was given (pip reads "" as not yanked).
+        "yanked": (entry["yanked_reason"] or True) if entry["yanked"] else False,
     }
+
+
+def _json_status(project: Project) -> dict[str, str]:
+    """PEP 792's `project-status`, always sent (also for active projects, as PyPI does)."""
+    status = {"status": project.status}
+    if project.status_reason:
+        status["reason"] = project.status_reason
+    return status
 
 
 def _render_project(project: Project, content_type: str) -> bytes:
@@ -142,13 +154,14 @@ def _render_project(project: Project, content_type: str) -> bytes:
     """
     files = _file_entries(project)
     versions = sorted(
-        set(Release.objects.filter(project=project).values_list("version", flat=True))
+        set(Release.objects.offered().filter(project=project).values_list("version", flat=True))
     )
     if content_type == JSON_V1:
         content = json.dumps(
             {
                 "meta": {"api-version": API_VERSION},
                 "name": project.normalized_name,
+                "project-status": _json_status(project),
                 "versions": versions,
                 "files": [_json_file(entry) for entry in files],
             }
@@ -243,7 +256,7 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponseBase:
         return _not_acceptable()
     project = (
         Project.objects.filter(normalized_name=normalized)
-        .only("normalized_name", "serial", "created_at")
+        .only("normalized_name", "serial", "created_at", "status", "status_reason")
         .first()
     )
     if project is None:
