@@ -51,7 +51,7 @@ class DroppedConnectionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method in SAFE_METHODS:
             # Read by Django before the request's first query: the check counts as done.
-            connections[DEFAULT_DB_ALIAS].health_check_done = True
+            connections[DEFAULT_DB_ALIAS].health_check_done = True  # type: ignore[attr-defined]
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
