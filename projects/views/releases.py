@@ -14,7 +14,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.db.models import Case, Q, When
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
@@ -79,11 +80,17 @@ def _owned_project(request: AuthenticatedRequest, name: str, action: str) -> Pro
 
 
 def _release(project: Project, version: str) -> Release:
-    return get_object_or_404(
-        Release.objects.select_related("project"),
-        project=project,
-        canonical_version=canonicalize_version(version),
+    """The release by its version as published, or any spelling of it (`2.0`, `2`, `2.0.0`)."""
+    release = (
+        Release.objects.select_related("project")
+        .filter(project=project)
+        .filter(Q(version=version) | Q(canonical_version=canonicalize_version(version)))
+        .order_by(Case(When(version=version, then=0), default=1))
+        .first()
     )
+    if release is None:
+        raise Http404("No such release.")
+    return release
 
 
 def _to_release(release: Release) -> HttpResponse:
