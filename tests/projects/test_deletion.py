@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.messages import get_messages
+from django.core import mail
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -91,6 +92,21 @@ def wheel(release):
     return add_file(release, "widget-2.0-py3-none-any.whl")
 
 
+@pytest.fixture
+def owner_client(login, owner):
+    return login(owner)
+
+
+@pytest.fixture
+def after_commit(django_capture_on_commit_callbacks):
+    """`with after_commit():` runs what waits for COMMIT: object removal, email delivery."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def _collaborator_emails(project: Project) -> list[str]:
+    return sorted(role.user.email for role in Role.objects.filter(project=project))
+
+
 def _flash(response) -> str:
     return [str(message) for message in get_messages(response.wsgi_request)][-1]
 
@@ -102,22 +118,16 @@ def _url(view: str, release: Release, **kwargs) -> str:
     )
 
 
+@pytest.mark.usefixtures("maintainer")
 def test_an_owner_deletes_a_fresh_file_and_everything_follows(
-    login,
-    client,
-    project,
-    release,
-    wheel,
-    owner,
-    maintainer,
-    mailoutbox,
-    django_capture_on_commit_callbacks,
+    owner_client, wheel, owner, after_commit
 ):
+    release, project = wheel.release, wheel.release.project
     sdist = add_file(release, "widget-2.0.tar.gz", metadata=False)
     serial = Project.objects.get(pk=project.pk).serial
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = login(owner).post(
+    with after_commit():
+        response = owner_client.post(
             _url("delete_file", release, file_id=wheel.pk), {"confirm": wheel.filename}
         )
 
@@ -135,21 +145,20 @@ def test_an_owner_deletes_a_fresh_file_and_everything_follows(
     assert event.data["filename"] == wheel.filename
     assert event.data["by"] == "owner"
     # Delivered from the outbox after COMMIT, like the objects' removal.
-    assert sorted(email.to[0] for email in mailoutbox) == sorted([owner.email, maintainer.email])
-    for email in mailoutbox:
-        html = email.alternatives[0][0]
-        assert wheel.filename in email.body and wheel.filename in html
+    assert sorted(email.to[0] for email in mail.outbox) == _collaborator_emails(project)
+    assert len(mail.outbox) == 2
+    for email in mail.outbox:
+        assert wheel.filename in email.body
+        assert wheel.filename in email.alternatives[0][0]
         assert f"{owner.username} (Owner) deleted" in email.body
-    page = json.loads(client.get("/simple/widget/", HTTP_ACCEPT=JSON_V1).content)
+    page = json.loads(owner_client.get("/simple/widget/", HTTP_ACCEPT=JSON_V1).content)
     assert [file["filename"] for file in page["files"]] == [sdist.filename]
 
 
 @pytest.mark.parametrize("what", ["file", "release", "project"])
-def test_after_the_window_owners_cannot_delete_and_are_told_to_yank(
-    login, project, release, wheel, owner, what
-):
+def test_after_the_window_owners_cannot_delete_and_are_told_to_yank(owner_client, wheel, what):
     uploaded_ago(wheel, 73)
-    client = login(owner)
+    client, release = owner_client, wheel.release
     if what == "file":
         response = client.post(
             _url("delete_file", release, file_id=wheel.pk), {"confirm": wheel.filename}
@@ -176,14 +185,11 @@ def test_after_the_window_owners_cannot_delete_and_are_told_to_yank(
     assert not OutboxEmail.objects.exists()
 
 
-def test_after_the_window_the_pages_explain_why_and_offer_yank(
-    login, project, release, wheel, owner
-):
+def test_after_the_window_the_pages_explain_why_and_offer_yank(owner_client, wheel):
     uploaded_ago(wheel, 100)
-    client = login(owner)
 
-    release_page = client.get(_url("release", release)).content.decode()
-    project_page = client.get(
+    release_page = owner_client.get(_url("release", wheel.release)).content.decode()
+    project_page = owner_client.get(
         reverse("projects:delete_project", kwargs={"name": "widget"})
     ).content.decode()
 
@@ -198,7 +204,7 @@ def test_after_the_window_the_pages_explain_why_and_offer_yank(
 @pytest.mark.parametrize(
     ("hours", "deletable"), [(0.5, True), (0.99, True), (1.01, False), (30, False)]
 )
-def test_the_window_is_the_setting_in_hours(settings, project, release, owner, hours, deletable):
+def test_the_window_is_the_setting_in_hours(settings, release, owner, hours, deletable):
     settings.DELETION_WINDOW_HOURS = 1
     file = add_file(release, "widget-2.0.tar.gz")
     uploaded_ago(file, hours)
@@ -249,10 +255,10 @@ def test_a_project_is_deletable_only_when_all_its_releases_are(project, release,
     ("view", "typed"),
     [("delete_release", "2"), ("delete_release", ""), ("delete_file", "widget-2.0.whl")],
 )
-def test_the_name_must_be_typed_exactly(login, release, wheel, owner, view, typed):
+def test_the_name_must_be_typed_exactly(owner_client, wheel, view, typed):
     kwargs = {"file_id": wheel.pk} if view == "delete_file" else {}
 
-    response = login(owner).post(_url(view, release, **kwargs), {"confirm": typed})
+    response = owner_client.post(_url(view, wheel.release, **kwargs), {"confirm": typed})
 
     assert "to confirm" in _flash(response)
     assert File.objects.filter(pk=wheel.pk).exists()
@@ -272,13 +278,13 @@ def test_a_quarantined_release_refuses_deletion_with_how_to_appeal(release, whee
         lambda: delete_file(file=wheel, actor=owner),
         lambda: delete_release(release=release, actor=owner),
     ):
-        with pytest.raises(ReleaseChangeError, match="quarantined.*appeal"):
+        with pytest.raises(ReleaseChangeError, match=r"quarantined.*appeal"):
             delete()
 
     assert File.objects.filter(pk=wheel.pk).exists()
 
 
-def test_deleting_foo_never_touches_foobar(owner, django_capture_on_commit_callbacks):
+def test_deleting_foo_never_touches_foobar(owner, after_commit):
     """Objects whose keys start with a deleted object's key, or sit beside it, stay."""
     foo = create_project(name="foo", creator=owner)
     foobar = create_project(name="foobar", creator=owner)
@@ -295,7 +301,7 @@ def test_deleting_foo_never_touches_foobar(owner, django_capture_on_commit_callb
     for key in neighbours:
         default_storage.save(key, ContentFile(b"someone else's"))
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with after_commit():
         delete_own_project(project=foo, actor=owner)
 
     assert not default_storage.exists(foo_file.path)
@@ -313,14 +319,14 @@ class DeleteFailingStorage(default_storage.__class__):
 
 
 def test_a_storage_failure_leaves_the_object_for_the_orphan_sweep(
-    settings, release, wheel, owner, django_capture_on_commit_callbacks
+    settings, wheel, owner, after_commit
 ):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {"BACKEND": f"{__name__}.DeleteFailingStorage"},
     }
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with after_commit():
         delete_file(file=wheel, actor=owner)
 
     # The row is gone, the object stays: never a row without its file.
@@ -340,13 +346,17 @@ def test_a_storage_failure_leaves_the_object_for_the_orphan_sweep(
     assert not default_storage.exists(wheel.path)
 
 
+def _delete_then_fail(release: Release, owner) -> None:
+    with transaction.atomic():
+        delete_release(release=release, actor=owner)
+        raise RuntimeError("a later step failed")
+
+
 def test_a_rolled_back_deletion_keeps_rows_and_objects(
-    release, wheel, owner, django_capture_on_commit_callbacks
+    wheel, owner, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            delete_release(release=release, actor=owner)
-            raise RuntimeError("a later step failed")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError):
+        _delete_then_fail(wheel.release, owner)
 
     assert callbacks == []
     assert File.objects.filter(pk=wheel.pk).exists()
@@ -355,12 +365,13 @@ def test_a_rolled_back_deletion_keeps_rows_and_objects(
 
 
 def test_an_owner_deletes_a_release_and_its_version_is_gone_from_the_index(
-    login, client, project, release, wheel, owner, django_capture_on_commit_callbacks
+    owner_client, wheel, after_commit
 ):
+    release, project = wheel.release, wheel.release.project
     ReleaseFactory(project=project, version="1.0")
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = login(owner).post(_url("delete_release", release), {"confirm": "2.0"})
+    with after_commit():
+        response = owner_client.post(_url("delete_release", release), {"confirm": "2.0"})
 
     assert response["Location"] == reverse("projects:releases", kwargs={"name": "widget"})
     assert not Release.objects.filter(pk=release.pk).exists()
@@ -370,25 +381,19 @@ def test_an_owner_deletes_a_release_and_its_version_is_gone_from_the_index(
     assert OutboxEmail.objects.filter(template="projects/release_deleted").count() == 1
     project.refresh_from_db()
     assert project.total_size == 0
-    page = json.loads(client.get("/simple/widget/", HTTP_ACCEPT=JSON_V1).content)
+    page = json.loads(owner_client.get("/simple/widget/", HTTP_ACCEPT=JSON_V1).content)
     assert page["files"] == []
 
 
+@pytest.mark.usefixtures("maintainer")
 def test_an_owner_deletes_the_project_and_its_name_is_kept_for_the_owners(
-    login,
-    project,
-    release,
-    wheel,
-    owner,
-    maintainer,
-    mailoutbox,
-    django_capture_on_commit_callbacks,
+    owner_client, wheel, owner, after_commit
 ):
     other_owner = TwoFactorUserFactory()
-    RoleFactory(project=project, user=other_owner, role=Role.Kind.OWNER)
+    RoleFactory(project=wheel.release.project, user=other_owner, role=Role.Kind.OWNER)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = login(owner).post(
+    with after_commit():
+        response = owner_client.post(
             reverse("projects:delete_project", kwargs={"name": "widget"}), {"confirm": "Widget"}
         )
 
@@ -401,8 +406,8 @@ def test_an_owner_deletes_the_project_and_its_name_is_kept_for_the_owners(
     reservation = DeletedProjectName.objects.get(normalized_name="widget")
     assert set(reservation.former_owners.all()) == {owner, other_owner}
     assert OutboxEmail.objects.filter(template="projects/project_removed").count() == 3
-    assert len(mailoutbox) == 3
-    assert "stays reserved for its former owners until" in " ".join(mailoutbox[0].body.split())
+    assert len(mail.outbox) == 3
+    assert "stays reserved for its former owners until" in " ".join(mail.outbox[0].body.split())
 
 
 def test_a_reserved_name_is_refused_to_others_until_the_period_ends(settings, project, owner):
@@ -423,9 +428,8 @@ def test_a_reserved_name_is_refused_to_others_until_the_period_ends(settings, pr
         check_name_not_reserved(name="widget", user=other)
 
 
-def test_admins_delete_old_releases_and_files_with_a_reason(
-    login, project, release, wheel, owner, mailoutbox, django_capture_on_commit_callbacks
-):
+def test_admins_delete_old_releases_and_files_with_a_reason(login, wheel, after_commit):
+    release = wheel.release
     superuser = TwoFactorUserFactory(is_staff=True, is_superuser=True)
     sdist = add_file(release, "widget-2.0.tar.gz")
     uploaded_ago(wheel, 24 * 365)
@@ -437,7 +441,7 @@ def test_admins_delete_old_releases_and_files_with_a_reason(
     assert client.get(release_url).status_code == 200
     assert client.post(file_url, {"reason": "", "confirm": sdist.filename}).status_code == 200
     assert client.post(release_url, {"reason": "x", "confirm": "2.0"}).status_code == 200
-    with django_capture_on_commit_callbacks(execute=True):
+    with after_commit():
         client.post(file_url, {"reason": "Contains a leaked key.", "confirm": sdist.filename})
         response = client.post(release_url, {"reason": "Malware.", "confirm": "Widget 2.0"})
 
@@ -449,7 +453,7 @@ def test_admins_delete_old_releases_and_files_with_a_reason(
     assert (file_event.data["by"], file_event.data["reason"]) == ("admin", "Contains a leaked key.")
     release_event = AuditEvent.objects.get(event_type=EventType.PROJECT_RELEASE_REMOVE)
     assert (release_event.actor, release_event.data["reason"]) == (superuser, "Malware.")
-    (release_email,) = [email for email in mailoutbox if "release of Widget" in email.subject]
+    (release_email,) = [email for email in mail.outbox if "release of Widget" in email.subject]
     assert "An administrator of" in release_email.body
     assert "Reason: Malware." in release_email.body
     assert not DeletedProjectName.objects.exists()
