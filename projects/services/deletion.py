@@ -170,8 +170,7 @@ def delete_file(
     _notify(
         project=release.project,
         removal=removal,
-        template="projects/file_deleted",
-        context={"version": release.version, "filenames": [file.filename]},
+        context={"version": release.version, "filenames": [file.filename], "whole_release": False},
     )
 
 
@@ -209,8 +208,7 @@ def delete_release(
     _notify(
         project=release.project,
         removal=removal,
-        template="projects/release_deleted",
-        context={"version": release.version, "filenames": filenames},
+        context={"version": release.version, "filenames": filenames, "whole_release": True},
     )
 
 
@@ -371,11 +369,12 @@ def remove_stored_objects(paths: list[str]) -> int:
     return removed
 
 
-def _notify(*, project: Project, removal: _Removal, template: str, context: dict[str, Any]) -> None:
+def _notify(*, project: Project, removal: _Removal, context: dict[str, Any]) -> None:
+    """Email every collaborator which files were deleted, by whom and why."""
     email_collaborators(
         project=project,
         actor=removal.actor,
-        template=template,
+        template="projects/files_deleted",
         context={
             **context,
             "by_admin": removal.by_admin,

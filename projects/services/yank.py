@@ -43,7 +43,6 @@ def lock_release(release: Release) -> Release:
     return Release.objects.select_related("project").get(pk=release.pk)
 
 
-@transaction.atomic
 def yank_release(
     *, release: Release, actor: User, reason: str = "", request: HttpRequest | None = None
 ) -> bool:
@@ -53,64 +52,50 @@ def yank_release(
     release or its project is quarantined.
     """
     reason = " ".join(reason.split())[:YANK_REASON_MAX_LENGTH]
-    release = lock_release(release)
-    refusal = quarantine_refusal(release)
-    if refusal:
-        raise ReleaseChangeError(refusal)
-    if release.yanked and release.yanked_reason == reason:
-        return False
-    release.yanked = True
-    release.yanked_reason = reason
-    release.yanked_at = timezone.now()
-    release.save(update_fields=["yanked", "yanked_reason", "yanked_at"])
-    bump_serial(project=release.project)
-    record_event(
-        event_type=EventType.PROJECT_RELEASE_YANK,
-        actor=actor,
-        request=request,
-        project=release.project,
-        data={
-            "version": release.version,
-            "canonical_version": release.canonical_version,
-            "reason": reason,
-            "yanked_by": actor.username,
-        },
-    )
-    _notify_collaborators(
-        release=release, actor=actor, template="projects/release_yanked", reason=reason
-    )
-    return True
+    return _set_yanked(release=release, actor=actor, request=request, yanked=True, reason=reason)
 
 
-@transaction.atomic
 def unyank_release(*, release: Release, actor: User, request: HttpRequest | None = None) -> bool:
     """Un-yank `release`, clearing its reason; return whether it was yanked.
 
     Raise ReleaseChangeError when the release or its project is quarantined.
     """
+    return _set_yanked(release=release, actor=actor, request=request, yanked=False, reason="")
+
+
+@transaction.atomic
+def _set_yanked(
+    *, release: Release, actor: User, request: HttpRequest | None, yanked: bool, reason: str
+) -> bool:
     release = lock_release(release)
     refusal = quarantine_refusal(release)
     if refusal:
         raise ReleaseChangeError(refusal)
-    if not release.yanked:
+    if release.yanked == yanked and release.yanked_reason == reason:
         return False
-    release.yanked = False
-    release.yanked_reason = ""
-    release.yanked_at = None
+    release.yanked = yanked
+    release.yanked_reason = reason
+    release.yanked_at = timezone.now() if yanked else None
     release.save(update_fields=["yanked", "yanked_reason", "yanked_at"])
     bump_serial(project=release.project)
+    data = {"version": release.version, "canonical_version": release.canonical_version}
+    if yanked:
+        data.update(reason=reason, yanked_by=actor.username)
+    else:
+        data.update(unyanked_by=actor.username)
     record_event(
-        event_type=EventType.PROJECT_RELEASE_UNYANK,
+        event_type=EventType.PROJECT_RELEASE_YANK if yanked else EventType.PROJECT_RELEASE_UNYANK,
         actor=actor,
         request=request,
         project=release.project,
-        data={
-            "version": release.version,
-            "canonical_version": release.canonical_version,
-            "unyanked_by": actor.username,
-        },
+        data=data,
     )
-    _notify_collaborators(release=release, actor=actor, template="projects/release_unyanked")
+    _notify_collaborators(
+        release=release,
+        actor=actor,
+        template="projects/release_yanked" if yanked else "projects/release_unyanked",
+        reason=reason,
+    )
     return True
 
 

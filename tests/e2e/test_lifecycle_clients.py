@@ -11,7 +11,14 @@ import pytest
 from projects.models import File, Release
 from projects.services.deletion import delete_file
 from projects.services.yank import yank_release
-from tests.e2e.test_upload_clients import VENV_BIN, client_env, output, twine, write
+from tests.e2e.test_upload_clients import (
+    VENV_BIN,
+    output,
+    pip_install,
+    run_client,
+    twine,
+    write,
+)
 from tests.factories import TwoFactorUserFactory
 from tests.publishing.upload.dists import make_wheel
 from tokens.services import create_api_token
@@ -48,57 +55,30 @@ def _installed_version(target: Path) -> str:
     return (target / "e2e_lifecycle" / "__init__.py").read_text()
 
 
-def pip_install(site, tmp_path: Path, requirement: str) -> tuple[subprocess.CompletedProcess, Path]:
+def pip(site, tmp_path: Path, requirement: str) -> tuple[subprocess.CompletedProcess, Path]:
     target = tmp_path / f"pip-{requirement}"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
-            "--index-url",
-            f"{site.url}/simple/",
-            "--target",
-            str(target),
-            requirement,
-        ],
-        capture_output=True,
-        text=True,
-        env=client_env(tmp_path),
-        timeout=120,
-        check=False,
-    )
-    return result, target
+    return pip_install(site, tmp_path, requirement, target), target
 
 
-def uv_install(site, tmp_path: Path, requirement: str) -> tuple[subprocess.CompletedProcess, Path]:
+def uv(site, tmp_path: Path, requirement: str) -> tuple[subprocess.CompletedProcess, Path]:
     target = tmp_path / f"uv-{requirement}"
-    result = subprocess.run(
-        [
-            str(VENV_BIN / "uv"),
-            "pip",
-            "install",
-            "--no-cache",
-            "--python",
-            sys.executable,
-            "--index-url",
-            f"{site.url}/simple/",
-            "--target",
-            str(target),
-            requirement,
-        ],
-        capture_output=True,
-        text=True,
-        env=client_env(tmp_path),
-        timeout=120,
-        check=False,
-    )
-    return result, target
+    command = [
+        str(VENV_BIN / "uv"),
+        "pip",
+        "install",
+        "--no-cache",
+        "--python",
+        sys.executable,
+        "--index-url",
+        f"{site.url}/simple/",
+        "--target",
+        str(target),
+        requirement,
+    ]
+    return run_client(command, tmp_path), target
 
 
-@pytest.mark.parametrize("install", [pip_install, uv_install], ids=["pip", "uv"])
+@pytest.mark.parametrize("install", [pip, uv], ids=["pip", "uv"])
 def test_after_a_yank_installers_take_the_previous_version_unless_pinned(
     published, maintainer, tmp_path, install
 ):
@@ -127,10 +107,10 @@ def test_after_a_deletion_the_file_is_gone_and_twine_cannot_upload_it_again(
 
     delete_file(file=deleted, actor=maintainer)
 
-    pinned, _target = pip_install(site, tmp_path, "e2e-lifecycle==2.0")
+    pinned, _target = pip(site, tmp_path, "e2e-lifecycle==2.0")
     assert pinned.returncode != 0
     assert "No matching distribution found for e2e-lifecycle==2.0" in output(pinned)
-    latest, target = uv_install(site, tmp_path, "e2e-lifecycle")
+    latest, target = uv(site, tmp_path, "e2e-lifecycle")
     assert latest.returncode == 0, output(latest)
     assert _installed_version(target) == "VERSION = '1.0'\n"
     assert not any(path.exists() for path in stored)

@@ -378,7 +378,7 @@ def test_an_owner_deletes_a_release_and_its_version_is_gone_from_the_index(
     assert not default_storage.exists(wheel.path)
     event = AuditEvent.objects.get(event_type=EventType.PROJECT_RELEASE_REMOVE)
     assert event.data["filenames"] == [wheel.filename]
-    assert OutboxEmail.objects.filter(template="projects/release_deleted").count() == 1
+    assert OutboxEmail.objects.filter(template="projects/files_deleted").count() == 1
     project.refresh_from_db()
     assert project.total_size == 0
     page = json.loads(owner_client.get("/simple/widget/", HTTP_ACCEPT=JSON_V1).content)
