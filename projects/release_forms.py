@@ -11,7 +11,7 @@ class ConfirmForm(StrictForm):
 
     confirm = forms.CharField(max_length=255, strip=True)
 
-    def __init__(self, *args, expected: str, what: str, **kwargs) -> None:
+    def __init__(self, *args, expected: str, what: str = "name", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.expected = expected
         self.what = what

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from projects.models import File, Release
 from projects.services.deletion import delete_file
@@ -107,6 +108,12 @@ def test_after_a_deletion_the_file_is_gone_and_twine_cannot_upload_it_again(
 
     delete_file(file=deleted, actor=maintainer)
 
+    page = requests.get(
+        f"{site.url}/simple/e2e-lifecycle/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+        timeout=30,
+    ).json()
+    assert [file["filename"] for file in page["files"]] == [wheels[0].name]
     pinned, _target = pip(site, tmp_path, "e2e-lifecycle==2.0")
     assert pinned.returncode != 0
     assert "No matching distribution found for e2e-lifecycle==2.0" in output(pinned)
