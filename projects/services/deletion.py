@@ -95,7 +95,9 @@ def project_deletion_refusal(project: Project, *, now: datetime | None = None) -
             "email or contact the administrators to appeal."
         )
     now = now or timezone.now()
-    releases = Release.objects.filter(project=project).prefetch_related("files")
+    releases = (
+        Release.objects.filter(project=project).select_related("project").prefetch_related("files")
+    )
     late = [release for release in releases if release_deletion_refusal(release, now=now)]
     if not late:
         return None

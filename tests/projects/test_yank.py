@@ -201,3 +201,24 @@ def test_the_release_page_offers_yank_to_maintainers_and_deletion_only_to_owners
     assert "Delete file" not in as_maintainer
     assert "Delete release" in as_owner
     assert "Delete file" in as_owner
+
+
+def test_the_release_pages_read_a_fixed_number_of_queries(
+    login, project, owner, django_assert_max_num_queries
+):
+    for index in range(30):
+        release = ReleaseFactory(project=project, version=f"3.{index}")
+        for tag in ("py3-none-any", "py2-none-any"):
+            FileFactory(release=release, filename=f"widget-3.{index}-{tag}.whl")
+    client = login(owner)
+    # Session, user, second factor and role: 4 queries; then the page's own reads, however
+    # many releases and files there are.
+    pages = {
+        reverse("projects:releases", kwargs={"name": "widget"}): 6,
+        reverse("projects:release", kwargs={"name": "widget", "version": "3.7"}): 7,
+        reverse("projects:delete_project", kwargs={"name": "widget"}): 6,
+    }
+
+    for page, queries in pages.items():
+        with django_assert_max_num_queries(queries):
+            assert client.get(page).status_code == 200
