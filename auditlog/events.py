@@ -52,6 +52,11 @@ class EventType(StrEnum):
     PROJECT_ROLE_REMOVE = "project:role:remove"
     PROJECT_RELEASE_ADD = "project:release:add"
     PROJECT_FILE_ADD = "project:file:add"
+    # Release lifecycle: yank (PEP 592) and deletion by owners or administrators.
+    PROJECT_RELEASE_YANK = "project:release:yank"
+    PROJECT_RELEASE_UNYANK = "project:release:unyank"
+    PROJECT_RELEASE_REMOVE = "project:release:remove"
+    PROJECT_FILE_REMOVE = "project:file:remove"
     PROJECT_CRITICAL_ENTER = "project:critical:enter"
     PROJECT_CRITICAL_EXIT = "project:critical:exit"
     PROJECT_UPLOAD_LIMIT_CHANGE = "admin:project:set_upload_limit"

@@ -84,6 +84,12 @@ def _release_added(facts: _Facts) -> str:
     return f"{facts.project}{_version(facts)} released"
 
 
+def _removed_by(facts: _Facts) -> str:
+    if facts["by"] == "admin":
+        return " by an administrator"
+    return facts.quoted("removed_by", "by ")
+
+
 def _file_added(facts: _Facts) -> str:
     version = _version(facts)
     how = []
@@ -171,7 +177,9 @@ SENTENCES: dict[EventType, Callable[[_Facts], str]] = {
         f"Project {f.project} created{f.quoted('created_by', 'by ')}"
     ),
     EventType.PROJECT_REMOVE: lambda f: (
-        f"Project {f['name'] or f.project} removed by an administrator{_reason(f)}"
+        f"Project {f['name'] or f.project} removed by "
+        + (f"its owner{f.quoted('removed_by')}" if f["by"] == "owner" else "an administrator")
+        + _reason(f)
     ),
     EventType.PROJECT_ROLE_INVITE: _role_sentence("{target} invited to {project} as {role}"),
     EventType.PROJECT_ROLE_DECLINE_INVITE: _role_sentence(
@@ -185,6 +193,19 @@ SENTENCES: dict[EventType, Callable[[_Facts], str]] = {
     EventType.PROJECT_ROLE_REMOVE: _role_sentence("{target} is no longer {role} of {project}"),
     EventType.PROJECT_RELEASE_ADD: _release_added,
     EventType.PROJECT_FILE_ADD: _file_added,
+    EventType.PROJECT_RELEASE_YANK: lambda f: (
+        f"{f.project}{_version(f)} yanked{f.quoted('yanked_by', 'by ')}"
+        + (f": {f['reason']}" if f["reason"] else "")
+    ),
+    EventType.PROJECT_RELEASE_UNYANK: lambda f: (
+        f"{f.project}{_version(f)} un-yanked{f.quoted('unyanked_by', 'by ')}"
+    ),
+    EventType.PROJECT_RELEASE_REMOVE: lambda f: (
+        f"{f.project}{_version(f)} deleted{_removed_by(f)}{_reason(f)}"
+    ),
+    EventType.PROJECT_FILE_REMOVE: lambda f: (
+        f"{f.project}{_version(f)}: {f['filename'] or 'a file'} deleted{_removed_by(f)}{_reason(f)}"
+    ),
     EventType.PROJECT_CRITICAL_ENTER: lambda f: (
         f"{f.project} became a critical project: its maintainers need a second factor"
     ),

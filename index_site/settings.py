@@ -276,6 +276,11 @@ UPLOAD_MAX_FILE_SIZE = env.int("UPLOAD_MAX_FILE_SIZE", default=100 * 1024 * 1024
 UPLOAD_MAX_PROJECT_SIZE = env.int("UPLOAD_MAX_PROJECT_SIZE", default=10 * 1024 * 1024 * 1024)
 # New files may be added to a release for this many days after its first file.
 UPLOAD_RELEASE_MAX_AGE_DAYS = env.int("UPLOAD_RELEASE_MAX_AGE_DAYS", default=14)
+# Owners may delete a file this many hours after its upload (pre-releases at any time); after
+# that they yank it instead (PEP 763's rule; admins delete at any time, with a reason).
+DELETION_WINDOW_HOURS = env.int("DELETION_WINDOW_HOURS", default=72)
+# A project its owners deleted keeps its name for them this many days; then anyone may take it.
+DELETED_NAME_RESERVATION_DAYS = env.int("DELETED_NAME_RESERVATION_DAYS", default=30)
 # New projects created by uploads (django-ratelimit rates), per user and per client IP.
 UPLOAD_PROJECT_CREATE_RATE_USER = env.str("UPLOAD_PROJECT_CREATE_RATE_USER", default="20/h")
 UPLOAD_PROJECT_CREATE_RATE_IP = env.str("UPLOAD_PROJECT_CREATE_RATE_IP", default="40/h")

@@ -21,3 +21,11 @@ class RoleError(Exception):
 
 class PermissionDeniedError(RoleError):
     """The actor may not manage this project's roles."""
+
+
+class ReleaseChangeError(Exception):
+    """A yank, un-yank or deletion was refused; the message says why and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -231,3 +231,21 @@ class DownloadCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} on {self.day}: {self.count}"
+
+
+class DeletedProjectName(models.Model):
+    """The name of a project its owners deleted, kept for them until `reserved_until`.
+
+    Until then only a former owner may create a project of this name (or one too similar to
+    it); afterwards the usual name policy applies.
+    """
+
+    normalized_name = models.CharField(max_length=255, unique=True, help_text="PEP 503 form.")
+    ultranormalized_name = models.CharField(max_length=255, db_index=True)
+    name = models.CharField(max_length=255, help_text="The name as the project had it.")
+    former_owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+", blank=True)
+    deleted_at = models.DateTimeField()
+    reserved_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} (reserved until {self.reserved_until:%Y-%m-%d})"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from projects.views import files, manage, public, simple
+from projects.views import files, manage, public, releases, simple
 
 app_name = "projects"
 
@@ -43,6 +43,34 @@ urlpatterns = [
         name="trusted_publishing_only",
     ),
     path("manage/project/<text:name>/leave/", manage.leave, name="leave"),
+    # Release lifecycle: yank, un-yank and deletion.
+    path("manage/project/<text:name>/releases/", releases.release_list, name="releases"),
+    path(
+        "manage/project/<text:name>/release/<text:version>/",
+        releases.release_detail,
+        name="release",
+    ),
+    path(
+        "manage/project/<text:name>/release/<text:version>/yank/",
+        releases.yank,
+        name="yank_release",
+    ),
+    path(
+        "manage/project/<text:name>/release/<text:version>/unyank/",
+        releases.unyank,
+        name="unyank_release",
+    ),
+    path(
+        "manage/project/<text:name>/release/<text:version>/delete/",
+        releases.release_delete,
+        name="delete_release",
+    ),
+    path(
+        "manage/project/<text:name>/release/<text:version>/files/<int:file_id>/delete/",
+        releases.file_delete,
+        name="delete_file",
+    ),
+    path("manage/project/<text:name>/delete/", releases.project_delete, name="delete_project"),
     path("invitations/<text:token>/", manage.invitation_from_link, name="invitation"),
     path("invitations/<int:invitation_id>/accept/", manage.accept, name="accept_invitation"),
     path("invitations/<int:invitation_id>/decline/", manage.decline, name="decline_invitation"),

@@ -32,6 +32,7 @@ from projects.models import File, Project
 from projects.names import validate_project_name
 from projects.policy import two_factor_missing
 from projects.selectors import UPLOAD_ROLES, get_project_with_role
+from projects.services.deletion import check_name_not_reserved
 from projects.services.files import (
     AddedFile,
     FileRejectedError,
@@ -257,6 +258,7 @@ def _check_project_creation(
     A name that is taken raises ProjectNameError (code "conflict") for the caller to read the
     project again; every other refusal is an UploadError.
     """
+    check_name_not_reserved(name=metadata.name, user=identity.user)
     if identity.is_trusted_publisher:
         # The pending publisher (if any) is resolved when the project is created.
         return canonicalize_name(metadata.name)

@@ -1,4 +1,4 @@
-"""Writes on projects themselves: creation, owner-controlled settings, admin flags, removal."""
+"""Writes on projects themselves: creation, owner-controlled settings, admin flags."""
 
 from typing import Any
 
@@ -13,7 +13,7 @@ from accounts.selectors import has_two_factor
 from auditlog.events import EventType
 from auditlog.services import record_event
 from index_site.links import absolute_url
-from projects.models import File, Project, Release, Role
+from projects.models import Project, Role
 from projects.names import (
     conflict_error,
     ultranormalize_project_name,
@@ -177,56 +177,6 @@ def set_project_critical(
     )
     _notify_project_critical(project=project, by_admin=actor is not None)
     return True
-
-
-@transaction.atomic
-def delete_project(
-    *, project: Project, actor: User, request: HttpRequest | None = None, reason: str
-) -> None:
-    """Remove `project` with its releases, files, roles and invitations (an administrator).
-
-    The `project:remove` event keeps the name, counts, owners and `reason` in the audit log
-    after the row is gone, and every active owner is emailed what was removed and why. File
-    names stay in the FilenameRegistry, so none can be used again; the stored objects are
-    deleted by the orphan sweep (`delete_orphaned_files`), no longer referenced by any row.
-    """
-    reason = reason.strip()
-    if not reason:
-        raise ValueError("A project is only removed with a reason for its owners.")
-    project = Project.objects.select_for_update().get(pk=project.pk)
-    owners = list(
-        User.objects.filter(
-            project_roles__project=project, project_roles__role=Role.Kind.OWNER, is_active=True
-        ).order_by("username")
-    )
-    release_count = Release.objects.filter(project=project).count()
-    file_count = File.objects.filter(release__project=project).count()
-    record_event(
-        event_type=EventType.PROJECT_REMOVE,
-        actor=actor,
-        request=request,
-        project=project,
-        data={
-            "name": project.name,
-            "normalized_name": project.normalized_name,
-            "reason": reason,
-            "removed_by": actor.username,
-            "owners": [owner.username for owner in owners],
-            "release_count": release_count,
-            "file_count": file_count,
-        },
-    )
-    context = {
-        "project_name": project.name,
-        "reason": reason,
-        "release_count": release_count,
-        "file_count": file_count,
-        "projects_url": absolute_url("projects:mine"),
-        "history_url": absolute_url("auditlog:security_history"),
-    }
-    for owner in owners:
-        email_user(user=owner, template="projects/project_removed", context=context)
-    project.delete()
 
 
 def _notify_project_critical(*, project: Project, by_admin: bool) -> None:

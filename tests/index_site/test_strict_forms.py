@@ -18,7 +18,8 @@ from django.test import RequestFactory
 import accounts.forms
 import accounts.two_factor_forms
 import projects.admin
-import projects.forms  # noqa: F401 - loads the forms before the walk
+import projects.forms
+import projects.release_forms  # noqa: F401 - loads the forms before the walk
 import publishing.admin
 import publishing.forms  # noqa: F401 - loads the forms before the walk
 import tokens.admin
@@ -90,7 +91,8 @@ def bind(db):
         if issubclass(cls, SetPasswordForm):
             return cls(UserFactory(), data)
         parameters = inspect.signature(cls.__init__).parameters
-        extra = {"user": UserFactory, "project": ProjectFactory}
+        # `expected`: what a confirmation form asks to be typed.
+        extra = {"user": UserFactory, "project": ProjectFactory, "expected": lambda: "expected"}
         return cls(data, **{key: make() for key, make in extra.items() if key in parameters})
 
     return _bind
