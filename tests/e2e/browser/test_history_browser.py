@@ -4,7 +4,7 @@ pages that fit a 390 px phone screen with long names in them."""
 import pytest
 from django.test import RequestFactory
 
-from accounts.recovery_codes import generate_recovery_codes
+from accounts.two_factor.recovery_codes import generate_recovery_codes
 from auditlog.events import EventType
 from auditlog.services import record_event
 from projects.services.projects import create_project

@@ -34,7 +34,10 @@ from accounts.login import (
 )
 from accounts.models import TOTPDevice, User
 from accounts.reauth import require_reauth
-from accounts.recovery_codes import (
+from accounts.selectors import has_two_factor
+from accounts.two_factor.forms import RecoveryCodeForm, TOTPCodeForm
+from accounts.two_factor.methods import TwoFactorError, count_methods
+from accounts.two_factor.recovery_codes import (
     BURNED_CODE_MESSAGE,
     LOW_REMAINING,
     RecoveryCodeResult,
@@ -44,8 +47,8 @@ from accounts.recovery_codes import (
     remaining_recovery_codes,
     use_recovery_code,
 )
-from accounts.recovery_codes import INVALID_CODE_MESSAGE as INVALID_RECOVERY_MESSAGE
-from accounts.security_keys import (
+from accounts.two_factor.recovery_codes import INVALID_CODE_MESSAGE as INVALID_RECOVERY_MESSAGE
+from accounts.two_factor.security_keys import (
     KIND_PASSKEY,
     KIND_SECURITY_KEY,
     KINDS,
@@ -56,11 +59,10 @@ from accounts.security_keys import (
     registration_options,
     remove_credential,
 )
-from accounts.selectors import has_two_factor
-from accounts.totp import (
+from accounts.two_factor.totp import (
     INVALID_CODE_MESSAGE as INVALID_TOTP_MESSAGE,
 )
-from accounts.totp import (
+from accounts.two_factor.totp import (
     REUSED_CODE_MESSAGE,
     TOTPResult,
     check_totp_code,
@@ -71,8 +73,6 @@ from accounts.totp import (
     totp_qr_svg,
     totp_secret_base32,
 )
-from accounts.two_factor import TwoFactorError, count_methods
-from accounts.two_factor_forms import RecoveryCodeForm, TOTPCodeForm
 from index_site.json_body import JSONBodyError, read_json_object
 from index_site.single_values import single_query_value
 

@@ -13,8 +13,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.models import RecoveryCode, TOTPDevice, User, WebAuthnCredential
-from accounts.two_factor import TwoFactorError, reset_two_factor
-from accounts.two_factor_forms import ResetTwoFactorForm
+from accounts.two_factor.forms import ResetTwoFactorForm
+from accounts.two_factor.methods import TwoFactorError, reset_two_factor
 from index_site.strict_admin import StrictInputAdmin, StrictTabularInline
 
 

@@ -44,12 +44,13 @@ from projects.services.files import (
     largest_file_size_limit,
 )
 from projects.services.projects import create_project
-from publishing import dist_archives, dist_filenames
 from publishing.pending import project_from_pending_publisher
 from publishing.selectors import hold_publisher_attachment, publisher_may_upload_to
 from publishing.services import notify_token_upload_to_published_project
-from publishing.upload_errors import UploadError
-from publishing.upload_form import (
+from publishing.upload import filenames as dist_filenames
+from publishing.upload.archives import distributions as dist_archives
+from publishing.upload.errors import UploadError
+from publishing.upload.form import (
     UploadForm,
     check_no_file_fields,
     check_protocol_version,
@@ -58,12 +59,12 @@ from publishing.upload_form import (
     sanitize_form,
     validate_upload_form,
 )
-from publishing.upload_metadata import (
+from publishing.upload.metadata import (
     REPEATABLE_FIELDS,
     parse_upload_metadata,
     raw_metadata_from_form,
 )
-from publishing.upload_stream import (
+from publishing.upload.stream import (
     CHUNK_SIZE,
     HashedUpload,
     HashingUploadHandler,

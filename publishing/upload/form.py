@@ -12,7 +12,7 @@ from django.http import QueryDict
 from index_site.control_characters import check_control_characters, normalize_line_breaks
 from index_site.single_values import RepeatedFieldError, check_single_values
 from projects.names import PROJECT_NAME_RE
-from publishing.upload_errors import UploadError
+from publishing.upload.errors import UploadError
 
 CORE_METADATA_HELP = (
     "See https://packaging.python.org/specifications/core-metadata for more information."

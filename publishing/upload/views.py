@@ -7,8 +7,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from index_site.outages import plain_text_outages
-from publishing.upload import drain_body, upload_file
-from publishing.upload_errors import UploadError, error_response
+from publishing.upload.errors import UploadError, error_response
+from publishing.upload.pipeline import drain_body, upload_file
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from django.http import QueryDict
 from packaging.metadata import InvalidMetadata, Metadata, RawMetadata
 from packaging.requirements import InvalidRequirement, Requirement
 
-from publishing.upload_errors import UploadError
-from publishing.upload_form import CORE_METADATA_HELP
+from publishing.upload.errors import UploadError
+from publishing.upload.form import CORE_METADATA_HELP
 
 SUPPORTED_METADATA_VERSIONS = frozenset({"1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5"})
 SUMMARY_MAX_LENGTH = 512
@@ -65,7 +65,7 @@ _LIST_FIELDS = {
 }
 # Every form key that may repeat: the list fields above, project URLs, and the import names of
 # metadata 2.5 (uv sends `import_names`; warehouse reads `import_name`), read by no one here but
-# lists by nature. Any other key sent twice is refused (`upload_form.check_sent_once`).
+# lists by nature. Any other key sent twice is refused (`form.check_sent_once`).
 REPEATABLE_FIELDS = frozenset(
     {
         *_LIST_FIELDS,
