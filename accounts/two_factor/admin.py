@@ -103,7 +103,7 @@ class TwoFactorUserAdminMixin(StrictInputAdmin):
                     request=request,
                 )
             except TwoFactorError as error:
-                form.add_error("reason", str(error))
+                form.add_error("reason", error.message)
             else:
                 self.log_change(request, user, "Reset two-factor authentication.")
                 self.message_user(

@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts.models import User
 from auditlog.events import EventType
 from auditlog.services import record_event
+from index_site.errors import UserFacingError
 from projects.models import File, FilenameRegistry, Project, Release
 from projects.services.projects import bump_serial, require_transaction
 
@@ -39,12 +40,8 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 
 
-class FileRejectedError(Exception):
+class FileRejectedError(UserFacingError):
     """The file cannot be added to the project; `message` says why and what to do."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from publishing.pending import project_from_pending_publisher
 from publishing.selectors import hold_publisher_attachment, publisher_may_upload_to
 from publishing.upload.errors import UploadError
 from tokens.authentication import UploadIdentity, authenticate_upload
-from tokens.exceptions import TokenAuthenticationError
 from tokens.selectors import hold_token
 from tokens.services import record_token_refusal
 
@@ -44,10 +43,7 @@ TOO_MANY_PROJECTS_MESSAGE = (
 
 def authenticate(request: HttpRequest) -> UploadIdentity:
     """The upload's identity from its `Authorization` header; users need email and 2FA."""
-    try:
-        identity = authenticate_upload(request)
-    except TokenAuthenticationError as exc:
-        raise UploadError(exc.message, status=exc.status) from None
+    identity = authenticate_upload(request)
     user = identity.user
     if identity.is_trusted_publisher or user is None:
         return identity
@@ -86,22 +82,20 @@ def project_for_upload(
         try:
             return None, _check_project_creation(request, identity, name)
         except ProjectNameError as exc:
+            if exc.code != "conflict":
+                raise
             project = get_project_with_role(name, identity.user)
             if project is None:
-                raise UploadError(exc.message, status=_name_error_status(exc)) from None
+                raise
     check_project_permission(request, project, identity)
     return project, project.normalized_name
-
-
-def _name_error_status(error: ProjectNameError) -> int:
-    return 409 if error.code == "conflict" else 400
 
 
 def _check_project_creation(request: HttpRequest, identity: UploadIdentity, name: str) -> str:
     """Refuse a first upload that may not create its project; return the normalized name.
 
-    A name that is taken raises ProjectNameError (code "conflict") for the caller to read the
-    project again; every other refusal is an UploadError.
+    A name the policy refuses raises ProjectNameError; one that is taken (code "conflict")
+    makes the caller read the project again.
     """
     if identity.is_trusted_publisher:
         # The pending publisher (if any) is resolved, and its name checked, when the project
@@ -112,12 +106,7 @@ def _check_project_creation(request: HttpRequest, identity: UploadIdentity, name
             request, identity, reason=f"project-scoped token used to create project '{name}'"
         )
         raise UploadError(identity.scope_error(None), status=403)
-    try:
-        normalized = validate_project_name(name)
-    except ProjectNameError as exc:
-        if exc.code == "conflict":
-            raise
-        raise UploadError(exc.message, status=_name_error_status(exc)) from None
+    normalized = validate_project_name(name)
     if project_creation_limited(request, identity, increment=False):
         raise UploadError(TOO_MANY_PROJECTS_MESSAGE, status=429)
     return normalized
@@ -236,17 +225,15 @@ def create_first_project(
                 # event written for it (the race is not a sign of a stolen token).
                 check_project_permission(request, project, identity, record=False)
                 return project
-        raise UploadError(exc.message, status=_name_error_status(exc)) from None
+        raise
 
 
 def _pending_publisher_project(
     *, identity: UploadIdentity, name: str, request: HttpRequest
 ) -> Project:
-    """The project a pending publisher creates on its first upload, or the refusal."""
-    try:
-        project = project_from_pending_publisher(identity=identity, name=name, request=request)
-    except ProjectNameError as exc:
-        raise UploadError(exc.message, status=_name_error_status(exc)) from None
+    """The project a pending publisher creates on its first upload, or the refusal (the name
+    policy's ProjectNameError, or NON_USER_CREATE_MESSAGE)."""
+    project = project_from_pending_publisher(identity=identity, name=name, request=request)
     if project is None:
         raise UploadError(NON_USER_CREATE_MESSAGE)
     return project

@@ -66,13 +66,10 @@ def check_sent_once(post: QueryDict, *, repeatable: Iterable[str], content_parts
     last copy, while a proxy or log saw the first.
     """
     allowed = frozenset(repeatable)
-    try:
-        check_single_values(post, (key for key in post if key not in allowed))
-    except RepeatedFieldError as error:
-        raise UploadError(error.message) from None
+    check_single_values(post, (key for key in post if key not in allowed))
     # A second file part, or a `content` text field beside the file part, is a second content.
     if content_parts + len(post.getlist("content")) > 1:
-        raise UploadError(RepeatedFieldError("content").message)
+        raise RepeatedFieldError("content")
 
 
 def check_text_fields(post: QueryDict) -> None:

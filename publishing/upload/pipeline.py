@@ -26,7 +26,6 @@ from packaging.utils import canonicalize_version
 from index_site.commit_outcome import CommitOutcomeUnknownError
 from index_site.fresh_connection import reconnect_if_dropped
 from projects.services.files import (
-    FileRejectedError,
     NewFile,
     NewRelease,
     file_size_limit,
@@ -324,8 +323,6 @@ def upload_file(request: HttpRequest) -> PublishedFile:
 def _publish(request: HttpRequest, identity: UploadIdentity, upload: Upload) -> PublishedFile:
     try:
         return publish_file(request=request, identity=identity, upload=upload)
-    except FileRejectedError as exc:
-        raise UploadError(exc.message) from None
     except CommitOutcomeUnknownError:
         logger.exception("Saving an upload failed during COMMIT")
         raise UploadError(COMMIT_OUTCOME_UNKNOWN_MESSAGE, status=503) from None
