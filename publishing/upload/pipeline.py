@@ -1,5 +1,6 @@
 """The /legacy/ upload pipeline, in PyPI's order: each step accepts the upload or refuses it
-with one UploadError whose message the client prints. `upload_file` runs them top to bottom:
+with one UserFacingError whose message the client prints (an UploadError, or a lower app's
+error that `errors.upload_refusal` translates). `upload_file` runs them top to bottom:
 
 transport -> authentication (before the body is read; `access`) -> body (streamed, hashed;
 `stream`) -> each single-valued field sent once -> action -> no control characters -> protocol
@@ -239,7 +240,7 @@ def check_transport(request: HttpRequest) -> None:
 
 
 def upload_file(request: HttpRequest) -> PublishedFile:
-    """Run the whole pipeline for one `POST /legacy/`; raise UploadError on the first refusal."""
+    """Run the whole pipeline for one `POST /legacy/`; raise the first refusal."""
     check_transport(request)
     identity = authenticate(request)
     post, upload, handler = read_body(request)

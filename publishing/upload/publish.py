@@ -71,13 +71,15 @@ def publish_file(
     The identical file of the same project uploaded again changes nothing and returns
     `is_new=False`, unless its stored object is missing: then the object is stored again and
     `is_restored` is True. Raise UploadError when the uploader may no longer publish,
-    FileRejectedError when a rule refuses the file, ProjectNameError's translation when a first
-    upload cannot create its project, and CommitOutcomeUnknownError when COMMIT failed: the file
-    may or may not be published, and an identical re-upload settles it either way.
+    FileRejectedError when a rule refuses the file, ProjectNameError when a first upload cannot
+    create its project, and CommitOutcomeUnknownError when COMMIT failed: the file may or may
+    not be published, and an identical re-upload settles it either way.
     """
     stored: list[str] = []
     try:
-        return _publish(request=request, identity=identity, upload=upload, stored=stored)
+        return _publish_in_transaction(
+            request=request, identity=identity, upload=upload, stored=stored
+        )
     except CommitOutcomeUnknownError:
         # The rows may have committed: deleting the objects now could leave a published file
         # that cannot be downloaded. The orphan sweep deletes them if no row references them.
@@ -97,7 +99,7 @@ def publish_file(
 
 
 @atomic_with_known_outcome()
-def _publish(
+def _publish_in_transaction(
     *, request: HttpRequest, identity: UploadIdentity, upload: Upload, stored: list[str]
 ) -> PublishedFile:
     project = upload.project
