@@ -16,6 +16,7 @@ from index_site.links import absolute_url
 from projects.models import Project, Role
 from projects.names import (
     conflict_error,
+    normalize_project_name,
     ultranormalize_project_name,
     validate_project_name,
 )
@@ -23,15 +24,28 @@ from projects.names import (
 
 @transaction.atomic
 def create_project(
-    *, name: str, creator: User, request: HttpRequest | None = None, via: str | None = None
+    *,
+    name: str,
+    creator: User,
+    request: HttpRequest | None = None,
+    via: str | None = None,
+    validated_name: str | None = None,
 ) -> Project:
     """Create the project `name` with `creator` as its Owner and record both events.
 
     `via` says how it was created (for example "upload" or "trusted publishing") and is kept in
     the audit event. Raise ProjectNameError when the name is refused or taken, including when a
-    concurrent request created the same normalized name first.
+    concurrent request created the same normalized name first. A caller that has just run
+    `validate_project_name(name)` in this request (the upload does, before it reads the
+    archive) passes its result as `validated_name`, so the name policy's queries run once; the
+    unique normalized name still refuses a name taken since.
     """
-    normalized = validate_project_name(name)
+    if validated_name is None:
+        normalized = validate_project_name(name)
+    elif validated_name == normalize_project_name(name):
+        normalized = validated_name
+    else:
+        raise ValueError("validated_name must be what validate_project_name(name) returned.")
     try:
         # A savepoint, so a lost race leaves the caller's transaction usable.
         with transaction.atomic():
@@ -60,6 +74,12 @@ def create_project(
     return project
 
 
+def require_transaction(service: str) -> None:
+    """Refuse to run `service` outside a transaction: its writes commit with the caller's."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(f"{service} must run inside the transaction making the change.")
+
+
 def bump_serial(*, project: Project) -> None:
     """Mark a change the index shows (a file added, and any yank, delete or status change).
 
@@ -68,8 +88,7 @@ def bump_serial(*, project: Project) -> None:
     and cached pages of older serials are simply never asked for again (projects.views.simple).
     An F() update, so concurrent changes each add one without reading the row first.
     """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("bump_serial must run inside the transaction making the change.")
+    require_transaction("bump_serial")
     Project.objects.filter(pk=project.pk).update(serial=F("serial") + 1)
 
 

@@ -16,7 +16,7 @@ from django.test import RequestFactory
 
 # Imported so that every form class of the project is defined before the walk.
 import accounts.forms
-import accounts.two_factor_forms
+import accounts.two_factor.forms
 import projects.admin
 import projects.forms
 import projects.release_forms  # noqa: F401 - loads the forms before the walk
@@ -186,7 +186,7 @@ def test_multi_line_fields_keep_line_breaks_and_tabs(bind, cls, name, text):
 
 
 def test_browser_line_breaks_become_newlines(db):
-    form = accounts.two_factor_forms.ResetTwoFactorForm(
+    form = accounts.two_factor.forms.ResetTwoFactorForm(
         QueryDict(mutable=True) | {"reason": "Called the user.\r\nChecked the ID."}
     )
 

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from accounts.models import TOTPDevice
 from accounts.selectors import has_two_factor
-from accounts.totp import totp_secret_base32
+from accounts.two_factor.totp import totp_secret_base32
 from auditlog.models import AuditEvent
 from projects.exceptions import ProjectNameError
 from projects.models import (

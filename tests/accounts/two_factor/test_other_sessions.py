@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts.models import TOTPDevice, User, WebAuthnCredential
 from accounts.services import set_user_active
-from accounts.totp import totp_secret_base32
+from accounts.two_factor.totp import totp_secret_base32
 from tests.accounts.two_factor.conftest import (
     code_at,
     current_step,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from accounts.recovery_codes import generate_recovery_codes
+from accounts.two_factor.recovery_codes import generate_recovery_codes
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test body
 # and live_server's database setup would otherwise raise SynchronousOnlyOperation.

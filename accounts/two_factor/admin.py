@@ -13,8 +13,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.models import RecoveryCode, TOTPDevice, User, WebAuthnCredential
-from accounts.two_factor import TwoFactorError, reset_two_factor
-from accounts.two_factor_forms import ResetTwoFactorForm
+from accounts.two_factor.forms import ResetTwoFactorForm
+from accounts.two_factor.methods import TwoFactorError, reset_two_factor
 from index_site.strict_admin import StrictInputAdmin, StrictTabularInline
 
 
@@ -103,7 +103,7 @@ class TwoFactorUserAdminMixin(StrictInputAdmin):
                     request=request,
                 )
             except TwoFactorError as error:
-                form.add_error("reason", str(error))
+                form.add_error("reason", error.message)
             else:
                 self.log_change(request, user, "Reset two-factor authentication.")
                 self.message_user(

@@ -15,7 +15,7 @@ anything but a regular file or a directory. Everything else is refused with
 `ZIP archive not accepted: <reason>.`
 
 Memory stays bounded: the central directory is read record by record (names capped at
-`archive_names.MAX_NAME_BYTES`), data is checked in chunks, and only a few fields are kept per
+`member_names.MAX_NAME_BYTES`), data is checked in chunks, and only a few fields are kept per
 entry, under the caller's member cap. The declared sizes are checked against the caller's
 unpacked-size limit before any data is inflated, and inflating confirms them, so a bomb cannot
 hide behind them.
@@ -26,14 +26,14 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from publishing.archive_names import (
+from publishing.upload.archives.member_names import (
     member_name_key,
     member_name_problem,
     name_encoding_problem,
     printable_name,
     twin_problem,
 )
-from publishing.upload_errors import UploadError
+from publishing.upload.errors import UploadError
 
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
 _CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")

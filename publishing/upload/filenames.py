@@ -11,7 +11,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from publishing.upload_errors import UploadError
+from publishing.upload.errors import UploadError
 
 FILENAME_MAX_LENGTH = 255
 _EXTENSION_RE = re.compile(r".+?\.(tar\.gz|zip|whl)\Z", re.IGNORECASE)

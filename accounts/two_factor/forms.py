@@ -2,10 +2,10 @@
 
 from django import forms
 
-from accounts.recovery_codes import MAX_INPUT_LENGTH as RECOVERY_MAX_LENGTH
-from accounts.recovery_codes import normalize_recovery_code
-from accounts.totp import MAX_INPUT_LENGTH as TOTP_MAX_LENGTH
-from accounts.totp import normalize_totp_code
+from accounts.two_factor.recovery_codes import MAX_INPUT_LENGTH as RECOVERY_MAX_LENGTH
+from accounts.two_factor.recovery_codes import normalize_recovery_code
+from accounts.two_factor.totp import MAX_INPUT_LENGTH as TOTP_MAX_LENGTH
+from accounts.two_factor.totp import normalize_totp_code
 from index_site.strict_forms import StrictForm
 
 TOTP_FORMAT_MESSAGE = "Enter the six-digit code your authenticator app shows now."

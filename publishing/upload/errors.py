@@ -8,19 +8,36 @@ from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from index_site.errors import UserFacingError
 from index_site.reason_phrase import reason_phrase
+from projects.exceptions import ProjectNameError
+from tokens.exceptions import TokenAuthenticationError
 
 
-class UploadError(Exception):
+class UploadError(UserFacingError):
     """A refused upload. `message` is the sentence the client shows; it says what to do."""
 
     def __init__(self, message: str, *, status: int = 400, drain_body: bool = True) -> None:
         super().__init__(message)
-        self.message = message
         self.status = status
         # Whether to read (and discard) the rest of the body before answering, so the client
         # reads the answer; not for bodies too large to be worth reading at all.
         self.drain_body = drain_body
+
+
+def upload_refusal(error: UserFacingError) -> UploadError:
+    """The upload API's answer to a refusal from any step: its sentence, with the status for
+    its kind. The one translation of the lower apps' errors; the pipeline lets them propagate.
+    """
+    if isinstance(error, UploadError):
+        return error
+    if isinstance(error, TokenAuthenticationError):
+        return UploadError(error.message, status=error.status)
+    if isinstance(error, ProjectNameError):
+        return UploadError(error.message, status=409 if error.code == "conflict" else 400)
+    # The file rules (FileRejectedError) and a repeated or unstorable field: the request is at
+    # fault.
+    return UploadError(error.message)
 
 
 def _prefers_json(request: HttpRequest) -> bool:

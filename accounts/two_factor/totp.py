@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.encryption import decrypt_bytes, encrypt_bytes
 from accounts.models import TOTPDevice, User
-from accounts.two_factor import (
+from accounts.two_factor.methods import (
     METHOD_TOTP,
     TwoFactorError,
     after_method_change,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from projects.models import File, Project
-from publishing.dist_archives import MAX_ARCHIVE_MEMBERS
+from publishing.upload.archives.distributions import MAX_ARCHIVE_MEMBERS
 from tests.publishing.upload.conftest import refusal
 from tests.publishing.upload.dists import core_metadata, make_sdist, make_wheel
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts import two_factor_views as views
+from accounts.two_factor import views
 
 urlpatterns = [
     path("two-factor/", views.two_factor, name="two_factor"),

@@ -43,7 +43,7 @@ from webauthn.helpers.structs import (
 
 from accounts.models import User, WebAuthnCredential, WebAuthnUserHandle
 from accounts.notifications import email_user
-from accounts.two_factor import (
+from accounts.two_factor.methods import (
     METHOD_WEBAUTHN,
     TwoFactorError,
     after_method_change,

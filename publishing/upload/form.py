@@ -12,7 +12,7 @@ from django.http import QueryDict
 from index_site.control_characters import check_control_characters, normalize_line_breaks
 from index_site.single_values import RepeatedFieldError, check_single_values
 from projects.names import PROJECT_NAME_RE
-from publishing.upload_errors import UploadError
+from publishing.upload.errors import UploadError
 
 CORE_METADATA_HELP = (
     "See https://packaging.python.org/specifications/core-metadata for more information."
@@ -66,13 +66,10 @@ def check_sent_once(post: QueryDict, *, repeatable: Iterable[str], content_parts
     last copy, while a proxy or log saw the first.
     """
     allowed = frozenset(repeatable)
-    try:
-        check_single_values(post, (key for key in post if key not in allowed))
-    except RepeatedFieldError as error:
-        raise UploadError(error.message) from None
+    check_single_values(post, (key for key in post if key not in allowed))
     # A second file part, or a `content` text field beside the file part, is a second content.
     if content_parts + len(post.getlist("content")) > 1:
-        raise UploadError(RepeatedFieldError("content").message)
+        raise RepeatedFieldError("content")
 
 
 def check_text_fields(post: QueryDict) -> None:

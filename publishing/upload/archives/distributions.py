@@ -23,17 +23,17 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from publishing.tar_structure import (
+from publishing.upload.archives.tar_structure import (
     DecompressedTooLargeError,
     UnreadableGzipError,
     tar_member_names,
 )
-from publishing.upload_errors import UploadError
-from publishing.zip_structure import (
+from publishing.upload.archives.zip_structure import (
     TooManyMembersError,
     UnpackedTooLargeError,
     check_zip_structure,
 )
+from publishing.upload.errors import UploadError
 
 INVALID_FILE = "Invalid distribution file."
 # A zip is a bomb when it unpacks to more than 64 MiB at a ratio above 50 (PyPI's numbers).

@@ -7,11 +7,9 @@ import tarfile
 
 import pytest
 
-from publishing.dist_archives import check_tar_sdist
-from publishing.upload_errors import UploadError
-from tests.publishing.upload.conftest import refusal
-from tests.publishing.upload.dists import core_metadata, make_sdist
-from tests.publishing.upload.tar_builder import (
+from publishing.upload.archives.distributions import check_tar_sdist
+from publishing.upload.errors import UploadError
+from tests.publishing.upload.archives.tar_builder import (
     GNU,
     TOP,
     gnu_long,
@@ -23,6 +21,8 @@ from tests.publishing.upload.tar_builder import (
     pkg_info,
     tar,
 )
+from tests.publishing.upload.conftest import refusal
+from tests.publishing.upload.dists import core_metadata, make_sdist
 
 # The first piece after PKG-INFO (one header, one block of metadata) starts at this byte.
 FIRST = 1024

@@ -9,16 +9,14 @@ import zlib
 
 import pytest
 
-from publishing.dist_archives import check_zip_sdist
-from publishing.upload_errors import UploadError
-from publishing.zip_structure import (
+from publishing.upload.archives.distributions import check_zip_sdist
+from publishing.upload.archives.zip_structure import (
     TooManyMembersError,
     UnpackedTooLargeError,
     check_zip_structure,
 )
-from tests.publishing.upload.conftest import refusal
-from tests.publishing.upload.dists import core_metadata, make_wheel
-from tests.publishing.upload.zip_builder import (
+from publishing.upload.errors import UploadError
+from tests.publishing.upload.archives.zip_builder import (
     U16,
     U32,
     Member,
@@ -27,6 +25,8 @@ from tests.publishing.upload.zip_builder import (
     unicode_path,
     zip64_extra,
 )
+from tests.publishing.upload.conftest import refusal
+from tests.publishing.upload.dists import core_metadata, make_wheel
 
 TOP = "sample_pkg-1.0"
 PKG_INFO = core_metadata("sample-pkg", "1.0")

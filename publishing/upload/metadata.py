@@ -6,6 +6,7 @@ value counts as absent (uv always sends `requires_python`, empty or not).
 """
 
 import email.utils
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,8 +17,8 @@ from django.http import QueryDict
 from packaging.metadata import InvalidMetadata, Metadata, RawMetadata
 from packaging.requirements import InvalidRequirement, Requirement
 
-from publishing.upload_errors import UploadError
-from publishing.upload_form import CORE_METADATA_HELP
+from publishing.upload.errors import UploadError
+from publishing.upload.form import CORE_METADATA_HELP
 
 SUPPORTED_METADATA_VERSIONS = frozenset({"1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5"})
 SUMMARY_MAX_LENGTH = 512
@@ -65,7 +66,7 @@ _LIST_FIELDS = {
 }
 # Every form key that may repeat: the list fields above, project URLs, and the import names of
 # metadata 2.5 (uv sends `import_names`; warehouse reads `import_name`), read by no one here but
-# lists by nature. Any other key sent twice is refused (`upload_form.check_sent_once`).
+# lists by nature. Any other key sent twice is refused (`form.check_sent_once`).
 REPEATABLE_FIELDS = frozenset(
     {
         *_LIST_FIELDS,
@@ -89,7 +90,7 @@ class _FieldError(Exception):
         self.help_text = help_text
 
 
-def raw_metadata_from_form(post: QueryDict) -> RawMetadata:
+def _raw_metadata_from_form(post: QueryDict) -> RawMetadata:
     """Map the form to packaging's RawMetadata, raising UploadError for unparseable shapes."""
     raw: dict[str, Any] = {}
     for key in _STRING_FIELDS:
@@ -116,9 +117,19 @@ def raw_metadata_from_form(post: QueryDict) -> RawMetadata:
     return raw  # type: ignore[return-value]
 
 
-def parse_upload_metadata(post: QueryDict) -> Metadata:
-    """Validate the form's metadata; raise UploadError naming the first field at fault."""
-    raw = raw_metadata_from_form(post)
+@dataclass(frozen=True)
+class UploadMetadata:
+    """The upload's core metadata: validated (`core`), and as sent (`raw`, kept with the
+    release)."""
+
+    core: Metadata
+    raw: RawMetadata
+
+
+def parse_upload_metadata(post: QueryDict) -> UploadMetadata:
+    """Read and validate the form's metadata once; raise UploadError naming the first field at
+    fault."""
+    raw = _raw_metadata_from_form(post)
     errors: list[_FieldError] = []
     metadata_version = raw.get("metadata_version", "")
     if metadata_version and metadata_version not in SUPPORTED_METADATA_VERSIONS:
@@ -141,7 +152,7 @@ def parse_upload_metadata(post: QueryDict) -> Metadata:
         first = min(errors, key=_error_rank)
         raise UploadError(f"{first.message}. {first.help_text}")
     assert metadata is not None  # noqa: S101 - from_raw either returns or raised above
-    return metadata
+    return UploadMetadata(core=metadata, raw=raw)
 
 
 def _error_rank(error: _FieldError) -> tuple[int, str]:

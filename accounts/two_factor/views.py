@@ -34,7 +34,10 @@ from accounts.login import (
 )
 from accounts.models import TOTPDevice, User
 from accounts.reauth import require_reauth
-from accounts.recovery_codes import (
+from accounts.selectors import has_two_factor
+from accounts.two_factor.forms import RecoveryCodeForm, TOTPCodeForm
+from accounts.two_factor.methods import TwoFactorError, count_methods
+from accounts.two_factor.recovery_codes import (
     BURNED_CODE_MESSAGE,
     LOW_REMAINING,
     RecoveryCodeResult,
@@ -44,8 +47,8 @@ from accounts.recovery_codes import (
     remaining_recovery_codes,
     use_recovery_code,
 )
-from accounts.recovery_codes import INVALID_CODE_MESSAGE as INVALID_RECOVERY_MESSAGE
-from accounts.security_keys import (
+from accounts.two_factor.recovery_codes import INVALID_CODE_MESSAGE as INVALID_RECOVERY_MESSAGE
+from accounts.two_factor.security_keys import (
     KIND_PASSKEY,
     KIND_SECURITY_KEY,
     KINDS,
@@ -56,11 +59,10 @@ from accounts.security_keys import (
     registration_options,
     remove_credential,
 )
-from accounts.selectors import has_two_factor
-from accounts.totp import (
+from accounts.two_factor.totp import (
     INVALID_CODE_MESSAGE as INVALID_TOTP_MESSAGE,
 )
-from accounts.totp import (
+from accounts.two_factor.totp import (
     REUSED_CODE_MESSAGE,
     TOTPResult,
     check_totp_code,
@@ -71,8 +73,6 @@ from accounts.totp import (
     totp_qr_svg,
     totp_secret_base32,
 )
-from accounts.two_factor import TwoFactorError, count_methods
-from accounts.two_factor_forms import RecoveryCodeForm, TOTPCodeForm
 from index_site.json_body import JSONBodyError, read_json_object
 from index_site.single_values import single_query_value
 
@@ -186,7 +186,7 @@ def totp_setup(request: AuthenticatedRequest) -> HttpResponse:
         try:
             device = start_totp_setup(user=user)
         except TwoFactorError as error:
-            messages.info(request, str(error))
+            messages.info(request, error.message)
             return redirect("accounts:two_factor")
         form = TOTPCodeForm()
     else:
@@ -201,7 +201,7 @@ def totp_setup(request: AuthenticatedRequest) -> HttpResponse:
                     user=user, raw_code=form.cleaned_data["code"], request=request
                 )
             except TwoFactorError as error:
-                messages.error(request, str(error))
+                messages.error(request, error.message)
                 return redirect("accounts:two_factor")
             if result is TOTPResult.ACCEPTED:
                 mark_second_factor_verified(request)
@@ -230,7 +230,7 @@ def totp_remove(request: AuthenticatedRequest) -> HttpResponse:
     try:
         remove_totp_device(user=request.user, actor=request.user, request=request)
     except TwoFactorError as error:
-        messages.error(request, str(error))
+        messages.error(request, error.message)
     else:
         messages.success(request, "Your authenticator app was removed.")
     return redirect("accounts:two_factor")
@@ -260,7 +260,7 @@ def webauthn_register_options(request: AuthenticatedRequest) -> HttpResponse:
     try:
         options = registration_options(request=request, user=request.user, kind=kind)
     except WebAuthnError as error:
-        return _json_error(str(error))
+        return _json_error(error.message)
     return HttpResponse(options, content_type="application/json")
 
 
@@ -280,7 +280,7 @@ def webauthn_register(request: AuthenticatedRequest) -> HttpResponse:
             credential_json=json.dumps(body["credential"]),
         )
     except WebAuthnError as error:
-        return _json_error(str(error))
+        return _json_error(error.message)
     mark_second_factor_verified(request)
     messages.success(request, f"“{credential.label}” was added.")
     return JsonResponse({"redirect": _after_first_method(request, request.user)})
@@ -292,7 +292,7 @@ def webauthn_remove(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     try:
         remove_credential(user=request.user, credential_pk=pk, actor=request.user, request=request)
     except TwoFactorError as error:
-        messages.error(request, str(error))
+        messages.error(request, error.message)
     else:
         messages.success(request, "The security key was removed.")
     return redirect("accounts:two_factor")
@@ -463,7 +463,7 @@ def login_webauthn_verify(request: HttpRequest) -> HttpResponse:
         _verify_assertion(request, user)
     except WebAuthnError as error:
         _record_second_step_failure(request, user, reason=f"invalid_webauthn:{error.reason}")
-        return _json_error(str(error))
+        return _json_error(error.message)
     response = finish_login(request, user, method="webauthn")
     return JsonResponse({"redirect": response["Location"]})
 
@@ -508,6 +508,6 @@ def passkey_login_verify(request: HttpRequest) -> HttpResponse:
         credential = _verify_assertion(request, None)
     except WebAuthnError as error:
         ratelimits.count_passkey_failure(request)
-        return _json_error(str(error))
+        return _json_error(error.message)
     response = finish_login(request, credential.user, method="passkey")
     return JsonResponse({"redirect": response["Location"]})

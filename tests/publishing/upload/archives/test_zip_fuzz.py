@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.publishing.upload.archives.zip_builder import Member, build
 from tests.publishing.upload.dists import Dist, make_wheel
-from tests.publishing.upload.zip_builder import Member, build
 
 pytestmark = pytest.mark.django_db
 

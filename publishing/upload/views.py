@@ -6,9 +6,10 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from index_site.errors import UserFacingError
 from index_site.outages import plain_text_outages
-from publishing.upload import drain_body, upload_file
-from publishing.upload_errors import UploadError, error_response
+from publishing.upload.errors import UploadError, error_response, upload_refusal
+from publishing.upload.pipeline import drain_body, upload_file
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +33,12 @@ def legacy_upload(request: HttpRequest) -> HttpResponse:
         return response
     try:
         result = upload_file(request)
-    except UploadError as error:
-        if error.drain_body:
+    except UserFacingError as error:
+        refusal = upload_refusal(error)
+        if refusal.drain_body:
             drain_body(request)
-        logger.info("Upload refused (%s): %s", error.status, error.message)
-        return error_response(request, error)
+        logger.info("Upload refused (%s): %s", refusal.status, refusal.message)
+        return error_response(request, refusal)
     except Exception:
         # Answered by the outage or error handlers: the client must be able to read that too.
         drain_body(request)

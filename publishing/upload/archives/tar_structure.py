@@ -21,14 +21,14 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from publishing.archive_names import (
+from publishing.upload.archives.member_names import (
     member_name_key,
     member_name_problem,
     name_encoding_problem,
     printable_name,
     twin_problem,
 )
-from publishing.upload_errors import UploadError
+from publishing.upload.errors import UploadError
 
 BLOCK_SIZE = 512
 # Largest PAX or GNU long-name record accepted; tarfile writes a few hundred bytes.

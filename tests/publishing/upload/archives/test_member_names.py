@@ -1,6 +1,10 @@
 import pytest
 
-from publishing.archive_names import member_name_key, member_name_problem, printable_name
+from publishing.upload.archives.member_names import (
+    member_name_key,
+    member_name_problem,
+    printable_name,
+)
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,11 @@ from accounts.policy_hook import two_factor_required
 from accounts.sessions import end_other_sessions
 from auditlog.events import EventType
 from auditlog.services import record_event
+from index_site.errors import UserFacingError
 from index_site.links import absolute_url
 
 
-class TwoFactorError(Exception):
+class TwoFactorError(UserFacingError):
     """A 2FA change was refused; the message is a sentence for the user."""
 
 
