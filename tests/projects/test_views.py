@@ -4,7 +4,7 @@ import pytest
 from django.urls import resolve, reverse
 
 from auditlog.models import AuditEvent
-from projects.models import File, Project, Role, RoleInvitation
+from projects.models import Project, Role, RoleInvitation
 from projects.services.roles import invite_collaborator, make_invitation_token
 from tests.factories import (
     FileFactory,
@@ -277,30 +277,6 @@ def test_my_projects_query_count_is_fixed(login, owner, django_assert_max_num_qu
     with django_assert_max_num_queries(8):
         response = client.get(reverse("projects:mine"))
     assert response.status_code == 200
-
-
-@pytest.mark.parametrize("count", [1, 2000])
-def test_project_page_query_count_does_not_grow_with_files(
-    client, project, count, django_assert_max_num_queries
-):
-    release = ReleaseFactory(project=project, version="1.0")
-    File.objects.bulk_create(
-        File(
-            release=release,
-            filename=f"widget-{n}.tar.gz",
-            packagetype=File.PackageType.SDIST,
-            size=10,
-            md5_digest=f"{n:032x}",
-            sha256_digest=f"{n:064x}",
-            blake2_256_digest=f"{n + 1:064x}",
-            path=f"p/{n}/widget-{n}.tar.gz",
-        )
-        for n in range(count)
-    )
-    with django_assert_max_num_queries(4):
-        response = client.get(reverse("projects:detail", kwargs={"name": "widget"}))
-    assert response.status_code == 200
-    assert response.content.count(b"widget-") >= count
 
 
 def test_project_page_non_normalized_redirects_and_unknown_is_404(client, project):
