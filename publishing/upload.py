@@ -45,6 +45,8 @@ from projects.services.files import (
 )
 from projects.services.projects import create_project
 from publishing import dist_archives, dist_filenames
+from publishing.description_check import check_description_renders
+from publishing.license_files import check_license_files
 from publishing.pending import project_from_pending_publisher
 from publishing.selectors import hold_publisher_attachment, publisher_may_upload_to
 from publishing.services import notify_token_upload_to_published_project
@@ -411,6 +413,12 @@ def _check_archive(
             normalized_name=normalized_name,
             version=metadata.version,
         )
+        check_license_files(
+            path=path,
+            filename=filename,
+            filetype=form.filetype,
+            license_files=metadata.license_files,
+        )
         return None
     dist_filenames.check_wheel_filename(
         filename, normalized_name=normalized_name, version=metadata.version
@@ -422,6 +430,9 @@ def _check_archive(
         name=metadata.name,
         version=metadata.version,
         requires_dist=[str(requirement) for requirement in metadata.requires_dist or []],
+    )
+    check_license_files(
+        path=path, filename=filename, filetype=form.filetype, license_files=metadata.license_files
     )
     return contents.metadata
 
@@ -472,6 +483,7 @@ def upload_file(request: HttpRequest) -> UploadResult:
 
         project, normalized_name = _project_or_new_name(request, identity, metadata)
         project_name = project.name if project is not None else metadata.name
+        check_description_renders(metadata)
 
         limit = file_size_limit(project)
         if handler.is_too_large or upload is None or (upload.size or 0) > limit:
