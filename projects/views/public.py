@@ -60,7 +60,8 @@ def project_detail(request: HttpRequest, name: str, version: str | None = None) 
             "project": project,
             "release": release,
             "details": release_details(release_metadata(release)) if release else None,
-            "files": list(files_for_release(release)) if release else [],
+            # Evaluated by the template only when its cached rows are missing.
+            "files": files_for_release(release) if release else [],
             "releases": releases,
             "roles": roles,
             "is_owner": is_owner,
