@@ -83,6 +83,9 @@ MIDDLEWARE = [
     "index_site.middleware.RequestContextMiddleware",
     # A database, cache or storage outage in any view answers 503 (index_site.outages).
     "index_site.outages.OutageMiddleware",
+    # A request that changes nothing skips Django's per-request connection check (a round trip)
+    # and runs again if it meets a dead connection (index_site.fresh_connection).
+    "index_site.fresh_connection.DroppedConnectionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "index_site.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
