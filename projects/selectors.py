@@ -8,7 +8,6 @@ from django.db.models import (
     Count,
     F,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -144,13 +143,40 @@ def pending_invitations_for_user(user: User) -> QuerySet[RoleInvitation]:
     )
 
 
-def releases_with_files(project: Project) -> QuerySet[Release]:
-    """The project's releases, newest first, with their files in one extra query."""
+def releases_for_project_page(project: Project, *, include_quarantined: bool) -> QuerySet[Release]:
+    """The project's releases for its page's history, without their metadata (it can be large:
+    the page reads one release's, through `release_metadata`).
+
+    Quarantined releases (all of them, when the project is quarantined) are left out unless
+    `include_quarantined`, for those who may see them marked: the project's owners and staff.
+    """
+    releases = Release.objects.filter(project=project)
+    if not include_quarantined:
+        releases = releases.offered()
+    return releases.defer("metadata").order_by("-created_at", "-pk")
+
+
+def release_metadata(release: Release) -> dict[str, Any]:
+    """The core metadata a release was uploaded with (`raw_metadata_from_form`'s keys)."""
+    metadata = Release.objects.filter(pk=release.pk).values_list("metadata", flat=True).first()
+    return metadata or {}
+
+
+def files_for_release(release: Release) -> QuerySet[File]:
+    """A release's files by filename, with what the project page shows of each."""
     return (
-        Release.objects.filter(project=project)
-        .annotate(file_count=Count("files"))
-        .prefetch_related(Prefetch("files", queryset=File.objects.order_by("filename")))
-        .order_by("-created_at", "-pk")
+        File.objects.filter(release=release)
+        .only(
+            "release_id",
+            "filename",
+            "path",
+            "packagetype",
+            "python_version",
+            "size",
+            "sha256_digest",
+            "uploaded_at",
+        )
+        .order_by("filename")
     )
 
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("simple/<text:name>/", simple.simple_project, name="simple_project"),
     path("files/<textpath:path>", files.download_file, name="file"),
     path("project/<text:name>/", public.project_detail, name="detail"),
+    path("project/<text:name>/<text:version>/", public.project_detail, name="release"),
     path("manage/projects/", manage.my_projects, name="mine"),
     path("manage/project/<text:name>/settings/", manage.project_settings, name="settings"),
     path("manage/project/<text:name>/history/", manage.project_history, name="history"),
@@ -48,7 +49,7 @@ urlpatterns = [
     path(
         "manage/project/<text:name>/release/<text:version>/",
         releases.release_detail,
-        name="release",
+        name="manage_release",
     ),
     path(
         "manage/project/<text:name>/release/<text:version>/yank/",

@@ -112,7 +112,7 @@ def _notify_collaborators(
             "released_on": release.created_at.date().isoformat(),
             "reason": reason,
             "release_url": absolute_url(
-                "projects:release", name=project.normalized_name, version=release.version
+                "projects:manage_release", name=project.normalized_name, version=release.version
             ),
             "history_url": absolute_url("projects:history", name=project.normalized_name),
         },

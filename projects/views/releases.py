@@ -95,7 +95,7 @@ def _release(project: Project, version: str) -> Release:
 
 def _to_release(release: Release) -> HttpResponse:
     return redirect(
-        "projects:release", name=release.project.normalized_name, version=release.version
+        "projects:manage_release", name=release.project.normalized_name, version=release.version
     )
 
 

@@ -38,6 +38,8 @@ from publishing.services import notify_token_upload_to_published_project
 from publishing.upload import filenames
 from publishing.upload.access import authenticate, project_creation_limited, project_for_upload
 from publishing.upload.archives import distributions
+from publishing.upload.archives.license_files import check_license_files
+from publishing.upload.description import check_description_renders
 from publishing.upload.errors import UploadError
 from publishing.upload.form import (
     UploadForm,
@@ -200,19 +202,23 @@ def check_distribution(
             normalized_name=normalized_name,
             version=metadata.version,
         )
-        return None
-    filenames.check_wheel_filename(
-        filename, normalized_name=normalized_name, version=metadata.version
+        core_metadata = None
+    else:
+        filenames.check_wheel_filename(
+            filename, normalized_name=normalized_name, version=metadata.version
+        )
+        core_metadata = distributions.check_wheel(
+            path,
+            filename=filename,
+            dist_info=filenames.wheel_dist_info_dir(filename),
+            name=metadata.name,
+            version=metadata.version,
+            requires_dist=[str(requirement) for requirement in metadata.requires_dist or []],
+        ).metadata
+    check_license_files(
+        path=path, filename=filename, filetype=form.filetype, license_files=metadata.license_files
     )
-    contents = distributions.check_wheel(
-        path,
-        filename=filename,
-        dist_info=filenames.wheel_dist_info_dir(filename),
-        name=metadata.name,
-        version=metadata.version,
-        requires_dist=[str(requirement) for requirement in metadata.requires_dist or []],
-    )
-    return contents.metadata
+    return core_metadata
 
 
 def _event_data(request: HttpRequest, identity: UploadIdentity) -> dict[str, Any]:
@@ -262,6 +268,7 @@ def upload_file(request: HttpRequest) -> PublishedFile:
 
         project, normalized_name = project_for_upload(request, identity, metadata.name)
         project_name = project.name if project is not None else metadata.name
+        check_description_renders(metadata)
 
         limit = file_size_limit(project)
         if handler.is_too_large or upload is None or (upload.size or 0) > limit:

@@ -188,7 +188,7 @@ def test_after_the_window_owners_cannot_delete_and_are_told_to_yank(owner_client
 def test_after_the_window_the_pages_explain_why_and_offer_yank(owner_client, wheel):
     uploaded_ago(wheel, 100)
 
-    release_page = owner_client.get(_url("release", wheel.release)).content.decode()
+    release_page = owner_client.get(_url("manage_release", wheel.release)).content.decode()
     project_page = owner_client.get(
         reverse("projects:delete_project", kwargs={"name": "widget"})
     ).content.decode()

@@ -191,7 +191,7 @@ def test_a_stale_login_must_reauthenticate_before_yanking(login, project, releas
 def test_the_release_page_offers_yank_to_maintainers_and_deletion_only_to_owners(
     login, project, release, owner, maintainer
 ):
-    url = reverse("projects:release", kwargs={"name": "widget", "version": "2.0"})
+    url = reverse("projects:manage_release", kwargs={"name": "widget", "version": "2.0"})
 
     as_maintainer = login(maintainer).get(url).content.decode()
     as_owner = login(owner).get(url).content.decode()
@@ -215,7 +215,7 @@ def test_the_release_pages_read_a_fixed_number_of_queries(
     # many releases and files there are.
     pages = {
         reverse("projects:releases", kwargs={"name": "widget"}): 6,
-        reverse("projects:release", kwargs={"name": "widget", "version": "3.7"}): 7,
+        reverse("projects:manage_release", kwargs={"name": "widget", "version": "3.7"}): 7,
         reverse("projects:delete_project", kwargs={"name": "widget"}): 6,
     }
 
