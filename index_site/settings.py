@@ -276,6 +276,8 @@ UPLOAD_RELEASE_MAX_AGE_DAYS = env.int("UPLOAD_RELEASE_MAX_AGE_DAYS", default=14)
 # New projects created by uploads (django-ratelimit rates), per user and per client IP.
 UPLOAD_PROJECT_CREATE_RATE_USER = env.str("UPLOAD_PROJECT_CREATE_RATE_USER", default="20/h")
 UPLOAD_PROJECT_CREATE_RATE_IP = env.str("UPLOAD_PROJECT_CREATE_RATE_IP", default="40/h")
+# Reports of projects a signed-in user may send (a django-ratelimit rate, per user).
+PROJECT_REPORT_RATE_LIMIT = env.str("PROJECT_REPORT_RATE_LIMIT", default="5/h")
 
 # The audit log's tamper evidence (auditlog.chain): the key signing the chain's seals. Keep it
 # out of the database and its backups (derived from SECRET_KEY unless given); changing it makes

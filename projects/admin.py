@@ -15,6 +15,7 @@ from accounts.models import User
 from auditlog.admin import ReadOnlyAdmin, audit_events_link
 from index_site.strict_admin import StrictInputAdmin
 from index_site.strict_forms import StrictForm, StrictModelForm
+from projects.admin_status import lift_project_quarantines, quarantine_projects
 from projects.models import (
     DownloadCount,
     File,
@@ -92,9 +93,10 @@ class ProjectAdmin(StrictInputAdmin):
         "normalized_name",
         "is_critical",
         "is_trusted_publishing_only",
+        "status",
         "created_at",
     ]
-    list_filter = ["is_critical", "is_trusted_publishing_only"]
+    list_filter = ["is_critical", "is_trusted_publishing_only", "status"]
     search_fields = ["name", "normalized_name"]
     readonly_fields = [
         "name",
@@ -103,6 +105,8 @@ class ProjectAdmin(StrictInputAdmin):
         "total_size",
         "serial",
         "is_trusted_publishing_only",
+        "status",
+        "quarantine_reason",
         "release_count",
         "collaborators",
         "audit_events",
@@ -116,12 +120,15 @@ class ProjectAdmin(StrictInputAdmin):
         "total_size",
         "serial",
         "is_trusted_publishing_only",
+        "status",
+        "quarantine_reason",
         "is_critical",
         "upload_limit",
         "total_size_limit",
         "audit_events",
     ]
-    actions = None
+    # Importing them also registers the release and report admins (projects.admin_status).
+    actions = [quarantine_projects, lift_project_quarantines]
 
     @admin.display(description="Audit log")
     def audit_events(self, obj: Project) -> str:

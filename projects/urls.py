@@ -1,6 +1,6 @@
 from django.urls import path
 
-from projects.views import files, manage, public, simple
+from projects.views import files, manage, public, simple, status
 
 app_name = "projects"
 
@@ -43,6 +43,9 @@ urlpatterns = [
         name="trusted_publishing_only",
     ),
     path("manage/project/<text:name>/leave/", manage.leave, name="leave"),
+    # Project status and reports
+    path("manage/project/<text:name>/status/", status.project_status, name="status"),
+    path("project/<text:name>/report/", status.report_project, name="report"),
     path("invitations/<text:token>/", manage.invitation_from_link, name="invitation"),
     path("invitations/<int:invitation_id>/accept/", manage.accept, name="accept_invitation"),
     path("invitations/<int:invitation_id>/decline/", manage.decline, name="decline_invitation"),

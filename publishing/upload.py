@@ -595,7 +595,7 @@ def _store(
             event_data=_event_data(request, identity),
         )
     except FileRejectedError as exc:
-        raise UploadError(exc.message) from None
+        raise UploadError(exc.message, status=exc.status) from None
     except CommitOutcomeUnknownError:
         logger.exception("Saving an upload failed during COMMIT")
         raise UploadError(COMMIT_OUTCOME_UNKNOWN_MESSAGE, status=503) from None

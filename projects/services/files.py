@@ -32,6 +32,7 @@ from auditlog.services import record_event
 from index_site.commit_outcome import CommitOutcomeUnknownError, atomic_with_known_outcome
 from projects.models import File, FilenameRegistry, Project, Release
 from projects.services.projects import bump_serial
+from projects.services.status import upload_refusal
 
 FILE_REUSE_HELP = "Use a new version number: a filename can only ever hold one file."
 METADATA_SUFFIX = ".metadata"
@@ -47,11 +48,16 @@ logger = logging.getLogger(__name__)
 
 
 class FileRejectedError(Exception):
-    """The file cannot be added to the project; `message` says why and what to do."""
+    """The file cannot be added to the project; `message` says why and what to do.
 
-    def __init__(self, message: str) -> None:
+    `status` is the HTTP status the upload API answers with: 400 for a file the rules refuse,
+    403 for a project or release that takes no uploads at all (archived, quarantined).
+    """
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
         super().__init__(message)
         self.message = message
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -352,6 +358,8 @@ def _add_release_file(
     project = checks.project
     if check_uploader is not None:
         check_uploader(project)
+    if refusal := upload_refusal(project=project, release_id=checks.release_id):
+        raise FileRejectedError(refusal, status=403)
     existing = _check_new_file(checks=checks, new_file=new_file)
     if existing is not None:
         # Only a file of this project: a project created just now has none yet.
