@@ -215,7 +215,7 @@ class ReportAdmin(_ServiceOnlyAdmin):
         return (
             super()
             .get_queryset(request)
-            .select_related("project", "release", "reporter", "resolved_by")
+            .select_related("project", "release__project", "reporter", "resolved_by")
             .prefetch_related("release__files", "project__trusted_publishers")
             .annotate(project_file_count=Count("project__releases__files", distinct=True))
         )

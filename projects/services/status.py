@@ -123,6 +123,8 @@ def set_project_status(
     reason = reason.strip()
     if status != Project.Status.DEPRECATED:
         successor = None
+    if successor is not None:
+        successor = Project.objects.get(pk=successor.pk)  # its status as of now
     if successor is not None and successor.pk == project.pk:
         raise StatusChangeError(
             "A project cannot be its own successor. Name the project that replaces it, or "
