@@ -14,7 +14,6 @@ from projects.services.status import quarantine_project
 from tests.factories import FileFactory, ReleaseFactory, TwoFactorUserFactory, UserFactory
 from tests.publishing.oidc.conftest import GITHUB_CONFIG, add_publisher
 
-
 # However many reports are listed: the joins are named, the files and publishers prefetched.
 QUEUE_QUERIES = 8
 
@@ -48,9 +47,10 @@ def _report(client, project, **data):
 
 
 def test_signed_in_user_reports_a_release_and_the_administrators_are_emailed(
-    client, project, release, reporter, admin_user, settings
+    client, release, reporter, admin_user, settings
 ):
     settings.ADMINS = [("Security", "security@example.org")]
+    project = release.project
     staff_without_permission = TwoFactorUserFactory(is_staff=True)
     client.force_login(reporter)
 
@@ -155,8 +155,10 @@ def test_the_project_page_links_to_the_report_form(client, project, reporter):
 
 @pytest.mark.parametrize("reports", [2, 40])
 def test_the_queue_shows_files_history_and_publishers_in_few_queries(
-    login, project, release, reporter, admin_user, django_assert_max_num_queries, reports
+    login, release, reporter, django_assert_max_num_queries, reports
 ):
+    project = release.project
+    admin_user = TwoFactorUserFactory(is_staff=True, is_superuser=True)
     add_publisher(project, **GITHUB_CONFIG)
     for index in range(reports):
         file_report(

@@ -76,7 +76,7 @@ def test_owner_archives_from_the_settings_page_and_everyone_is_told(
 
 
 def test_unarchive_and_deprecate_record_leaving_and_entering(login, project, owner):
-    successor = ProjectFactory(name="widget-ng")
+    ProjectFactory(name="widget-ng")
     client = login(owner)
     client.post(_status_url(project), {"status": "archived"})
     client.post(_status_url(project), {"status": "active"})
@@ -160,9 +160,8 @@ def test_maintainers_and_strangers_cannot_change_the_status(login, project, main
 
 
 @pytest.mark.parametrize("status", OWNER_STATUSES)
-def test_owners_cannot_change_a_quarantined_project(
-    login, project, owner, admin_user, status, settings
-):
+def test_owners_cannot_change_a_quarantined_project(login, project, owner, status, settings):
+    admin_user = TwoFactorUserFactory(is_staff=True, is_superuser=True)
     settings.ADMINS = [("Security", "security@example.org")]
     quarantine_project(project=project, actor=admin_user, reason="Malware in setup.py")
 
@@ -176,8 +175,9 @@ def test_owners_cannot_change_a_quarantined_project(
 
 
 def test_quarantine_hides_the_project_and_lifting_restores_the_status_before(
-    client, project, owner, maintainer, admin_user, release
+    client, owner, maintainer, admin_user, release
 ):
+    project = release.project
     set_project_status(project=project, status="archived", reason="done", actor=owner)
     assert _simple(client, project)["files"]
 
