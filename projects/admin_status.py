@@ -179,7 +179,7 @@ class ReleaseAdmin(_ServiceOnlyAdmin):
 
 @admin.register(Report)
 class ReportAdmin(_ServiceOnlyAdmin):
-    """The queue: open reports first, each with what an administrator needs to decide."""
+    """The queue, newest first (filter by state), with what an administrator needs to decide."""
 
     list_display = [
         "created_at",
