@@ -285,7 +285,8 @@ PROJECT_REPORT_RATE_LIMIT = env.str("PROJECT_REPORT_RATE_LIMIT", default="5/h")
 AUDIT_SEAL_KEY = env.str("AUDIT_SEAL_KEY", default="")
 # Days of audit history kept; 0 keeps everything. Pruning is itself an audit event.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=0)
-# Who is emailed when the audit log fails verification: "Name <address>" entries.
+# Who is emailed when the audit log fails verification or a project is reported: "Name <address>"
+# entries; the first is the address quarantine emails give owners for appeals.
 ADMINS = getaddresses(env.list("ADMINS", default=[]))
 
 # Email: written as files under DATA_DIR/emails unless EMAIL_URL names an SMTP server
