@@ -200,30 +200,15 @@ def quarantine_project(
     if project.status == Project.Status.QUARANTINED:
         return False
     previous = project.status
-    project.status_before_quarantine = previous
-    project.status = Project.Status.QUARANTINED
-    project.quarantine_reason = reason
-    project.status_changed_at = timezone.now()
-    project.save(
-        update_fields=[
-            "status",
-            "status_before_quarantine",
-            "quarantine_reason",
-            "status_changed_at",
-        ]
-    )
-    bump_serial(project=project)
-    record_event(
+    _save_quarantine(project, status=Project.Status.QUARANTINED, before=previous, reason=reason)
+    _quarantine_changed(
+        project=project,
         event_type=EventType.PROJECT_QUARANTINE_ENTER,
         actor=actor,
         request=request,
-        project=project,
         data={"reason": reason, "previous_status": previous, "report_id": report_id},
-    )
-    _email_collaborators(
-        project=project,
         template="projects/quarantined",
-        context={"reason": reason, "release": None, "appeal": appeal_instructions()},
+        context={"release": None, "appeal": appeal_instructions()},
     )
     return True
 
@@ -242,30 +227,15 @@ def lift_project_quarantine(
     if project.status != Project.Status.QUARANTINED:
         return False
     restored = project.status_before_quarantine or Project.Status.ACTIVE
-    project.status = restored
-    project.status_before_quarantine = ""
-    project.quarantine_reason = ""
-    project.status_changed_at = timezone.now()
-    project.save(
-        update_fields=[
-            "status",
-            "status_before_quarantine",
-            "quarantine_reason",
-            "status_changed_at",
-        ]
-    )
-    bump_serial(project=project)
-    record_event(
+    _save_quarantine(project, status=restored, before="", reason="")
+    _quarantine_changed(
+        project=project,
         event_type=EventType.PROJECT_QUARANTINE_EXIT,
         actor=actor,
         request=request,
-        project=project,
         data={"reason": reason, "status": restored},
-    )
-    _email_collaborators(
-        project=project,
         template="projects/quarantine_lifted",
-        context={"reason": reason, "release": None, "status": restored},
+        context={"release": None, "status": restored},
     )
     return True
 
@@ -284,27 +254,14 @@ def quarantine_release(
     Its files leave the index and downloads; the project's other releases and its status are
     unchanged. Every owner and maintainer is emailed `reason` and how to appeal.
     """
-    reason = _required(reason)
-    release = Release.objects.select_for_update().select_related("project").get(pk=release.pk)
-    if release.is_quarantined:
-        return False
-    release.is_quarantined = True
-    release.quarantine_reason = reason
-    release.save(update_fields=["is_quarantined", "quarantine_reason"])
-    bump_serial(project=release.project)
-    record_event(
-        event_type=EventType.PROJECT_RELEASE_QUARANTINE_ENTER,
+    return _set_release_quarantine(
+        release=release,
+        quarantined=True,
         actor=actor,
+        reason=reason,
         request=request,
-        project=release.project,
-        data={"version": release.version, "reason": reason, "report_id": report_id},
+        report_id=report_id,
     )
-    _email_collaborators(
-        project=release.project,
-        template="projects/quarantined",
-        context={"reason": reason, "release": release, "appeal": appeal_instructions()},
-    )
-    return True
 
 
 @transaction.atomic
@@ -312,27 +269,70 @@ def lift_release_quarantine(
     *, release: Release, actor: User, reason: str, request: HttpRequest | None = None
 ) -> bool:
     """Lift the quarantine of one release; return False if it was not quarantined."""
+    return _set_release_quarantine(
+        release=release, quarantined=False, actor=actor, reason=reason, request=request
+    )
+
+
+def _set_release_quarantine(
+    *,
+    release: Release,
+    quarantined: bool,
+    actor: User,
+    reason: str,
+    request: HttpRequest | None,
+    report_id: int | None = None,
+) -> bool:
     reason = _required(reason)
     release = Release.objects.select_for_update().select_related("project").get(pk=release.pk)
-    if not release.is_quarantined:
+    if release.is_quarantined == quarantined:
         return False
-    release.is_quarantined = False
-    release.quarantine_reason = ""
+    release.is_quarantined = quarantined
+    release.quarantine_reason = reason if quarantined else ""
     release.save(update_fields=["is_quarantined", "quarantine_reason"])
-    bump_serial(project=release.project)
-    record_event(
-        event_type=EventType.PROJECT_RELEASE_QUARANTINE_EXIT,
+    data: dict = {"version": release.version, "reason": reason}
+    if quarantined:
+        data["report_id"] = report_id
+    _quarantine_changed(
+        project=release.project,
+        event_type=(
+            EventType.PROJECT_RELEASE_QUARANTINE_ENTER
+            if quarantined
+            else EventType.PROJECT_RELEASE_QUARANTINE_EXIT
+        ),
         actor=actor,
         request=request,
-        project=release.project,
-        data={"version": release.version, "reason": reason},
-    )
-    _email_collaborators(
-        project=release.project,
-        template="projects/quarantine_lifted",
-        context={"reason": reason, "release": release, "status": release.project.status},
+        data=data,
+        template="projects/quarantined" if quarantined else "projects/quarantine_lifted",
+        context={"release": release, "appeal": appeal_instructions()},
     )
     return True
+
+
+def _save_quarantine(project: Project, *, status: str, before: str, reason: str) -> None:
+    project.status = status
+    project.status_before_quarantine = before
+    project.quarantine_reason = reason
+    project.status_changed_at = timezone.now()
+    project.save(update_fields=_QUARANTINE_FIELDS)
+
+
+def _quarantine_changed(
+    *,
+    project: Project,
+    event_type: EventType,
+    actor: User,
+    request: HttpRequest | None,
+    data: dict,
+    template: str,
+    context: dict,
+) -> None:
+    """What every quarantine change does: bump the serial, record the event, email the team."""
+    bump_serial(project=project)
+    record_event(event_type=event_type, actor=actor, request=request, project=project, data=data)
+    _email_collaborators(
+        project=project, template=template, context={"reason": data["reason"], **context}
+    )
 
 
 def _required(reason: str) -> str:

@@ -38,42 +38,28 @@ def token(maintainer) -> str:
     return raw
 
 
-def _pip_install(site, tmp_path, requirement: str):
+INSTALLERS = {
+    "pip": [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--no-cache-dir",
+        "--disable-pip-version-check",
+    ],
+    "uv": [str(VENV_BIN / "uv"), "pip", "install", "--no-cache", "--python", sys.executable],
+}
+
+
+def _install(site, tmp_path, installer: str, requirement: str):
+    """Install `requirement` from the live site with pip or uv, into a target of its own."""
     return subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
+            *INSTALLERS[installer],
             "--index-url",
             f"{site.url}/simple/",
             "--target",
-            str(tmp_path / "pip-target"),
-            requirement,
-        ],
-        capture_output=True,
-        text=True,
-        env=client_env(tmp_path),
-        timeout=120,
-        check=False,
-    )
-
-
-def _uv_install(site, tmp_path, requirement: str):
-    return subprocess.run(
-        [
-            str(VENV_BIN / "uv"),
-            "pip",
-            "install",
-            "--no-cache",
-            "--python",
-            sys.executable,
-            "--index-url",
-            f"{site.url}/simple/",
-            "--target",
-            str(tmp_path / "uv-target"),
+            str(tmp_path / f"{installer}-target"),
             requirement,
         ],
         capture_output=True,
@@ -101,7 +87,7 @@ def test_twine_and_uv_print_the_archived_refusal(site, token, maintainer, tmp_pa
     assert f"Server says: 403 {ARCHIVED}" in output(by_uv), output(by_uv)
     assert not File.objects.filter(filename=wheel.name).exists()
     # Its existing files stay installable.
-    assert _pip_install(site, tmp_path, "e2e-archived").returncode == 0
+    assert _install(site, tmp_path, "pip", "e2e-archived").returncode == 0
 
 
 def test_pip_and_uv_cannot_install_a_quarantined_project(site, token, maintainer, tmp_path):
@@ -111,8 +97,8 @@ def test_pip_and_uv_cannot_install_a_quarantined_project(site, token, maintainer
     admin = TwoFactorUserFactory(is_staff=True, is_superuser=True)
     quarantine_project(project=project, actor=admin, reason="Malware")
 
-    by_pip = _pip_install(site, tmp_path, "e2e-quarantined")
-    by_uv = _uv_install(site, tmp_path, "e2e-quarantined")
+    by_pip = _install(site, tmp_path, "pip", "e2e-quarantined")
+    by_uv = _install(site, tmp_path, "uv", "e2e-quarantined")
 
     assert by_pip.returncode != 0
     assert "No matching distribution found for e2e-quarantined" in output(by_pip), output(by_pip)
@@ -125,6 +111,6 @@ def test_pip_and_uv_cannot_install_a_quarantined_project(site, token, maintainer
 
     lift_project_quarantine(project=project, actor=admin, reason="False positive")
 
-    again = _pip_install(site, tmp_path, "e2e-quarantined")
+    again = _install(site, tmp_path, "pip", "e2e-quarantined")
     assert again.returncode == 0, output(again)
     assert (tmp_path / "pip-target" / "e2e_quarantined" / "__init__.py").exists()

@@ -11,7 +11,7 @@ from index_site.models import OutboxEmail
 from projects.models import Project, Release, Report
 from projects.services.reports import file_report
 from projects.services.status import quarantine_project
-from tests.factories import FileFactory, ReleaseFactory, TwoFactorUserFactory, UserFactory
+from tests.factories import TwoFactorUserFactory, UserFactory
 from tests.publishing.oidc.conftest import GITHUB_CONFIG, add_publisher
 
 # However many reports are listed: the joins are named, the files and publishers prefetched.
@@ -21,18 +21,6 @@ QUEUE_QUERIES = 8
 @pytest.fixture
 def reporter(db):
     return UserFactory(username="watchful")
-
-
-@pytest.fixture
-def admin_user(db):
-    return TwoFactorUserFactory(is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def release(project):
-    release = ReleaseFactory(project=project, version="1.0")
-    FileFactory(release=release, filename="widget-1.0-py3-none-any.whl")
-    return release
 
 
 def _report_url(project) -> str:

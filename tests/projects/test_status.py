@@ -24,18 +24,6 @@ JSON_V1 = "application/vnd.pypi.simple.v1+json"
 OWNER_STATUSES = [Project.Status.ACTIVE, Project.Status.ARCHIVED, Project.Status.DEPRECATED]
 
 
-@pytest.fixture
-def admin_user(db):
-    return TwoFactorUserFactory(is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def release(project):
-    release = ReleaseFactory(project=project, version="1.0")
-    FileFactory(release=release, filename="widget-1.0.tar.gz")
-    return release
-
-
 def _status_url(project) -> str:
     return reverse("projects:status", kwargs={"name": project.normalized_name})
 
