@@ -104,10 +104,7 @@ def test_pip_and_uv_cannot_install_a_quarantined_project(site, token, maintainer
     assert "No matching distribution found for e2e-quarantined" in output(by_pip), output(by_pip)
     assert not (tmp_path / "pip-target" / "e2e_quarantined").exists()
     assert by_uv.returncode != 0
-    assert "e2e-quarantined" in output(by_uv)
-    assert "no versions" in output(by_uv).lower() or "not found" in output(by_uv).lower(), output(
-        by_uv
-    )
+    assert "there are no versions of e2e-quarantined" in output(by_uv), output(by_uv)
 
     lift_project_quarantine(project=project, actor=admin, reason="False positive")
 
