@@ -31,7 +31,7 @@ def test_owner_archives_and_unarchives_from_the_settings_page(page, site, screen
     page.fill("#archive-reason", "Replaced by new-widget")
     page.get_by_role("button", name="Archive this project").click()
 
-    assert page.get_by_text("old-widget is archived: uploads are refused").is_visible()
+    page.get_by_text("old-widget is archived: uploads are refused").wait_for()
     assert page.get_by_text("Currently: Archived — Replaced by new-widget").is_visible()
     screenshot(page, "status-archived-settings")
     project.refresh_from_db()
@@ -39,7 +39,7 @@ def test_owner_archives_and_unarchives_from_the_settings_page(page, site, screen
 
     page.get_by_role("button", name="Unarchive: accept uploads again").click()
 
-    assert page.get_by_text("old-widget is active again").is_visible()
+    page.get_by_text("old-widget is active again").wait_for()
     project.refresh_from_db()
     assert project.status == Project.Status.ACTIVE
 
@@ -59,7 +59,7 @@ def test_user_reports_a_release_from_the_project_page(page, site, screenshot):
     screenshot(page, "status-report-form")
     page.get_by_role("button", name="Send the report").click()
 
-    assert page.get_by_text("your report on requets was sent to the administrators").is_visible()
+    page.get_by_text("your report on requets was sent to the administrators").wait_for()
     report = Report.objects.get()
     assert (report.kind, report.release.version, report.reporter) == (
         "typosquatting",
@@ -92,11 +92,12 @@ def test_admin_quarantines_a_reported_project_from_the_queue(page, site, screens
     page.locator("input[name=_selected_action]").first.check()
     page.select_option("select[name=action]", "quarantine_reports")
     page.get_by_role("button", name="Go").click()
+    page.wait_for_selector("textarea[name=reason]")
     page.fill("textarea[name=reason]", "Confirmed: second-stage downloader in setup.py.")
     screenshot(page, "status-quarantine-reason")
     page.get_by_role("button", name="Quarantine what the selected reports name").click()
 
-    assert page.get_by_text("Quarantined what 1 of 1 reports name").is_visible()
+    page.get_by_text("Quarantined what 1 of 1 reports name").wait_for()
     screenshot(page, "status-quarantined")
     project.refresh_from_db()
     assert project.status == Project.Status.QUARANTINED
