@@ -91,9 +91,7 @@ def quarantine_reported(
 
     Return whether anything was newly quarantined; the report is closed either way.
     """
-    report = (
-        Report.objects.select_for_update().select_related("project", "release").get(pk=report.pk)
-    )
+    report = _locked(report)
     if report.release is not None:
         changed = quarantine_release(
             release=report.release, actor=actor, reason=reason, request=request, report_id=report.pk
@@ -111,9 +109,7 @@ def dismiss_report(
     *, report: Report, actor: User, reason: str, request: HttpRequest | None = None
 ) -> bool:
     """Close `report` without action; return False if it was already closed."""
-    report = (
-        Report.objects.select_for_update().select_related("project", "release").get(pk=report.pk)
-    )
+    report = _locked(report)
     if report.state != Report.State.OPEN:
         return False
     reason = reason.strip()
@@ -130,6 +126,15 @@ def dismiss_report(
         },
     )
     return True
+
+
+def _locked(report: Report) -> Report:
+    # Only the report's row: its release is an outer join, which PostgreSQL cannot lock.
+    return (
+        Report.objects.select_for_update(of=("self",))
+        .select_related("project", "release")
+        .get(pk=report.pk)
+    )
 
 
 def _close(*, report: Report, state: str, actor: User, note: str) -> None:
