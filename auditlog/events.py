@@ -68,6 +68,17 @@ class EventType(StrEnum):
     ACCOUNT_OIDC_PENDING_PUBLISHER_ADDED = "account:oidc:pending-publisher-added"
     ACCOUNT_OIDC_PENDING_PUBLISHER_REMOVED = "account:oidc:pending-publisher-removed"
     ADMIN_OIDC_ISSUER_CHANGED = "admin:oidc_issuer:changed"
+    # Project status (PEP 792) set by owners, quarantine by administrators, and reports
+    PROJECT_ARCHIVE_ENTER = "project:archive:enter"
+    PROJECT_ARCHIVE_EXIT = "project:archive:exit"
+    PROJECT_DEPRECATE_ENTER = "project:deprecate:enter"
+    PROJECT_DEPRECATE_EXIT = "project:deprecate:exit"
+    PROJECT_QUARANTINE_ENTER = "project:quarantine:enter"
+    PROJECT_QUARANTINE_EXIT = "project:quarantine:exit"
+    PROJECT_RELEASE_QUARANTINE_ENTER = "project:release:quarantine:enter"
+    PROJECT_RELEASE_QUARANTINE_EXIT = "project:release:quarantine:exit"
+    PROJECT_REPORT_ADD = "project:report:add"
+    PROJECT_REPORT_DISMISS = "project:report:dismiss"
     # Admin switches
     ADMIN_FLAG_CHANGED = "admin:flag:changed"
     # An administrator cleared the login counters of an account, an IP or a network.
@@ -120,6 +131,11 @@ _KIND_PREFIXES = {
     "account:oidc:": EventKind.PUBLISHING,
     "project:trusted_publishing_only:": EventKind.PUBLISHING,
     "project:role:": EventKind.COLLABORATORS,
+    "project:archive:": EventKind.PUBLISHING,
+    "project:deprecate:": EventKind.PUBLISHING,
+    "project:quarantine:": EventKind.ADMIN,
+    "project:release:quarantine:": EventKind.ADMIN,
+    "project:report:": EventKind.ADMIN,
     "account:create": EventKind.ACCOUNT,
     "account:email:": EventKind.ACCOUNT,
     "account:profile:": EventKind.ACCOUNT,

@@ -116,6 +116,23 @@ def _role_sentence(template: str) -> Callable[[_Facts], str]:
     return sentence
 
 
+def _status_reason(facts: _Facts) -> str:
+    return f": {facts['reason']}" if facts["reason"] else ""
+
+
+def _deprecated(facts: _Facts) -> str:
+    successor = f", succeeded by {facts['successor']}" if facts["successor"] else ""
+    return f"{facts.project} was deprecated{successor}{_status_reason(facts)}"
+
+
+def _release_quarantine(template: str) -> Callable[[_Facts], str]:
+    def sentence(facts: _Facts) -> str:
+        release = f"{facts.project}{_version(facts)}"
+        return template.format(release=release) + _status_reason(facts)
+
+    return sentence
+
+
 SENTENCES: dict[EventType, Callable[[_Facts], str]] = {
     EventType.ACCOUNT_CREATE: lambda f: "Account created",
     EventType.ACCOUNT_DISABLED: lambda f: "Account disabled by an administrator",
@@ -235,6 +252,31 @@ SENTENCES: dict[EventType, Callable[[_Facts], str]] = {
     ),
     EventType.ADMIN_OIDC_ISSUER_CHANGED: lambda f: (
         f"An administrator changed the trusted-publishing issuer{f.quoted('issuer_url')}"
+    ),
+    EventType.PROJECT_ARCHIVE_ENTER: lambda f: (
+        f"{f.project} was archived: uploads are refused{_status_reason(f)}"
+    ),
+    EventType.PROJECT_ARCHIVE_EXIT: lambda f: f"{f.project} was unarchived: uploads are open again",
+    EventType.PROJECT_DEPRECATE_ENTER: _deprecated,
+    EventType.PROJECT_DEPRECATE_EXIT: lambda f: f"{f.project} is no longer deprecated",
+    EventType.PROJECT_QUARANTINE_ENTER: lambda f: (
+        f"An administrator quarantined {f.project}: hidden from installers, uploads refused"
+        f"{_status_reason(f)}"
+    ),
+    EventType.PROJECT_QUARANTINE_EXIT: lambda f: (
+        f"An administrator lifted the quarantine of {f.project}{_status_reason(f)}"
+    ),
+    EventType.PROJECT_RELEASE_QUARANTINE_ENTER: _release_quarantine(
+        "An administrator quarantined the release {release}: hidden from installers"
+    ),
+    EventType.PROJECT_RELEASE_QUARANTINE_EXIT: _release_quarantine(
+        "An administrator lifted the quarantine of the release {release}"
+    ),
+    EventType.PROJECT_REPORT_ADD: lambda f: (
+        f"Reported {f['project'] or 'a project'}{_version(f)} as {f['kind'] or 'a problem'}"
+    ),
+    EventType.PROJECT_REPORT_DISMISS: lambda f: (
+        f"An administrator dismissed a report on {f['project'] or 'a project'}{_status_reason(f)}"
     ),
     EventType.ADMIN_FLAG_CHANGED: lambda f: (
         f"An administrator turned the switch{f.quoted('flag')} "

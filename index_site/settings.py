@@ -284,6 +284,8 @@ DELETED_NAME_RESERVATION_DAYS = env.int("DELETED_NAME_RESERVATION_DAYS", default
 # New projects created by uploads (django-ratelimit rates), per user and per client IP.
 UPLOAD_PROJECT_CREATE_RATE_USER = env.str("UPLOAD_PROJECT_CREATE_RATE_USER", default="20/h")
 UPLOAD_PROJECT_CREATE_RATE_IP = env.str("UPLOAD_PROJECT_CREATE_RATE_IP", default="40/h")
+# Reports of projects a signed-in user may send (a django-ratelimit rate, per user).
+PROJECT_REPORT_RATE_LIMIT = env.str("PROJECT_REPORT_RATE_LIMIT", default="5/h")
 
 # The audit log's tamper evidence (auditlog.chain): the key signing the chain's seals. Keep it
 # out of the database and its backups (derived from SECRET_KEY unless given); changing it makes
@@ -291,7 +293,8 @@ UPLOAD_PROJECT_CREATE_RATE_IP = env.str("UPLOAD_PROJECT_CREATE_RATE_IP", default
 AUDIT_SEAL_KEY = env.str("AUDIT_SEAL_KEY", default="")
 # Days of audit history kept; 0 keeps everything. Pruning is itself an audit event.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=0)
-# Who is emailed when the audit log fails verification: "Name <address>" entries.
+# Who is emailed when the audit log fails verification or a project is reported: "Name <address>"
+# entries; the first is the address quarantine emails give owners for appeals.
 ADMINS = getaddresses(env.list("ADMINS", default=[]))
 
 # Email: written as files under DATA_DIR/emails unless EMAIL_URL names an SMTP server

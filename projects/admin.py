@@ -15,6 +15,13 @@ from accounts.models import User
 from auditlog.admin import ReadOnlyAdmin, audit_events_link
 from index_site.strict_admin import StrictInputAdmin
 from index_site.strict_forms import StrictForm, StrictModelForm
+from projects.admin_status import (
+    ServiceOnlyAdmin,
+    lift_project_quarantines,
+    lift_release_quarantines,
+    quarantine_projects,
+    quarantine_releases,
+)
 from projects.models import (
     DeletedProjectName,
     DownloadCount,
@@ -95,9 +102,10 @@ class ProjectAdmin(StrictInputAdmin):
         "normalized_name",
         "is_critical",
         "is_trusted_publishing_only",
+        "status",
         "created_at",
     ]
-    list_filter = ["is_critical", "is_trusted_publishing_only"]
+    list_filter = ["is_critical", "is_trusted_publishing_only", "status"]
     search_fields = ["name", "normalized_name"]
     readonly_fields = [
         "name",
@@ -106,6 +114,8 @@ class ProjectAdmin(StrictInputAdmin):
         "total_size",
         "serial",
         "is_trusted_publishing_only",
+        "status",
+        "quarantine_reason",
         "release_count",
         "collaborators",
         "audit_events",
@@ -119,12 +129,15 @@ class ProjectAdmin(StrictInputAdmin):
         "total_size",
         "serial",
         "is_trusted_publishing_only",
+        "status",
+        "quarantine_reason",
         "is_critical",
         "upload_limit",
         "total_size_limit",
         "audit_events",
     ]
-    actions = None
+    # Importing them also registers the report admin (projects.admin_status).
+    actions = [quarantine_projects, lift_project_quarantines]
 
     @admin.display(description="Audit log")
     def audit_events(self, obj: Project) -> str:
@@ -265,7 +278,7 @@ class DeleteWithReasonForm(StrictForm):
         return value
 
 
-class _DeleteWithReasonAdmin(ReadOnlyAdmin):
+class _DeleteWithReasonAdmin(ServiceOnlyAdmin):
     """Read-only rows an administrator deletes at any time, with a reason, through a service.
 
     Replaces Django's confirmation page, whose delete would leave no event, no email and the
@@ -307,9 +320,19 @@ class _DeleteWithReasonAdmin(ReadOnlyAdmin):
 @admin.register(Release)
 class ReleaseAdmin(_DeleteWithReasonAdmin):
     list_display = ["project", "version", "created_at", "yanked", "is_quarantined"]
-    list_filter = ["yanked", "is_quarantined"]
+    list_filter = ["is_quarantined", "yanked"]
     search_fields = ["project__normalized_name", "version"]
     list_select_related = ["project"]
+    fields = readonly_fields = (
+        "project",
+        "version",
+        "created_at",
+        "yanked",
+        "yanked_reason",
+        "is_quarantined",
+        "quarantine_reason",
+    )
+    actions = [quarantine_releases, lift_release_quarantines]
 
     def confirmation_name(self, obj: Release) -> str:
         return f"{obj.project.name} {obj.version}"
@@ -329,6 +352,16 @@ class FileAdmin(_DeleteWithReasonAdmin):
     list_display = ["filename", "release", "size", "uploaded_at"]
     search_fields = ["filename", "release__project__normalized_name"]
     list_select_related = ["release__project"]
+    fields = readonly_fields = (
+        "filename",
+        "release",
+        "packagetype",
+        "size",
+        "sha256_digest",
+        "uploaded_at",
+        "uploaded_by",
+        "uploaded_via",
+    )
 
     def confirmation_name(self, obj: File) -> str:
         return obj.filename

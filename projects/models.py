@@ -52,6 +52,10 @@ class Project(models.Model):
         related_name="+",
         help_text="For a deprecated project: the project that replaces it.",
     )
+    # An admin's quarantine: why (emailed to the owners, never served), and the status to
+    # return to when it is lifted.
+    quarantine_reason = models.CharField(max_length=500, blank=True)
+    status_before_quarantine = models.CharField(max_length=16, choices=Status.choices, blank=True)
 
     class Meta:
         ordering = ["normalized_name"]
@@ -249,3 +253,41 @@ class DeletedProjectName(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (reserved until {self.reserved_until:%Y-%m-%d})"
+
+
+class Report(models.Model):
+    """A signed-in user's report of a project or one release, queued for the administrators."""
+
+    class Kind(models.TextChoices):
+        MALWARE = "malware", "Malware"
+        TYPOSQUATTING = "typosquatting", "Typosquatting"
+        SPAM = "spam", "Spam"
+        OTHER = "other", "Other"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        QUARANTINED = "quarantined", "Quarantined"
+        DISMISSED = "dismissed", "Dismissed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="reports")
+    release = models.ForeignKey(
+        Release, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    description = models.TextField(max_length=5000)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolution_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} report on {self.project.name}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from projects.views import files, manage, public, releases, simple
+from projects.views import files, manage, public, releases, simple, status
 
 app_name = "projects"
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("simple/<text:name>/", simple.simple_project, name="simple_project"),
     path("files/<textpath:path>", files.download_file, name="file"),
     path("project/<text:name>/", public.project_detail, name="detail"),
+    # Before the release page, whose version would match "report".
+    path("project/<text:name>/report/", status.report_project, name="report"),
     path("project/<text:name>/<text:version>/", public.project_detail, name="release"),
     path("manage/projects/", manage.my_projects, name="mine"),
     path("manage/project/<text:name>/settings/", manage.project_settings, name="settings"),
@@ -72,6 +74,8 @@ urlpatterns = [
         name="delete_file",
     ),
     path("manage/project/<text:name>/delete/", releases.project_delete, name="delete_project"),
+    # Project status and reports
+    path("manage/project/<text:name>/status/", status.project_status, name="status"),
     path("invitations/<text:token>/", manage.invitation_from_link, name="invitation"),
     path("invitations/<int:invitation_id>/accept/", manage.accept, name="accept_invitation"),
     path("invitations/<int:invitation_id>/decline/", manage.decline, name="decline_invitation"),

@@ -28,6 +28,7 @@ from auditlog.services import record_event
 from index_site.errors import UserFacingError
 from projects.models import File, FilenameRegistry, Project, Release
 from projects.services.projects import bump_serial, require_transaction
+from projects.services.status import upload_refusal
 
 FILE_REUSE_HELP = "Use a new version number: a filename can only ever hold one file."
 METADATA_SUFFIX = ".metadata"
@@ -41,7 +42,15 @@ GIB = 1024 * MIB
 
 
 class FileRejectedError(UserFacingError):
-    """The file cannot be added to the project; `message` says why and what to do."""
+    """The file cannot be added to the project; `message` says why and what to do.
+
+    `status` is the HTTP status the upload API answers with: 400 for a file the rules refuse,
+    403 for a project or release that takes no uploads at all (archived, quarantined).
+    """
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -212,9 +221,12 @@ def file_exists_error(new_file: NewFile) -> FileRejectedError:
 def check_new_file(*, held: HeldProject, new_file: NewFile) -> File | None:
     """Apply the project's rules to a new file; return the identical file if already there.
 
-    Raise FileRejectedError for a filename or content clash, a deleted filename, a project over
-    its total size, a release too old for new files, or a second sdist.
+    Raise FileRejectedError for a project or release that takes no uploads (archived,
+    quarantined), a filename or content clash, a deleted filename, a project over its total
+    size, a release too old for new files, or a second sdist.
     """
+    if refusal := upload_refusal(project=held.project, release_id=held.release_id):
+        raise FileRejectedError(refusal, status=403)
     if held.clashing_file_id is not None:
         existing = File.objects.select_related("release").get(pk=held.clashing_file_id)
         # Only a file of this very project is "already there": the same bytes published by

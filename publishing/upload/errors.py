@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from index_site.errors import UserFacingError
 from index_site.reason_phrase import reason_phrase
 from projects.exceptions import ProjectNameError
+from projects.services.files import FileRejectedError
 from tokens.exceptions import TokenAuthenticationError
 
 
@@ -35,8 +36,9 @@ def upload_refusal(error: UserFacingError) -> UploadError:
         return UploadError(error.message, status=error.status)
     if isinstance(error, ProjectNameError):
         return UploadError(error.message, status=409 if error.code == "conflict" else 400)
-    # The file rules (FileRejectedError) and a repeated or unstorable field: the request is at
-    # fault.
+    if isinstance(error, FileRejectedError):
+        return UploadError(error.message, status=error.status)
+    # A repeated or unstorable field: the request is at fault.
     return UploadError(error.message)
 
 
