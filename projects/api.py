@@ -105,8 +105,14 @@ class _IndexJSONView(GenericAPIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = _AlwaysJSON
 
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        """Every answer carries CORS, the refusals (404, 405) and OPTIONS included."""
+        return add_index_headers(super().finalize_response(request, response, *args, **kwargs))
+
     def not_found(self) -> Response:
-        return add_index_headers(Response(NOT_FOUND, status=404))
+        return Response(NOT_FOUND, status=404)
 
     def offered_project(self, normalized: str) -> Project | None:
         """The project, unless it is missing or quarantined (both: 404)."""
@@ -129,7 +135,7 @@ class ProjectJSONView(_IndexJSONView):
         normalized = normalize_project_name(name)
         if normalized != name:
             url = reverse("projects:json_project", kwargs={"name": normalized})
-            return add_index_headers(HttpResponsePermanentRedirect(url))
+            return HttpResponsePermanentRedirect(url)
         project = self.offered_project(normalized)
         if project is None:
             return self.not_found()
@@ -155,7 +161,7 @@ class ReleaseJSONView(_IndexJSONView):
         normalized = normalize_project_name(name)
         if normalized != name:
             url = reverse("projects:json_release", kwargs={"name": normalized, "version": version})
-            return add_index_headers(HttpResponsePermanentRedirect(url))
+            return HttpResponsePermanentRedirect(url)
         project = self.offered_project(normalized)
         parsed = parse_version(version)
         # Uploads only ever store valid versions: anything else names no release.

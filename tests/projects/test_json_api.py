@@ -363,8 +363,20 @@ def test_headers_are_pypis(client, releases, project):
     assert response["Access-Control-Expose-Headers"] == "X-PyPI-Last-Serial"
     assert response["Access-Control-Max-Age"] == "86400"
     assert response["Cache-Control"] == "max-age=0, must-revalidate"
-    missing = client.get("/pypi/no-such-project/json")
-    assert missing["Access-Control-Allow-Origin"] == "*"
+    for other in (
+        client.get("/pypi/no-such-project/json"),
+        client.get("/pypi/Spam_Eggs/json"),
+        client.options(PROJECT_URL),
+        client.post(PROJECT_URL),
+    ):
+        assert other["Access-Control-Allow-Origin"] == "*", other.status_code
+        assert other["Access-Control-Allow-Methods"] == "GET"
+
+
+def test_json_api_is_read_only(client, releases):
+    for method in (client.post, client.put, client.delete, client.patch):
+        assert method(PROJECT_URL).status_code == 405
+    assert client.head(PROJECT_URL).status_code == 200
 
 
 @pytest.mark.parametrize("accept", ["text/html", "application/xml", "*/*", ""])
