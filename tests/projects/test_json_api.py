@@ -12,6 +12,7 @@ from packaging.utils import canonicalize_version
 from projects.documents import recent_documents
 from projects.models import Project, Role
 from projects.services.projects import bump_serial
+from projects.services.roles import accept_invitation, change_role, invite_collaborator, remove_role
 from tests.factories import FileFactory, ProjectFactory, ReleaseFactory, RoleFactory, UserFactory
 
 PROJECT_URL = "/pypi/spam-eggs/json"
@@ -446,3 +447,23 @@ def test_query_count_is_fixed_at_a_thousand_files(
     assert sum(len(release_files) for release_files in files.values()) in (10, 1000)
     with django_assert_max_num_queries(1):
         assert json.loads(client.get(path).content) == body
+
+
+def test_ownership_follows_role_changes_made_through_the_services(client, project, releases):
+    alice = project.roles.get(user__username="alice").user
+    bob = UserFactory(username="bob")
+
+    def ownership():
+        return [(role["role"], role["user"]) for role in _get(client)["ownership"]["roles"]]
+
+    assert ownership() == [("Owner", "alice"), ("Maintainer", "zoe")]
+    invitation = invite_collaborator(
+        project=project, username="bob", role=Role.Kind.MAINTAINER, actor=alice
+    )
+    assert ownership() == [("Owner", "alice"), ("Maintainer", "zoe")]  # not a role yet
+    role = accept_invitation(invitation=invitation, user=bob)
+    assert ownership() == [("Owner", "alice"), ("Maintainer", "bob"), ("Maintainer", "zoe")]
+    change_role(role=role, new_role=Role.Kind.OWNER, actor=alice)
+    assert ownership() == [("Owner", "alice"), ("Owner", "bob"), ("Maintainer", "zoe")]
+    remove_role(role=project.roles.get(user__username="zoe"), actor=alice)
+    assert ownership() == [("Owner", "alice"), ("Owner", "bob")]
