@@ -139,6 +139,8 @@ def _json_file(entry: dict[str, Any]) -> dict[str, Any]:
         "upload-time": entry["upload_time"],
         # PEP 592: the reason, or true when none was given (pip reads "" as not yanked).
         "yanked": (entry["yanked_reason"] or True) if entry["yanked"] else False,
+        # PEP 740 (api-version 1.3): no attestations are stored, so none is offered.
+        "provenance": None,
     }
 
 

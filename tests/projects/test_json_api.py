@@ -2,6 +2,7 @@
 lifecycle in it: yanked releases marked, quarantined ones absent, the latest chosen as PyPI does.
 """
 
+import datetime
 import json
 
 import pytest
@@ -467,3 +468,38 @@ def test_ownership_follows_role_changes_made_through_the_services(client, projec
     assert ownership() == [("Owner", "alice"), ("Owner", "bob"), ("Maintainer", "zoe")]
     remove_role(role=project.roles.get(user__username="zoe"), actor=alice)
     assert ownership() == [("Owner", "alice"), ("Owner", "bob")]
+
+
+def test_document_matches_the_reference_example(client, releases):
+    """lifecycle.md §5's example (`/pypi/spam-eggs/json`, shortened there), value for value."""
+    old, _new = releases
+    _change(old, yanked=True, yanked_reason="wrong requires-python")
+    old.files.update(
+        uploaded_at=datetime.datetime(2025, 2, 3, 10, 20, 30, 456789, tzinfo=datetime.UTC)
+    )
+    with transaction.atomic():
+        bump_serial(project=old.project)
+    body = _get(client)
+    info = body["info"]
+    assert (info["name"], info["version"], info["summary"]) == ("Spam_Eggs", "1.0", "Demo")
+    assert (info["requires_python"], info["yanked"], info["yanked_reason"]) == (
+        ">=3.10",
+        False,
+        None,
+    )
+    assert body["last_serial"] == 2
+    [sdist] = body["releases"]["0.9"]
+    assert sdist["filename"] == "spam_eggs-0.9.tar.gz"
+    assert (sdist["packagetype"], sdist["python_version"], sdist["size"]) == (
+        "sdist",
+        "source",
+        18244,
+    )
+    assert set(sdist["digests"]) == {"md5", "sha256", "blake2b_256"}
+    assert sdist["upload_time"] == "2025-02-03T10:20:30"
+    assert sdist["upload_time_iso_8601"] == "2025-02-03T10:20:30.456789Z"
+    assert (sdist["yanked"], sdist["yanked_reason"]) == (True, "wrong requires-python")
+    assert body["urls"] == body["releases"]["1.0"]
+    assert body["vulnerabilities"] == []
+    assert body["ownership"]["roles"][0] == {"role": "Owner", "user": "alice"}
+    assert body["ownership"]["organization"] is None

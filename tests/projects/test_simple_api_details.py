@@ -141,3 +141,53 @@ def test_quarantined_project_page_still_carries_its_serial(client, project):
     assert (body["files"], body["versions"]) == ([], [])
     assert body["meta"]["_last-serial"] == 1
     assert response["X-PyPI-Last-Serial"] == "1"
+
+
+def test_json_page_matches_the_reference_example(client, db):
+    """lifecycle.md §4.2's example: an archived project with a yanked sdist and a wheel."""
+    project = ProjectFactory(
+        name="spam-eggs",
+        normalized_name="spam-eggs",
+        status=Project.Status.ARCHIVED,
+        status_reason="replaced by spam-eggs-ng",
+    )
+    old = ReleaseFactory(
+        project=project, version="0.9", yanked=True, yanked_reason="wrong requires-python"
+    )
+    new = ReleaseFactory(project=project, version="1.0")
+    FileFactory(release=old, filename="spam_eggs-0.9.tar.gz", size=18244, requires_python=">=3.9")
+    FileFactory(
+        release=new,
+        filename="spam_eggs-1.0-py3-none-any.whl",
+        size=9120,
+        requires_python=">=3.10",
+        metadata_sha256_digest="ef" * 32,
+    )
+    body = json.loads(client.get(PAGE, HTTP_ACCEPT=JSON_V1).content)
+    assert body["meta"] == {"api-version": "1.4", "_last-serial": 0}
+    assert body["name"] == "spam-eggs"
+    assert body["project-status"] == {"status": "archived", "reason": "replaced by spam-eggs-ng"}
+    assert sorted(body["versions"]) == ["0.9", "1.0"]
+    sdist, wheel = body["files"]
+    example_keys = {
+        "filename",
+        "url",
+        "hashes",
+        "requires-python",
+        "size",
+        "upload-time",
+        "yanked",
+        "core-metadata",
+        "provenance",
+    }
+    # The example's keys, and PEP 714's old name for core-metadata beside them.
+    assert set(sdist) == set(wheel) == example_keys | {"dist-info-metadata"}
+    assert (sdist["yanked"], sdist["core-metadata"], sdist["size"]) == (
+        "wrong requires-python",
+        False,
+        18244,
+    )
+    assert sdist["requires-python"] == ">=3.9"
+    assert (wheel["yanked"], wheel["core-metadata"]) == (False, {"sha256": "ef" * 32})
+    assert wheel["provenance"] is None
+    assert set(wheel["hashes"]) == {"sha256"}
