@@ -134,7 +134,7 @@ class InfoSerializer(serializers.Serializer):
     release_url = serializers.SerializerMethodField()
     requires_dist = _optional_list("requires_dist")
     requires_python = serializers.SerializerMethodField()
-    summary = _optional_text("summary")
+    summary = serializers.SerializerMethodField()
     version = serializers.CharField()
     yanked = serializers.BooleanField()
     yanked_reason = serializers.SerializerMethodField()
@@ -169,6 +169,10 @@ class InfoSerializer(serializers.Serializer):
 
     def get_requires_python(self, release: Release) -> str | None:
         return release.requires_python or None
+
+    def get_summary(self, release: Release) -> str | None:
+        # The column the upload fills from the metadata (also set on releases made otherwise).
+        return release.summary or None
 
     def get_yanked_reason(self, release: Release) -> str | None:
         return release.yanked_reason or None

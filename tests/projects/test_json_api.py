@@ -118,7 +118,9 @@ def project(db):
 def releases(project):
     """0.9 (an sdist) and 1.0 (a wheel with metadata and an sdist), as in the reference example."""
     old = _release(project, "0.9", requires_python=">=3.9")
-    new = _release(project, "1.0", requires_python=">=3.10", metadata=UPLOADED_METADATA)
+    new = _release(
+        project, "1.0", requires_python=">=3.10", summary="Demo", metadata=UPLOADED_METADATA
+    )
     FileFactory(
         release=old,
         filename="spam_eggs-0.9.tar.gz",
