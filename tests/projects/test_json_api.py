@@ -327,6 +327,12 @@ def test_project_without_releases_is_404(client, project):
     _not_found(client, PROJECT_URL)
 
 
+def test_project_whose_every_release_is_quarantined_is_404(client, project):
+    FileFactory(release=_release(project, "1.0", is_quarantined=True))
+    _not_found(client, PROJECT_URL)
+    _not_found(client, "/pypi/spam-eggs/1.0/json")
+
+
 def test_quarantined_release_is_absent_everywhere(client, releases):
     _old, new = releases
     before = _get(client)
