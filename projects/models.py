@@ -63,6 +63,12 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def public_status_reason(self) -> str:
+        """The reason installers are shown with the status: the owners' own words. A quarantine
+        shows none: its reason is the administrators' note to the owners."""
+        return "" if self.status == self.Status.QUARANTINED else self.status_reason
+
 
 class ReleaseQuerySet(models.QuerySet["Release"]):
     def offered(self) -> "ReleaseQuerySet":

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import (
+    Case,
     Count,
     F,
     OuterRef,
@@ -13,6 +14,7 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
@@ -109,10 +111,12 @@ def may_upload(project: Project, user: User | None) -> bool:
 
 def roles_for_project(project: Project) -> QuerySet[Role]:
     """The project's collaborators, owners first, with their users."""
+    # By the kind's rank, not its name: "Maintainer" sorts before "Owner" alphabetically.
+    owners_first = Case(When(role=Role.Kind.OWNER, then=Value(0)), default=Value(1))
     return (
         Role.objects.filter(project=project)
         .select_related("user")
-        .order_by("role", "user__username")
+        .order_by(owners_first, "user__username")
     )
 
 
@@ -180,16 +184,17 @@ def files_for_release(release: Release) -> QuerySet[File]:
     )
 
 
-def files_for_project(project: Project) -> QuerySet[Any, Any]:
-    """Every file the project offers installers, by filename, as dicts of what the simple
-    index needs (a quarantined release's files are not offered).
+def files_for_project(project: Project, *, release: Release | None = None) -> QuerySet[Any, Any]:
+    """Every file the project offers installers (or only `release`'s), by filename, as dicts of
+    what the simple index and the JSON API need (a quarantined release's files are not offered).
 
     `requires_python` is the file's own, or its release's for files uploaded without one.
     """
+    files = File.objects.offered().filter(release__project=project)
+    if release is not None:
+        files = files.filter(release=release)
     return (
-        File.objects.offered()
-        .filter(release__project=project)
-        .annotate(
+        files.annotate(
             effective_requires_python=Coalesce(
                 NullIf(F("requires_python"), Value("")),
                 F("release__requires_python"),
@@ -198,15 +203,39 @@ def files_for_project(project: Project) -> QuerySet[Any, Any]:
         .values(
             "filename",
             "path",
+            "packagetype",
+            "python_version",
+            "md5_digest",
             "sha256_digest",
+            "blake2_256_digest",
             "effective_requires_python",
             "metadata_sha256_digest",
             "uploaded_at",
             "size",
+            "release__version",
             "release__yanked",
             "release__yanked_reason",
         )
         .order_by("filename")
+    )
+
+
+def offered_releases(project: Project) -> QuerySet[Release]:
+    """The releases installers may see, without their metadata (a description can be large;
+    `release_with_metadata` reads one release's)."""
+    return (
+        Release.objects.offered()
+        .filter(project=project)
+        .only("project_id", "version", "canonical_version", "yanked", "yanked_reason")
+    )
+
+
+def release_with_metadata(project: Project, *, canonical_version: str) -> Release | None:
+    """The offered release of `project` with this canonical version, metadata included."""
+    return (
+        Release.objects.offered()
+        .filter(project=project, canonical_version=canonical_version)
+        .first()
     )
 
 

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from projects import api
 from projects.views import files, manage, public, releases, simple, status
 
 app_name = "projects"
@@ -8,6 +9,15 @@ urlpatterns = [
     path("simple/", simple.simple_index, name="simple_index"),
     path("simple/<text:name>/", simple.simple_project, name="simple_project"),
     path("files/<textpath:path>", files.download_file, name="file"),
+    # The JSON API, with or without the trailing slash as on PyPI.
+    path("pypi/<text:name>/json", api.ProjectJSONView.as_view(), name="json_project"),
+    path("pypi/<text:name>/json/", api.ProjectJSONView.as_view()),
+    path(
+        "pypi/<text:name>/<text:version>/json",
+        api.ReleaseJSONView.as_view(),
+        name="json_release",
+    ),
+    path("pypi/<text:name>/<text:version>/json/", api.ReleaseJSONView.as_view()),
     path("project/<text:name>/", public.project_detail, name="detail"),
     # Before the release page, whose version would match "report".
     path("project/<text:name>/report/", status.report_project, name="report"),

@@ -85,7 +85,7 @@ def bump_serial(*, project: Project) -> None:
 
     Call it inside the transaction that makes the change: the new serial becomes visible in
     the same COMMIT as the change, so a reader that sees the new serial renders the new state,
-    and cached pages of older serials are simply never asked for again (projects.views.simple).
+    and cached documents of older serials are simply never asked for again (projects.documents).
     An F() update, so concurrent changes each add one without reading the row first.
     """
     require_transaction("bump_serial")

@@ -66,7 +66,7 @@ def test_pip_gets_json_with_sha256_requires_python_and_metadata(client, wheel):
     assert response["Content-Type"] == JSON_V1
     assert "Accept" in response["Vary"]
     body = json.loads(response.content)
-    assert body["meta"] == {"api-version": "1.4"}
+    assert body["meta"] == {"api-version": "1.4", "_last-serial": 0}
     assert body["name"] == "sample-project"
     assert body["versions"] == ["1.0"]
     [entry] = body["files"]
