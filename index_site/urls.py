@@ -14,7 +14,6 @@ urlpatterns = [
     path("", include("projects.urls")),
     path("", include("tokens.urls")),
     path("", include("publishing.urls")),
-    path("", include("auditlog.urls")),
     path("admin/", admin.site.urls),
 ]
 

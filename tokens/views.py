@@ -1,7 +1,7 @@
 """Token pages: session-authenticated, re-authenticated, 2FA.
 
-The pages never accept a token: they are session views behind `require_reauth` and
-`require_two_factor`. The token-authenticated endpoints (leak reports, self-revocation) are
+The pages never accept a token: they are session views that need a second factor and a fresh
+authentication (`protected`). The token-authenticated endpoints (leak reports, self-revocation) are
 JSON views in `tokens.api`.
 """
 
@@ -16,10 +16,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
-from accounts.reauth import require_reauth
+from accounts.protection import Need, protected
 from accounts.selectors import verified_primary_email_for_user
 from index_site.single_values import single_query_value
-from projects.policy import require_two_factor
 from tokens import selectors, services
 from tokens.exceptions import (
     TokenCreationError,
@@ -33,8 +32,7 @@ def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
-@require_reauth
-@require_two_factor
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET"])
 def token_list(request: HttpRequest) -> HttpResponse:
     tokens = list(selectors.tokens_for_user(_user(request)))
@@ -42,8 +40,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_reauth
-@require_two_factor
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 def token_create(request: HttpRequest) -> HttpResponse:
     has_verified_email = verified_primary_email_for_user(_user(request)) is not None
@@ -92,8 +89,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_reauth
-@require_two_factor
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 def token_revoke(request: HttpRequest, token_id) -> HttpResponse:
     # Only the user's own tokens: another user's id is a 404, and nothing is deleted.

@@ -222,7 +222,7 @@ def delete_project(
         "release_count": release_count,
         "file_count": file_count,
         "projects_url": absolute_url("projects:mine"),
-        "history_url": absolute_url("auditlog:security_history"),
+        "history_url": absolute_url("accounts:security_history"),
     }
     for owner in owners:
         email_user(user=owner, template="projects/project_removed", context=context)
