@@ -104,7 +104,8 @@ class JsonApiView(APIView):
     parser_classes = (LimitedJSONParser,)
     renderer_classes = (ClientJSONRenderer,)
     content_negotiation_class = JSONOnlyNegotiation
-    # OPTIONS answers 405 like any method a view does not list (no DRF metadata pages).
+    # No DRF metadata pages: a view lists its methods in `http_method_names`, and any other
+    # method, OPTIONS included, answers 405.
     metadata_class = None
     max_body_bytes = MAX_JSON_BODY_BYTES
 
@@ -114,21 +115,12 @@ class JsonApiView(APIView):
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, exceptions.MethodNotAllowed):
-            allowed = ", ".join(method for method in self.allowed_methods if method != "OPTIONS")
+            allowed = ", ".join(self.allowed_methods)
             return self.refusal(
                 status=405,
                 code="method-not-allowed",
                 message=f"This endpoint does not answer {self.request.method}; send {allowed}.",
             )
-        if isinstance(exc, exceptions.Throttled):
-            wait = int(exc.wait or 60)
-            response = self.refusal(
-                status=429,
-                code="rate-limited",
-                message=f"Too many requests from this address; wait {wait} seconds and try again.",
-            )
-            response["Retry-After"] = str(wait)
-            return response
         if isinstance(exc, exceptions.APIException):
             return self.refusal(status=exc.status_code, code=str(exc.get_codes()), message=str(exc))
         # Anything else (a database or cache outage) goes on to Django: OutageMiddleware
