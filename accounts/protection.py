@@ -40,8 +40,6 @@ TWO_FACTOR_REQUIRED_MESSAGE = (
 NO_PENDING_LOGIN_MESSAGE = (
     "Your login expired or was not started. Enter your username and password again."
 )
-LOGIN_REQUIRED_MESSAGE = "You are not logged in. Log in, then try again."
-REAUTH_REQUIRED_MESSAGE = "Confirm your password to continue: reload the page and enter it."
 REAUTH_FIRST_MESSAGE = "Confirm your password, then repeat the change."
 
 
@@ -56,7 +54,8 @@ class Need(StrEnum):
 class Protection:
     """A view's declared needs.
 
-    `answers_json`: refusals are JSON 403s, not redirects (for scripts). `returns_to`: the URL
+    `answers_json`: a second-step script's endpoint, refused with a JSON 403 (the WebAuthn
+    login ceremony shows its `error`), not a redirect. `returns_to`: the URL
     name a re-authentication returns to, for an action posted from that page (a POST cannot be
     repeated by a redirect); the person is asked to repeat the change.
     """
@@ -66,8 +65,11 @@ class Protection:
     returns_to: str = ""
 
 
-def _declared(needs: tuple[Need, ...]) -> frozenset[Need]:
+def _declared(needs: tuple[Need, ...], *, answers_json: bool) -> frozenset[Need]:
     declared = set(needs)
+    if answers_json and declared != {Need.PENDING_LOGIN}:
+        # A logged-in script follows the redirect to the login or password page itself.
+        raise ImproperlyConfigured("Only the second login step answers its refusal in JSON.")
     if declared & {Need.SECOND_FACTOR, Need.FRESH_AUTH}:
         declared.add(Need.LOGIN)
     if not declared or {Need.LOGIN, Need.PENDING_LOGIN} <= declared:
@@ -86,7 +88,9 @@ def protected(
     request: `view(request, user, ...)`. SECOND_FACTOR and FRESH_AUTH imply LOGIN.
     """
     protection = Protection(
-        needs=_declared(needs), answers_json=answers_json, returns_to=returns_to
+        needs=_declared(needs, answers_json=answers_json),
+        answers_json=answers_json,
+        returns_to=returns_to,
     )
 
     def decorator(view: _View) -> _View:
@@ -95,11 +99,7 @@ def protected(
             if Need.PENDING_LOGIN in protection.needs:
                 user = get_pending_login_user(request)
                 if user is None:
-                    return _refusal(
-                        protection,
-                        NO_PENDING_LOGIN_MESSAGE,
-                        lambda: _told(request, messages.ERROR, NO_PENDING_LOGIN_MESSAGE, "login"),
-                    )
+                    return _no_pending_login(request, protection)
                 return view(request, user, *args, **kwargs)
             return _first_refusal(request, protection) or view(request, *args, **kwargs)
 
@@ -114,18 +114,21 @@ def protection_of(view: Callable[..., Any]) -> Protection | None:
     return getattr(view, "protection", None)
 
 
+def _no_pending_login(request: HttpRequest, protection: Protection) -> HttpResponseBase:
+    if protection.answers_json:
+        return JsonResponse({"error": NO_PENDING_LOGIN_MESSAGE}, status=403)
+    messages.error(request, NO_PENDING_LOGIN_MESSAGE)
+    return redirect("accounts:login")
+
+
 def _first_refusal(request: HttpRequest, protection: Protection) -> HttpResponseBase | None:
-    path = request.get_full_path()
     if not request.user.is_authenticated:
-        return _refusal(protection, LOGIN_REQUIRED_MESSAGE, lambda: redirect_to_login(path))
+        return redirect_to_login(request.get_full_path())
     if Need.SECOND_FACTOR in protection.needs and two_factor_missing(request.user):
-        return _refusal(
-            protection,
-            TWO_FACTOR_REQUIRED_MESSAGE,
-            lambda: _told(request, messages.WARNING, TWO_FACTOR_REQUIRED_MESSAGE, "two_factor"),
-        )
+        messages.warning(request, TWO_FACTOR_REQUIRED_MESSAGE)
+        return redirect("accounts:two_factor")
     if Need.FRESH_AUTH in protection.needs and not is_recently_authenticated(request):
-        return _refusal(protection, REAUTH_REQUIRED_MESSAGE, lambda: _reauth(request, protection))
+        return _reauth(request, protection)
     return None
 
 
@@ -135,18 +138,3 @@ def _reauth(request: HttpRequest, protection: Protection) -> HttpResponseBase:
         return redirect_to_login(request.get_full_path(), reverse("accounts:reauth"))
     messages.info(request, REAUTH_FIRST_MESSAGE)
     return redirect_to_login(reverse(protection.returns_to), reverse("accounts:reauth"))
-
-
-def _refusal(
-    protection: Protection, message: str, page: Callable[[], HttpResponseBase]
-) -> HttpResponseBase:
-    """`message` as a JSON 403 for a script, else the page a person is sent to."""
-    if protection.answers_json:
-        # The WebAuthn ceremonies' scripts show `error` to the person.
-        return JsonResponse({"error": message}, status=403)
-    return page()
-
-
-def _told(request: HttpRequest, level: int, message: str, url_name: str) -> HttpResponseBase:
-    messages.add_message(request, level, message)
-    return redirect(f"accounts:{url_name}")

@@ -20,6 +20,12 @@ def test_a_declaration_that_cannot_be_met_is_refused_at_start_up(needs):
         protected(*needs)
 
 
+def test_only_the_second_login_step_may_answer_its_refusals_in_json():
+    protected(Need.PENDING_LOGIN, answers_json=True)
+    with pytest.raises(ImproperlyConfigured):
+        protected(Need.FRESH_AUTH, answers_json=True)
+
+
 def test_second_factor_and_fresh_authentication_imply_a_login():
     @protected(Need.FRESH_AUTH)
     def page(request):
