@@ -241,7 +241,7 @@ def _notice_failure_burst(request: HttpRequest, user: User) -> None:
             "addresses": addresses[:10],
             "more_addresses": max(len(addresses) - 10, 0),
             "reset_url": absolute_url("accounts:password_reset"),
-            "history_url": absolute_url("auditlog:security_history"),
+            "history_url": absolute_url("accounts:security_history"),
         },
     )
 

@@ -281,7 +281,7 @@ def _send_password_changed(user: User) -> None:
         template="accounts/password_changed",
         context={
             "reset_url": absolute_url("accounts:password_reset"),
-            "history_url": absolute_url("auditlog:security_history"),
+            "history_url": absolute_url("accounts:security_history"),
         },
     )
 

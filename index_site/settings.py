@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
     "index_site",
     "auditlog",
     "accounts",
@@ -429,6 +430,27 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The OpenAPI 3 schema served at /_/api/schema/ (drf-spectacular), from the JSON views.
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} JSON API",
+    "DESCRIPTION": (
+        "The JSON endpoints of the index: the JSON API, trusted publishing, tokens, health."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["index_site.api.without_slash_aliases"],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "apiToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API token: `Authorization: token <token>` or `Bearer "
+                "<token>`, or Basic with the username `__token__`.",
+            }
+        }
+    },
 }
 
 RATELIMIT_VIEW = "index_site.views.ratelimited"

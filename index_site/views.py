@@ -1,13 +1,11 @@
-"""Site-wide views: home, health, and the error pages."""
+"""Site-wide pages: home, help, and the error pages (health checks are in index_site.api)."""
 
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from index_site.errors import UserFacingError
-from index_site.health import site_health
 from index_site.outages import answer_current_outage
 
 
@@ -20,30 +18,6 @@ def home(request: HttpRequest) -> HttpResponse:
 def help_page(request: HttpRequest) -> HttpResponse:
     """Publishing help; API error messages link to its sections by anchor."""
     return render(request, "help.html")
-
-
-@never_cache
-@require_GET
-def health(request: HttpRequest) -> HttpResponse:
-    """Report each dependency (index_site.health); 503 when one the web process needs is down.
-
-    For a load balancer's or proxy's readiness check: a replica answering 503 here answers 503
-    to most requests too. The broker is reported but cannot make this 503 (the outbox keeps
-    emails until it is back).
-    """
-    report = site_health()
-    return JsonResponse(report.as_json(), status=200 if report.is_healthy else 503)
-
-
-@never_cache
-@require_GET
-def liveness(request: HttpRequest) -> HttpResponse:
-    """Answer 200 while the process serves requests, touching no dependency.
-
-    For a container's or orchestrator's liveness check: restarting web processes because the
-    database is down would not bring it back, and would drop the requests they are serving.
-    """
-    return JsonResponse({"status": "ok"})
 
 
 def ratelimited(request: HttpRequest, exception: Exception) -> HttpResponse:

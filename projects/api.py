@@ -13,16 +13,19 @@ from typing import Any
 from django.http import HttpResponsePermanentRedirect
 from django.http.response import HttpResponseBase
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from packaging.utils import canonicalize_version
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.generics import GenericAPIView
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
+from index_site.json_api import MessageSerializer
 from projects.documents import IDENTITY_FIELDS, respond_with_document
 from projects.index_headers import add_index_headers
 from projects.models import Project
@@ -99,9 +102,19 @@ def _render_release(project: Project, canonical_version: str) -> bytes:
     return _render(ReleaseJSONSerializer(document))
 
 
+def _documented(document: type[Serializer]) -> dict[int, Any]:
+    """The answers of a JSON API route, as the OpenAPI schema lists them."""
+    return {
+        200: document,
+        301: OpenApiResponse(description="The name is not normalized: the normalized URL."),
+        304: OpenApiResponse(description="Unchanged since the ETag sent in If-None-Match."),
+        404: OpenApiResponse(MessageSerializer, description="No such project or release."),
+    }
+
+
 class _IndexJSONView(GenericAPIView):
     authentication_classes: list[type[BaseAuthentication]] = []
-    permission_classes = [AllowAny]
+    permission_classes: list[type[BasePermission]] = []
     renderer_classes = [JSONRenderer]
     content_negotiation_class = _AlwaysJSON
 
@@ -131,6 +144,7 @@ class ProjectJSONView(_IndexJSONView):
 
     serializer_class = ProjectJSONSerializer
 
+    @extend_schema(operation_id="project_json", responses=_documented(ProjectJSONSerializer))
     def get(self, request: Request, name: str) -> HttpResponseBase:
         normalized = normalize_project_name(name)
         if normalized != name:
@@ -157,6 +171,7 @@ class ReleaseJSONView(_IndexJSONView):
 
     serializer_class = ReleaseJSONSerializer
 
+    @extend_schema(operation_id="release_json", responses=_documented(ReleaseJSONSerializer))
     def get(self, request: Request, name: str, version: str) -> HttpResponseBase:
         normalized = normalize_project_name(name)
         if normalized != name:

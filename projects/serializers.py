@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from projects.models import Project, Release, Role
@@ -139,9 +140,11 @@ class InfoSerializer(serializers.Serializer):
     yanked = serializers.BooleanField()
     yanked_reason = serializers.SerializerMethodField()
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_bugtrack_url(self, release: Release) -> None:
         return None
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_docs_url(self, release: Release) -> None:
         return None
 
@@ -187,6 +190,7 @@ class OwnershipSerializer(serializers.Serializer):
     roles = RoleSerializer(many=True)
     organization = serializers.SerializerMethodField()
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_organization(self, document: "ReleaseDocument") -> None:
         return None  # this index has no organizations
 

@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -10,13 +9,12 @@ from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
 
 from accounts.http import AuthenticatedRequest
-from accounts.reauth import require_reauth
+from accounts.protection import Need, protected
 from index_site.single_values import single_query_value
 from index_site.views import ratelimited
 from projects.exceptions import ProjectNameError
 from projects.models import Project
 from projects.permissions import owned_project_or_denied
-from projects.policy import require_two_factor
 from publishing import pending as pending_services
 from publishing import services
 from publishing.forms import PENDING_FORMS, PROJECT_FORMS
@@ -102,9 +100,7 @@ def _forms(request: HttpRequest, registry, selected: str, bound=None) -> list:
     return forms
 
 
-@login_required
-@require_two_factor
-@require_reauth
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 @_registration_ratelimits
 def project_publishing(request: AuthenticatedRequest, name: str) -> HttpResponse:
@@ -134,9 +130,7 @@ def project_publishing(request: AuthenticatedRequest, name: str) -> HttpResponse
     )
 
 
-@login_required
-@require_two_factor
-@require_reauth
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_POST
 def remove_project_publisher(
     request: AuthenticatedRequest, name: str, publisher_id: int
@@ -153,9 +147,7 @@ def remove_project_publisher(
     return redirect("publishing:project", name=project.name)
 
 
-@login_required
-@require_two_factor
-@require_reauth
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 @_registration_ratelimits
 def account_publishing(request: AuthenticatedRequest) -> HttpResponse:
@@ -195,9 +187,7 @@ def account_publishing(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
-@login_required
-@require_two_factor
-@require_reauth
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_POST
 def remove_pending_publisher(request: AuthenticatedRequest, pending_id: int) -> HttpResponse:
     pending = get_object_or_404(PendingPublisher, pk=pending_id, added_by=request.user)

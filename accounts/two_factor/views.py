@@ -10,7 +10,6 @@ from typing import Any
 
 from cryptography.fernet import InvalidToken
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import (
     Http404,
     HttpRequest,
@@ -28,12 +27,11 @@ from accounts.encryption import decrypt_bytes, encrypt_bytes
 from accounts.http import AuthenticatedRequest
 from accounts.login import (
     finish_login,
-    get_pending_login_user,
     mark_second_factor_verified,
     record_login_failure,
 )
 from accounts.models import TOTPDevice, User
-from accounts.reauth import require_reauth
+from accounts.protection import Need, protected
 from accounts.selectors import has_two_factor
 from accounts.two_factor.forms import RecoveryCodeForm, TOTPCodeForm
 from accounts.two_factor.methods import TwoFactorError, count_methods
@@ -79,9 +77,6 @@ from index_site.single_values import single_query_value
 CODES_TO_SHOW_KEY = "recovery_codes_to_show"
 # Seconds during which new recovery codes, encrypted in the session, can still be shown once.
 CODES_TO_SHOW_MAX_AGE = 10 * 60
-NO_PENDING_LOGIN_MESSAGE = (
-    "Your login expired or was not started. Enter your username and password again."
-)
 TOTP_FAILURE_REASONS = {
     TOTPResult.MALFORMED: "malformed_totp",
     TOTPResult.INVALID: "invalid_totp",
@@ -152,7 +147,7 @@ def _after_first_method(request: HttpRequest, user: User) -> str:
 
 
 @never_cache
-@login_required
+@protected(Need.LOGIN)
 @require_GET
 def two_factor(request: AuthenticatedRequest) -> HttpResponse:
     """The two-factor page: the user's methods, and how to add or remove them."""
@@ -176,7 +171,7 @@ def two_factor_help(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_reauth
+@protected(Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 def totp_setup(request: AuthenticatedRequest) -> HttpResponse:
     """GET: a new secret with its QR code. POST: confirm it with a code from the app."""
@@ -214,7 +209,7 @@ def totp_setup(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @never_cache
-@login_required
+@protected(Need.LOGIN)
 @require_GET
 def totp_qr(request: AuthenticatedRequest) -> HttpResponse:
     """The QR code of the app being set up, as SVG. Gone once the app is confirmed."""
@@ -224,7 +219,7 @@ def totp_qr(request: AuthenticatedRequest) -> HttpResponse:
     return HttpResponse(totp_qr_svg(device), content_type="image/svg+xml")
 
 
-@require_reauth
+@protected(Need.FRESH_AUTH)
 @require_POST
 def totp_remove(request: AuthenticatedRequest) -> HttpResponse:
     try:
@@ -238,7 +233,7 @@ def totp_remove(request: AuthenticatedRequest) -> HttpResponse:
 
 @never_cache
 @ensure_csrf_cookie
-@require_reauth
+@protected(Need.FRESH_AUTH)
 @require_GET
 def webauthn_add(request: AuthenticatedRequest) -> HttpResponse:
     """The page that registers a security key or a passkey (with static/js/webauthn.js)."""
@@ -253,7 +248,7 @@ def webauthn_add(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @never_cache
-@require_reauth
+@protected(Need.FRESH_AUTH)
 @require_POST
 def webauthn_register_options(request: AuthenticatedRequest) -> HttpResponse:
     kind = single_query_value(request.POST, "kind", KIND_SECURITY_KEY)
@@ -265,7 +260,7 @@ def webauthn_register_options(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @never_cache
-@require_reauth
+@protected(Need.FRESH_AUTH)
 @require_POST
 def webauthn_register(request: AuthenticatedRequest) -> HttpResponse:
     body = _read_json_body(request)
@@ -286,7 +281,7 @@ def webauthn_register(request: AuthenticatedRequest) -> HttpResponse:
     return JsonResponse({"redirect": _after_first_method(request, request.user)})
 
 
-@require_reauth
+@protected(Need.FRESH_AUTH)
 @require_POST
 def webauthn_remove(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     try:
@@ -299,7 +294,7 @@ def webauthn_remove(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
-@login_required
+@protected(Need.LOGIN)
 @require_http_methods(["GET", "POST"])
 def recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
     """GET: the new codes, shown this once. POST (re-authenticated): replace all codes."""
@@ -312,7 +307,7 @@ def recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "accounts/two_factor/recovery_codes.html", context)
 
 
-@require_reauth
+@protected(Need.FRESH_AUTH)
 def _regenerate_recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
     if not has_two_factor(request.user):
         messages.error(request, "Add an authenticator app or a security key first.")
@@ -327,25 +322,14 @@ def _regenerate_recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
 # -- The second login step ----------------------------------------------------------------
 
 
-def _no_pending_login(request: HttpRequest) -> HttpResponse:
-    messages.error(request, NO_PENDING_LOGIN_MESSAGE)
-    return redirect("accounts:login")
-
-
-def _second_step_page(
+def _second_step_attempts_limited(
     view: Callable[[HttpRequest, User], HttpResponse],
-) -> Callable[[HttpRequest], HttpResponse]:
-    """A form page of the second login step, called with the user whose login is pending.
-
-    Without a pending login it sends the visitor back to the login page; a POST while the
-    user's two-factor attempts are rate-limited is refused before the form is read.
-    """
+) -> Callable[[HttpRequest, User], HttpResponse]:
+    """A form page of the second login step: a POST while the user's two-factor attempts are
+    rate-limited is refused before the form is read."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest) -> HttpResponse:
-        user = get_pending_login_user(request)
-        if user is None:
-            return _no_pending_login(request)
+    def wrapper(request: HttpRequest, user: User) -> HttpResponse:
         if request.method == "POST":
             retry_after = ratelimits.two_factor_retry_after(request, user=user)
             if retry_after is not None:
@@ -372,8 +356,9 @@ def _second_step_context(user: User, **extra: Any) -> dict[str, Any]:
 
 @never_cache
 @ensure_csrf_cookie
+@protected(Need.PENDING_LOGIN)
 @require_http_methods(["GET", "POST"])
-@_second_step_page
+@_second_step_attempts_limited
 def login_two_factor(request: HttpRequest, user: User) -> HttpResponse:
     """The second login step: a code from the app, or a security key (via JS)."""
     form = TOTPCodeForm()
@@ -400,8 +385,9 @@ def login_two_factor(request: HttpRequest, user: User) -> HttpResponse:
 
 
 @never_cache
+@protected(Need.PENDING_LOGIN)
 @require_http_methods(["GET", "POST"])
-@_second_step_page
+@_second_step_attempts_limited
 def login_recovery_code(request: HttpRequest, user: User) -> HttpResponse:
     form = RecoveryCodeForm()
     status = 200
@@ -440,22 +426,18 @@ def _finish_recovery_login(request: HttpRequest, user: User) -> HttpResponse:
 
 
 @never_cache
+@protected(Need.PENDING_LOGIN, answers_json=True)
 @require_POST
-def login_webauthn_options(request: HttpRequest) -> HttpResponse:
-    user = get_pending_login_user(request)
-    if user is None:
-        return _json_error(NO_PENDING_LOGIN_MESSAGE, status=403)
+def login_webauthn_options(request: HttpRequest, user: User) -> HttpResponse:
     return HttpResponse(
         authentication_options(request=request, user=user), content_type="application/json"
     )
 
 
 @never_cache
+@protected(Need.PENDING_LOGIN, answers_json=True)
 @require_POST
-def login_webauthn_verify(request: HttpRequest) -> HttpResponse:
-    user = get_pending_login_user(request)
-    if user is None:
-        return _json_error(NO_PENDING_LOGIN_MESSAGE, status=403)
+def login_webauthn_verify(request: HttpRequest, user: User) -> HttpResponse:
     retry_after = ratelimits.two_factor_retry_after(request, user=user)
     if retry_after is not None:
         return _json_too_many(retry_after)

@@ -286,7 +286,7 @@ def _delete_project(*, project: Project, removal: _Removal) -> None:
             "file_count": len(files),
             "reserved_until": reserved_until,
             "projects_url": absolute_url("projects:mine"),
-            "history_url": absolute_url("auditlog:security_history"),
+            "history_url": absolute_url("accounts:security_history"),
         },
     )
     _remove_stored_objects_on_commit(files)

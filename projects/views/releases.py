@@ -2,17 +2,15 @@
 project (owners), each confirmed by typing the name, as on PyPI.
 
 Every view needs a login, the 2FA policy's second factor and a recent password
-(`require_reauth`); the role is checked on every request, and a refusal is recorded as
+(`protected`); the role is checked on every request, and a refusal is recorded as
 `authz:denied`. The POST endpoints answer a GET (the return from re-authentication) by going
 back to their page without changing anything.
 """
 
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Q, When
 from django.http import Http404, HttpResponse
@@ -22,12 +20,11 @@ from django.views.decorators.http import require_http_methods, require_safe
 from packaging.utils import canonicalize_version
 
 from accounts.http import AuthenticatedRequest
-from accounts.reauth import require_reauth
+from accounts.protection import Need, protected
 from projects.exceptions import ReleaseChangeError
 from projects.models import File, Project, Release, Role
 from projects.names import normalize_project_name
 from projects.permissions import owned_project_or_denied
-from projects.policy import require_two_factor
 from projects.release_forms import ConfirmForm, YankForm, first_error
 from projects.selectors import role_for_user
 from projects.services.deletion import (
@@ -50,11 +47,6 @@ DELETION_OWNERS_ONLY_MESSAGE = (
     "Only the project's owners can delete its files, releases or the project. Ask an owner, or "
     "yank the release instead."
 )
-
-
-def _sensitive(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """What every release page needs: a login, a second factor and a recent password."""
-    return login_required(require_two_factor(require_reauth(view)))
 
 
 def _collaborator(request: AuthenticatedRequest, name: str, action: str) -> tuple[Project, Role]:
@@ -99,7 +91,7 @@ def _to_release(release: Release) -> HttpResponse:
     )
 
 
-@_sensitive
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_safe
 def release_list(request: AuthenticatedRequest, name: str) -> HttpResponse:
     """The project's releases, newest first, with their yank state (owners and maintainers)."""
@@ -121,7 +113,7 @@ def release_list(request: AuthenticatedRequest, name: str) -> HttpResponse:
     )
 
 
-@_sensitive
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_safe
 def release_detail(request: AuthenticatedRequest, name: str, version: str) -> HttpResponse:
     """One release: yank or un-yank it, delete a file or the whole release within the window."""
@@ -149,7 +141,7 @@ def release_detail(request: AuthenticatedRequest, name: str, version: str) -> Ht
     return render(request, "projects/release.html", context)
 
 
-@_sensitive
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 def yank(request: AuthenticatedRequest, name: str, version: str) -> HttpResponse:
     project, _role = _collaborator(request, name, "project:release:yank")
@@ -177,7 +169,7 @@ def yank(request: AuthenticatedRequest, name: str, version: str) -> HttpResponse
     return _to_release(release)
 
 
-@_sensitive
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 def unyank(request: AuthenticatedRequest, name: str, version: str) -> HttpResponse:
     project, _role = _collaborator(request, name, "project:release:unyank")
@@ -196,7 +188,7 @@ def unyank(request: AuthenticatedRequest, name: str, version: str) -> HttpRespon
     return _to_release(release)
 
 
-@_sensitive
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 def file_delete(
     request: AuthenticatedRequest, name: str, version: str, file_id: int
@@ -221,7 +213,7 @@ def file_delete(
     return _to_release(release)
 
 
-@_sensitive
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 def release_delete(request: AuthenticatedRequest, name: str, version: str) -> HttpResponse:
     project = _owned_project(request, name, "project:release:remove")
@@ -244,7 +236,7 @@ def release_delete(request: AuthenticatedRequest, name: str, version: str) -> Ht
     return redirect("projects:releases", name=project.normalized_name)
 
 
-@_sensitive
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 def project_delete(request: AuthenticatedRequest, name: str) -> HttpResponse:
     """The project's deletion page: why it is refused after the window, else a typed name."""

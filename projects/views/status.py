@@ -2,19 +2,17 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
 from accounts.http import AuthenticatedRequest
-from accounts.reauth import require_reauth
+from accounts.protection import Need, protected
 from projects.forms import ProjectStatusForm, ReportForm
 from projects.models import Project, Release
 from projects.names import normalize_project_name
 from projects.permissions import owned_project_or_denied
-from projects.policy import require_two_factor
 from projects.services.reports import file_report
 from projects.services.status import StatusChangeError, set_project_status
 
@@ -32,9 +30,7 @@ REPORT_LIMIT_MESSAGE = (
 )
 
 
-@login_required
-@require_two_factor
-@require_reauth
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 def project_status(request: AuthenticatedRequest, name: str) -> HttpResponse:
     """Archive, unarchive, deprecate or un-deprecate the project (owners only).
@@ -77,7 +73,7 @@ def _report_rate(group: str, request: HttpRequest) -> str:
     return settings.PROJECT_REPORT_RATE_LIMIT
 
 
-@login_required
+@protected(Need.LOGIN)
 @require_http_methods(["GET", "POST"])
 @ratelimit(key="user", rate=_report_rate, method="POST", group="projects:report", block=False)
 def report_project(request: AuthenticatedRequest, name: str) -> HttpResponse:
