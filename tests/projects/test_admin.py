@@ -3,9 +3,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import TOTPDevice
 from accounts.selectors import has_two_factor
-from accounts.totp import totp_secret_base32
 from auditlog.models import AuditEvent
 from projects.exceptions import ProjectNameError
 from projects.models import (
@@ -18,7 +16,7 @@ from projects.models import (
 )
 from projects.names import validate_project_name
 from projects.services.projects import create_project
-from tests.accounts.two_factor.conftest import code_at, current_step
+from tests.accounts.two_factor.conftest import code_at, current_step, pending_secret
 from tests.factories import TwoFactorUserFactory, UserFactory
 
 MODELS = [Project, Role, RoleInvitation, ProhibitedProjectName, FilenameRegistry, DownloadCount]
@@ -177,7 +175,7 @@ def test_staff_who_enrol_a_factor_after_a_password_login_open_the_admin_at_once(
     with time_machine.travel(timezone.now(), tick=False):
         assert client.post(reverse("accounts:login"), credentials).status_code == 302
         client.get(reverse("accounts:totp_setup"))
-        secret = totp_secret_base32(TOTPDevice.objects.get(user=staff))
+        secret = pending_secret(client)
         wrong = code_at(secret, current_step() + 5)
         client.post(reverse("accounts:totp_setup"), {"code": wrong})
         refused = client.get(reverse("admin:index"), follow=True)
