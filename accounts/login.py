@@ -20,10 +20,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, resolve_url
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.known_clients import remember_device
 from accounts.models import User
+from accounts.next_urls import safe_next_url, two_factor_setup_redirect
 from accounts.policy_hook import two_factor_missing
 from accounts.reauth import mark_authenticated
 from accounts.selectors import has_two_factor, verified_primary_email_for_user
@@ -52,7 +52,7 @@ SECOND_FACTOR_VERIFIED_KEY = "second_factor_verified"
 SECOND_FACTOR_METHODS = frozenset({"totp", "webauthn", "passkey", "recovery_code"})
 TWO_FACTOR_SETUP_MESSAGE = (
     "Your account needs two-factor authentication before you can manage projects or upload. "
-    "Add an authenticator app or a security key below."
+    "Add a passkey, security key or authenticator app below."
 )
 
 
@@ -79,16 +79,6 @@ def check_password_for_login(*, username: str, password: str) -> tuple[User | No
         User().set_password(password)
         return None, False
     return user, user.check_password(password)
-
-
-def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
-    """Return `candidate` when it is a same-site URL safe to redirect to, else ""."""
-    if not candidate:
-        return ""
-    is_safe = url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return candidate if is_safe else ""
 
 
 def start_pending_login(request: HttpRequest, user: User, *, next_url: str = "") -> None:
@@ -250,7 +240,7 @@ def login_redirect(request: HttpRequest, user: User, *, next_url: str = "") -> H
     """Where a freshly logged-in user goes: two-factor setup if the policy needs it, else next."""
     if two_factor_missing(user):
         messages.warning(request, TWO_FACTOR_SETUP_MESSAGE)
-        return redirect("accounts:two_factor")
+        return two_factor_setup_redirect(request, next_url=next_url)
     return HttpResponseRedirect(
         safe_next_url(request, next_url) or resolve_url(settings.LOGIN_REDIRECT_URL)
     )

@@ -35,6 +35,7 @@ from accounts.login import (
     record_login_failure,
 )
 from accounts.models import TOTPDevice, User
+from accounts.next_urls import remember_return_url, take_return_url
 from accounts.reauth import require_reauth
 from accounts.recovery_codes import (
     BURNED_CODE_MESSAGE,
@@ -156,13 +157,14 @@ def _pending_totp_secret(request: HttpRequest) -> bytes | None:
 
 
 def _after_first_method(request: HttpRequest, user: User) -> str:
-    """Where to go after adding a method: the recovery codes, made now if the user has none."""
+    """Where to go after adding a method: the recovery codes, made now if the user has none,
+    else the page the setup detour started from, else the two-factor page."""
     if not has_recovery_codes(user):
         _keep_codes_to_show(
             request, generate_recovery_codes(user=user, actor=user, request=request)
         )
         return reverse("accounts:recovery_codes")
-    return reverse("accounts:two_factor")
+    return take_return_url(request) or reverse("accounts:two_factor")
 
 
 # -- Managing methods ---------------------------------------------------------------------
@@ -183,6 +185,7 @@ def two_factor(request: AuthenticatedRequest) -> HttpResponse:
         "recovery_codes_remaining": remaining_recovery_codes(user),
         "has_recovery_codes": has_recovery_codes(user),
         "low_remaining": LOW_REMAINING,
+        "return_url": remember_return_url(request),
     }
     return render(request, "accounts/two_factor/manage.html", context)
 
@@ -348,6 +351,7 @@ def recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
             "Each code logs in once. Older codes no longer work.\n\n" + "\n".join(shown) + "\n"
         ),
         "codes_filename": f"{slugify(site) or 'site'}-recovery-codes.txt",
+        "continue_url": take_return_url(request) or reverse("accounts:two_factor"),
     }
     return render(request, "accounts/two_factor/recovery_codes.html", context)
 
@@ -355,7 +359,7 @@ def recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
 @require_reauth
 def _regenerate_recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
     if not has_two_factor(request.user):
-        messages.error(request, "Add an authenticator app or a security key first.")
+        messages.error(request, "Add a passkey, security key or authenticator app first.")
         return redirect("accounts:two_factor")
     _keep_codes_to_show(
         request,

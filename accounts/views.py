@@ -41,9 +41,9 @@ from accounts.login import (
     finish_password_step,
     login_redirect,
     record_login_failure,
-    safe_next_url,
 )
 from accounts.models import Email
+from accounts.next_urls import safe_next_url
 from accounts.passwords import is_password_breached
 from accounts.reauth import is_recently_authenticated, mark_authenticated
 from accounts.selectors import emails_for_user, has_two_factor

@@ -12,16 +12,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from django.shortcuts import redirect
 
+from accounts.next_urls import two_factor_setup_redirect, where_the_request_was_going
 from accounts.selectors import has_two_factor
 
 # A view, as the decorators here take and give it back (its own signature kept).
 _View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
 
 TWO_FACTOR_REQUIRED_MESSAGE = (
-    "Two-factor authentication is required for this action. Add an authenticator app or a "
-    "security key in your account settings, then try again."
+    "Two-factor authentication is required for this action. Add a passkey, security key or "
+    "authenticator app on this page; you then return to where you were going."
 )
 
 
@@ -63,7 +63,7 @@ def require_two_factor(view: _View) -> _View:
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         if request.user.is_authenticated and two_factor_missing(request.user):
             messages.warning(request, TWO_FACTOR_REQUIRED_MESSAGE)
-            return redirect("accounts:two_factor")
+            return two_factor_setup_redirect(request, next_url=where_the_request_was_going(request))
         return view(request, *args, **kwargs)
 
     return cast(_View, wrapper)

@@ -155,7 +155,7 @@ def test_staff_without_second_factor_is_sent_to_set_one_up(login, db):
     assert response.status_code == 302
     follow = client.get(response["Location"])
     assert follow.status_code == 302
-    assert follow["Location"] == reverse("accounts:two_factor")
+    assert follow["Location"] == reverse("accounts:two_factor") + "?next=%2Fadmin%2F"
 
 
 def test_staff_without_model_permission_cannot_open_project_admin(login, db):
@@ -179,7 +179,9 @@ def test_staff_who_enrol_a_factor_after_a_password_login_open_the_admin_at_once(
         wrong = code_at(secret, current_step() + 5)
         client.post(reverse("accounts:totp_setup"), {"code": wrong})
         refused = client.get(reverse("admin:index"), follow=True)
-        assert refused.redirect_chain[-1][0] == reverse("accounts:two_factor")
+        assert refused.redirect_chain[-1][0] == reverse("accounts:two_factor") + "?next=%2Fadmin%2F"
         client.post(reverse("accounts:totp_setup"), {"code": code_at(secret, current_step())})
         assert has_two_factor(staff)
+        codes_page = client.get(reverse("accounts:recovery_codes")).content.decode()
+        assert 'href="/admin/">I have saved my codes' in codes_page
         assert client.get(reverse("admin:index")).status_code == 200

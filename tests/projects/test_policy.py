@@ -77,7 +77,7 @@ def test_decorator_redirects_users_the_policy_covers_with_a_message(settings, pl
     request = _request(plain_user)
     response = _protected(request)
     assert response.status_code == 302
-    assert response["Location"] == reverse("accounts:two_factor")
+    assert response["Location"] == reverse("accounts:two_factor") + "?next=%2Fmanage%2F"
     assert [str(m) for m in get_messages(request)] == [TWO_FACTOR_REQUIRED_MESSAGE]
 
 

@@ -208,7 +208,8 @@ def test_user_without_two_factor_is_sent_to_set_it_up(page, site, screenshot):
     page.wait_for_url(f"{site}/account/two-factor/")
     assert page.get_by_text("Your account needs two-factor authentication").is_visible()
     page.goto(f"{site}/manage/projects/")
-    page.wait_for_url(f"{site}/account/two-factor/")
+    page.wait_for_url(f"{site}/account/two-factor/?next=%2Fmanage%2Fprojects%2F")
+    assert page.get_by_role("link", name="the page you were opening").is_visible()
     screenshot(page, "policy-redirect")
 
 
