@@ -54,7 +54,12 @@ def test_admin_sets_upload_limit_through_audited_service(login, superuser, admin
     url = reverse("admin:projects_project_change", args=[admin_project.pk])
     response = login(superuser).post(
         url,
-        {"is_critical": "on", "upload_limit": str(200 * 1024 * 1024), "total_size_limit": ""},
+        {
+            "is_critical": "on",
+            "critical_reason": "Large wheels, widely used",
+            "upload_limit": str(200 * 1024 * 1024),
+            "total_size_limit": "",
+        },
     )
     assert response.status_code == 302
     admin_project.refresh_from_db()
