@@ -21,12 +21,13 @@ from django.shortcuts import redirect, resolve_url
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from accounts.known_clients import remember_device
+from accounts.known_clients import known_device_id, remember_device
 from accounts.models import User
 from accounts.next_urls import safe_next_url, two_factor_setup_redirect
 from accounts.policy_hook import two_factor_missing
 from accounts.reauth import mark_authenticated
 from accounts.selectors import has_two_factor, verified_primary_email_for_user
+from accounts.sign_in_notices import notify_sign_in
 from auditlog.events import EventType
 from auditlog.selectors import recent_events
 from auditlog.services import record_event
@@ -138,6 +139,8 @@ def complete_login(request: HttpRequest, user: User, *, method: str) -> None:
     `account:login:success` event commits with the new last_login, and the response carries a
     known-device cookie (`accounts.known_clients`).
     """
+    previous_login = user.last_login
+    is_new_device = not known_device_id(request, username=user.username)
     # login() cycles the session key (keeping its data) and updates last_login, which also
     # invalidates every pending-login token and password-reset link issued before.
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -155,6 +158,9 @@ def complete_login(request: HttpRequest, user: User, *, method: str) -> None:
         actor=user,
         request=request,
         data={"method": method},
+    )
+    notify_sign_in(
+        request, user, method=method, previous_login=previous_login, is_new_device=is_new_device
     )
 
 
