@@ -34,6 +34,7 @@ from auditlog.services import record_event
 from index_site.client_ip import client_ip
 from index_site.email import queue_email
 from index_site.links import absolute_url
+from index_site.refusals import log_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +191,7 @@ def record_login_failure(request: HttpRequest, *, user: User | None, reason: str
             "login failure for an unknown username: reason=%s ip=%s", reason, client_ip(request)
         )
         return
+    log_refusal("login step", reason=reason, user_id=user.pk)
     record_event(
         event_type=EventType.ACCOUNT_LOGIN_FAILURE,
         actor=user,

@@ -76,6 +76,7 @@ from accounts.totp import (
 from accounts.two_factor import TwoFactorError, count_methods
 from accounts.two_factor_forms import RecoveryCodeForm, TOTPCodeForm
 from index_site.json_body import JSONBodyError, read_json_object
+from index_site.refusals import log_refusal
 from index_site.single_values import single_query_value
 
 PENDING_TOTP_KEY = "totp_pending_secret"
@@ -232,6 +233,7 @@ def totp_setup(request: AuthenticatedRequest) -> HttpResponse:
                 mark_second_factor_verified(request)
                 messages.success(request, "Your authenticator app is set up.")
                 return redirect(_after_first_method(request, user))
+            log_refusal("two-factor setup", reason=TOTP_FAILURE_REASONS[result], user_id=user.pk)
             form.add_error("code", INVALID_TOTP_MESSAGE)
     context = {"form": form, "secret_groups": _in_fours(totp_secret_base32(pending))}
     status = 400 if _has_null_byte(request) else 200
@@ -312,6 +314,7 @@ def webauthn_register(request: AuthenticatedRequest) -> HttpResponse:
             credential_json=json.dumps(body["credential"]),
         )
     except WebAuthnError as error:
+        log_refusal("two-factor setup", reason=error.reason, user_id=request.user.pk)
         return _json_error(str(error))
     mark_second_factor_verified(request)
     messages.success(request, f"“{credential.label}” was added.")
@@ -551,6 +554,7 @@ def passkey_login_verify(request: HttpRequest) -> HttpResponse:
     try:
         credential = _verify_assertion(request, None)
     except WebAuthnError as error:
+        log_refusal("passkey login", reason=f"invalid_webauthn:{error.reason}")
         ratelimits.count_passkey_failure(request)
         return _json_error(str(error))
     response = finish_login(request, credential.user, method="passkey")

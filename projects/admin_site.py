@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from accounts.login import second_factor_verified
 from accounts.next_urls import safe_next_url, two_factor_setup_redirect
+from index_site.refusals import log_refusal
 from index_site.single_values import single_query_value
 from projects.policy import admin_two_factor_missing
 
@@ -45,12 +46,15 @@ class GatehouseAdminSite(admin.AdminSite):
         if not user.is_authenticated:
             return redirect_to_login(next_url, reverse("accounts:login"))
         if user.is_active and user.is_staff and admin_two_factor_missing(user):
+            log_refusal("admin", reason="no_second_factor", user_id=user.pk)
             messages.warning(request, ADMIN_TWO_FACTOR_MESSAGE)
             return two_factor_setup_redirect(request, next_url=next_url)
         if self.has_permission(request):
             return redirect(next_url)
         if user.is_active and user.is_staff and not second_factor_verified(request):
+            log_refusal("admin", reason="login_without_second_factor", user_id=user.pk)
             raise PermissionDenied(ADMIN_SESSION_MESSAGE)
+        log_refusal("admin", reason="not_staff", user_id=user.pk)
         raise PermissionDenied(
             "Your account has no access to the administration. Ask an administrator if you need it."
         )

@@ -3,6 +3,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.login import SECOND_FACTOR_VERIFIED_KEY
 from accounts.selectors import has_two_factor
 from auditlog.models import AuditEvent
 from projects.exceptions import ProjectNameError
@@ -190,3 +191,25 @@ def test_staff_who_enrol_a_factor_after_a_password_login_open_the_admin_at_once(
         codes_page = client.get(reverse("accounts:recovery_codes")).content.decode()
         assert 'href="/admin/">I have saved my codes' in codes_page
         assert client.get(reverse("admin:index")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("account", "reason"),
+    [
+        ((UserFactory, True, False), "no_second_factor"),
+        ((TwoFactorUserFactory, True, False), "login_without_second_factor"),
+        ((TwoFactorUserFactory, False, True), "not_staff"),
+    ],
+)
+@pytest.mark.django_db
+def test_each_admin_refusal_writes_one_log_line_with_its_reason(client, caplog, account, reason):
+    factory, is_staff, verified = account
+    caplog.set_level("INFO", logger="gatehouse.refusals")
+    user = factory(is_staff=is_staff)
+    client.force_login(user)
+    session = client.session
+    session[SECOND_FACTOR_VERIFIED_KEY] = verified
+    session.save()
+    client.get(reverse("admin:login"))
+    lines = [record for record in caplog.records if record.name == "gatehouse.refusals"]
+    assert [(r.refused, r.reason, r.user_id) for r in lines] == [("admin", reason, user.pk)]
