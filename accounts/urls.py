@@ -1,7 +1,7 @@
 from django.urls import path
 
 from accounts import views
-from accounts.two_factor_urls import urlpatterns as two_factor_urlpatterns
+from accounts.two_factor.urls import urlpatterns as two_factor_urlpatterns
 
 app_name = "accounts"
 

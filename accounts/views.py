@@ -161,7 +161,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
                 request=request,
             )
         except services.UsernameTakenError as error:
-            form.add_error("username", str(error))
+            form.add_error("username", error.message)
         else:
             # The same answer whether or not the address was already in use.
             return redirect("accounts:register_done")
@@ -246,7 +246,7 @@ def add_email_view(request: AuthenticatedRequest) -> HttpResponse:
     try:
         services.add_email(user=request.user, address=address, request=request)
     except services.AccountError as error:
-        form.add_error("email", str(error))
+        form.add_error("email", error.message)
         return _render_settings(request, email_form=form)
     messages.success(request, _check_inbox(address))
     return redirect("accounts:settings")
@@ -274,7 +274,7 @@ def resend_verification_view(request: AuthenticatedRequest, email_id: int) -> Ht
     try:
         services.resend_verification(email=email)
     except services.AccountError as error:
-        messages.error(request, str(error))
+        messages.error(request, error.message)
     else:
         messages.success(request, _check_inbox(email.email))
     return redirect("accounts:settings")
@@ -296,7 +296,7 @@ def _change_own_email(
     try:
         change(user=request.user, email=email, request=request)
     except services.AccountError as error:
-        messages.error(request, str(error))
+        messages.error(request, error.message)
     else:
         messages.success(request, success.format(email=email.email))
     return redirect("accounts:settings")

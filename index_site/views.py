@@ -7,10 +7,9 @@ from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from index_site.errors import UserFacingError
 from index_site.health import site_health
 from index_site.outages import answer_current_outage
-from index_site.single_values import RepeatedFieldError
-from index_site.storable_text import UnstorableValueError
 
 
 @require_GET
@@ -73,12 +72,8 @@ CSRF_FAILURE_MESSAGE = (
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """400: the exception's text is not shown (it may come from Django's internals), except a
-    repeated or unstorable field's, which is written for the person who sent it."""
-    message = (
-        exception.message
-        if isinstance(exception, RepeatedFieldError | UnstorableValueError)
-        else ""
-    )
+    UserFacingError's (a repeated or unstorable field), written for the person who sent it."""
+    message = exception.message if isinstance(exception, UserFacingError) else ""
     return render(request, "400.html", {"message": message}, status=400)
 
 

@@ -40,12 +40,12 @@ def _failure(error: TokenRequestError) -> JsonResponse:
     # token proved, never the token), on the request's JSON log line.
     logger.info(
         "token request refused",
-        extra={"code": error.code, "reason": error.description, "status": error.status},
+        extra={"code": error.code, "reason": error.message, "status": error.status},
     )
     response = JsonResponse(
         {
             "message": "Token request failed",
-            "errors": [{"code": error.code, "description": error.description}],
+            "errors": [{"code": error.code, "description": error.message}],
         },
         status=error.status,
     )

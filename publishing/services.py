@@ -110,8 +110,8 @@ def _discard_unusable_pending(
                 try:
                     validate_project_name(pending.project_name)
                 except ProjectNameError as exc:
-                    reason = str(exc)
-                    error = invalid_payload(str(exc))
+                    reason = exc.message
+                    error = invalid_payload(exc.message)
                 else:
                     continue
             record_pending_publisher_removed(

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from publishing import api, upload_views, views
+from publishing import api, views
+from publishing.upload import views as upload_views
 
 app_name = "publishing"
 

@@ -129,7 +129,7 @@ def project_publishing(request: AuthenticatedRequest, name: str) -> HttpResponse
                 project=project, config=bound.config(), actor=request.user, request=request
             )
         except PublisherError as exc:
-            bound.add_error(None, str(exc))
+            bound.add_error(None, exc.message)
         else:
             messages.success(request, f"Added {publisher.display_name} as a trusted publisher.")
             return redirect("publishing:project", name=project.name)
@@ -181,7 +181,7 @@ def account_publishing(request: AuthenticatedRequest) -> HttpResponse:
                 request=request,
             )
         except (PublisherError, ProjectNameError) as exc:
-            bound.add_error(None, str(exc))
+            bound.add_error(None, exc.message)
         else:
             messages.success(
                 request,

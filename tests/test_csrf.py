@@ -27,6 +27,10 @@ MUST_BE_EXEMPT = {
 MAY_BE_EXEMPT = {
     "/_/oidc/audience": "read-only: the audience string, the same for everybody",
     "/_/tokens/current": "API: the API token in the Authorization header",
+    **dict.fromkeys(
+        ("/pypi/x/json", "/pypi/x/json/", "/pypi/x/x/json", "/pypi/x/x/json/"),
+        "read-only JSON API: public, no session, GET only",
+    ),
 }
 ALLOWED_EXEMPT = MUST_BE_EXEMPT.keys() | MAY_BE_EXEMPT.keys()
 

@@ -46,6 +46,7 @@ from projects.services.roles import (
     remove_role,
     revoke_invitation,
 )
+from projects.services.status import appeal_instructions
 
 
 def _project(name: str) -> Project:
@@ -104,6 +105,7 @@ def project_settings(request: AuthenticatedRequest, name: str) -> HttpResponse:
             "invitations": pending_invitations_for_project(project),
             "invite_form": InviteCollaboratorForm(),
             "role_choices": Role.Kind.choices,
+            "appeal": appeal_instructions(),
         },
     )
 

@@ -12,14 +12,14 @@ from django.test import RequestFactory
 
 from accounts.login import start_pending_login
 from accounts.reauth import AUTHENTICATED_AT_KEY
-from accounts.security_keys import (
+from accounts.two_factor.security_keys import (
     KIND_PASSKEY,
     KIND_SECURITY_KEY,
     register_credential,
     registration_options,
 )
-from accounts.totp import confirm_totp_device, start_totp_setup, totp_secret_base32
-from accounts.two_factor_views import PENDING_TOTP_KEY
+from accounts.two_factor.totp import confirm_totp_device, start_totp_setup, totp_secret_base32
+from accounts.two_factor.views import PENDING_TOTP_KEY
 from tests.accounts.two_factor.soft_authenticator import SoftAuthenticator
 from tests.factories import UserFactory
 

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import RecoveryCode, TOTPDevice, WebAuthnCredential
-from accounts.recovery_codes import generate_recovery_codes
-from accounts.totp import totp_secret_base32
+from accounts.two_factor.recovery_codes import generate_recovery_codes
+from accounts.two_factor.totp import totp_secret_base32
 from auditlog.events import EventType
 from auditlog.models import AuditEvent
 from index_site.models import OutboxEmail

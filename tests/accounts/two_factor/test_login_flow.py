@@ -185,7 +185,7 @@ def test_totp_secret_only_in_setup_page_never_in_events(client, db, clock):
 
 
 def test_no_code_reaches_the_logs_or_the_audit_log(client, totp_user, caplog):
-    from accounts.recovery_codes import generate_recovery_codes  # noqa: PLC0415
+    from accounts.two_factor.recovery_codes import generate_recovery_codes  # noqa: PLC0415
 
     codes = generate_recovery_codes(user=totp_user, actor=totp_user, request=None)
     caplog.set_level("DEBUG")

@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import TOTPDevice
-from accounts.totp import (
+from accounts.two_factor.methods import TwoFactorError
+from accounts.two_factor.totp import (
     SECRET_BYTES,
     TOTPResult,
     check_totp_code,
@@ -17,8 +18,7 @@ from accounts.totp import (
     totp_provisioning_uri,
     totp_secret_base32,
 )
-from accounts.two_factor import TwoFactorError
-from accounts.two_factor_views import PENDING_TOTP_KEY, PENDING_TOTP_MAX_AGE
+from accounts.two_factor.views import PENDING_TOTP_KEY, PENDING_TOTP_MAX_AGE
 from auditlog.events import EventType
 from auditlog.models import AuditEvent
 from index_site.models import OutboxEmail

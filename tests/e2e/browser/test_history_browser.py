@@ -4,13 +4,13 @@ pages that fit a 390 px phone screen with long names in them."""
 import pytest
 from django.test import RequestFactory
 
-from accounts.recovery_codes import generate_recovery_codes
 from auditlog.events import EventType
 from auditlog.services import record_event
 from projects.services.projects import create_project
 from tests.accounts.two_factor.conftest import enable_totp
 from tests.e2e.browser.accessibility import blocking_violations
-from tests.e2e.browser.test_two_factor_browser import fits_the_screen, log_in_with_password
+from tests.e2e.browser.conftest import log_in_with_recovery_code
+from tests.e2e.browser.test_two_factor_browser import fits_the_screen
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -19,16 +19,6 @@ LONG_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 "
     "Safari/537.36 with-a-very-long-extension-token-that-does-not-wrap-by-itself"
 )
-
-
-def _log_in(page, site, user) -> None:
-    codes = generate_recovery_codes(user=user, actor=user, request=None)
-    log_in_with_password(page, site, user.username)
-    page.wait_for_url(f"{site}/account/login/two-factor/")
-    page.get_by_role("link", name="Use a recovery code").click()
-    page.fill("input[name=code]", codes[0])
-    page.click("main button[type=submit]")
-    page.wait_for_url(lambda url: "/account/login" not in url)
 
 
 def _events(user, project) -> None:
@@ -62,7 +52,7 @@ def test_the_histories_read_as_sentences_and_fit_a_phone(phone_page, site, scree
     project = create_project(name="a-rather-long-project-name-indeed", creator=user)
     _events(user, project)
     page = phone_page
-    _log_in(page, site, user)
+    log_in_with_recovery_code(page, site, user)
 
     page.goto(f"{site}/account/security-history/")
     sentence = page.get_by_text("Refused: the API token 'CI token", exact=False)
@@ -97,7 +87,7 @@ def test_both_histories_have_no_serious_or_critical_accessibility_violations(
     project = create_project(name="a-rather-long-project-name-indeed", creator=user)
     _events(user, project)
     page = request.getfixturevalue(viewport)
-    _log_in(page, site, user)
+    log_in_with_recovery_code(page, site, user)
     for path in (
         "/account/security-history/",
         "/account/security-history/?kind=tokens&problems=on",

@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 
 from accounts.models import WebAuthnCredential
-from accounts.recovery_codes import generate_recovery_codes
+from accounts.two_factor.recovery_codes import generate_recovery_codes
 from index_site.models import OutboxEmail
 from tests.accounts.two_factor.conftest import enable_totp
 from tests.e2e.browser.conftest import add_platform_passkey, add_security_key
