@@ -10,7 +10,7 @@ from projects.models import Project, Report
 from projects.services.projects import create_project
 from projects.services.reports import file_report
 from tests.accounts.two_factor.conftest import enable_totp
-from tests.e2e.browser.test_history_browser import _log_in
+from tests.e2e.browser.conftest import log_in_with_recovery_code
 from tests.factories import FileFactory, ReleaseFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -25,7 +25,7 @@ def _user(username: str, **fields):
 def test_owner_archives_and_unarchives_from_the_settings_page(page, site, screenshot):
     owner = _user("archiving-owner")
     project = create_project(name="old-widget", creator=owner)
-    _log_in(page, site, owner)
+    log_in_with_recovery_code(page, site, owner)
 
     page.goto(f"{site}/manage/project/old-widget/settings/")
     page.fill("#archive-reason", "Replaced by new-widget")
@@ -49,7 +49,7 @@ def test_user_reports_a_release_from_the_project_page(page, site, screenshot):
     project = create_project(name="requets", creator=owner)
     ReleaseFactory(project=project, version="0.1")
     reporter = _user("careful-reader")
-    _log_in(page, site, reporter)
+    log_in_with_recovery_code(page, site, reporter)
 
     page.goto(f"{site}/project/requets/")
     page.get_by_role("link", name="Report requets").click()
@@ -82,7 +82,7 @@ def test_admin_quarantines_a_reported_project_from_the_queue(page, site, screens
         description="Downloads a second stage from a pastebin.",
     )
     admin = _user("queue-admin", is_staff=True, is_superuser=True)
-    _log_in(page, site, admin)
+    log_in_with_recovery_code(page, site, admin)
 
     page.goto(f"{site}/admin/projects/report/")
     assert page.get_by_text("evil_pkg-1.0.tar.gz").count() == 0  # a project report: a count
