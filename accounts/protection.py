@@ -5,7 +5,8 @@ same order, so a person always meets the same first redirect:
 
 1. a login (or, for the second login step, a pending login: a password proved in this
    session, a second factor still to come) — else the login page;
-2. a second factor, if the site's two-factor policy requires one — else two-factor setup;
+2. a second factor, if the site's two-factor policy requires one — else two-factor setup,
+   which returns the person to the page afterwards;
 3. a fresh authentication (within REAUTH_MAX_AGE) — else the password is asked again, and the
    person comes back to the page they asked for.
 
@@ -28,14 +29,15 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from accounts.login import get_pending_login_user
+from accounts.next_urls import two_factor_setup_redirect, where_the_request_was_going
 from accounts.policy_hook import two_factor_missing
 from accounts.reauth import is_recently_authenticated
 
 _View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
 
 TWO_FACTOR_REQUIRED_MESSAGE = (
-    "Two-factor authentication is required for this action. Add an authenticator app or a "
-    "security key in your account settings, then try again."
+    "Two-factor authentication is required for this action. Add a passkey, security key or "
+    "authenticator app on this page; you then return to where you were going."
 )
 NO_PENDING_LOGIN_MESSAGE = (
     "Your login expired or was not started. Enter your username and password again."
@@ -126,7 +128,8 @@ def _first_refusal(request: HttpRequest, protection: Protection) -> HttpResponse
         return redirect_to_login(request.get_full_path())
     if Need.SECOND_FACTOR in protection.needs and two_factor_missing(request.user):
         messages.warning(request, TWO_FACTOR_REQUIRED_MESSAGE)
-        return redirect("accounts:two_factor")
+        # The detour keeps the page (accounts.next_urls): back here once a method is added.
+        return two_factor_setup_redirect(request, next_url=where_the_request_was_going(request))
     if Need.FRESH_AUTH in protection.needs and not is_recently_authenticated(request):
         return _reauth(request, protection)
     return None

@@ -39,9 +39,9 @@ from accounts.login import (
     finish_password_step,
     login_redirect,
     record_login_failure,
-    safe_next_url,
 )
 from accounts.models import Email
+from accounts.next_urls import safe_next_url
 from accounts.passwords import is_password_breached
 from accounts.protection import Need, protected
 from accounts.reauth import mark_authenticated

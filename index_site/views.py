@@ -1,5 +1,6 @@
 """Site-wide pages: home, help, and the error pages (health checks are in index_site.api)."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
@@ -16,8 +17,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def help_page(request: HttpRequest) -> HttpResponse:
-    """Publishing help; API error messages link to its sections by anchor."""
-    return render(request, "help.html")
+    """Publishing help; API error messages and emails link to its sections by anchor."""
+    context = {
+        "critical_top_percent": f"{settings.CRITICAL_PROJECTS_TOP_PERCENT:g}",
+        "critical_window_days": settings.CRITICAL_PROJECTS_WINDOW_DAYS,
+        "critical_min_downloads": settings.CRITICAL_PROJECTS_MIN_DOWNLOADS,
+        "critical_policy": settings.TWO_FACTOR_POLICY == "critical",
+    }
+    return render(request, "help.html", context)
 
 
 def ratelimited(request: HttpRequest, exception: Exception) -> HttpResponse:

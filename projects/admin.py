@@ -41,6 +41,15 @@ UPLOAD_LIMIT_CAP = 1024 * 1024 * 1024  # 1 GiB, PyPI's cap on a single file.
 
 
 class ProjectAdminForm(StrictModelForm):
+    critical_reason = forms.CharField(
+        label="Reason for marking it critical",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed when you mark the project critical: its owners and maintainers read "
+        "it in the email that tells them, and it is kept in the audit log.",
+    )
+
     class Meta:
         model = Project
         fields = ["is_critical", "upload_limit", "total_size_limit"]
@@ -54,6 +63,17 @@ class ProjectAdminForm(StrictModelForm):
                 "(UPLOAD_MAX_PROJECT_SIZE); empty for the site default."
             ),
         }
+
+    def clean(self):
+        cleaned = super().clean()
+        newly_critical = cleaned.get("is_critical") and not self.initial.get("is_critical")
+        if newly_critical and not cleaned.get("critical_reason", "").strip():
+            self.add_error(
+                "critical_reason",
+                "Say why the project is critical: its maintainers are told, and a flag "
+                "without a reason reads like spam.",
+            )
+        return cleaned
 
     def clean_upload_limit(self):
         value = self.cleaned_data["upload_limit"]
@@ -132,6 +152,7 @@ class ProjectAdmin(StrictInputAdmin):
         "status",
         "quarantine_reason",
         "is_critical",
+        "critical_reason",
         "upload_limit",
         "total_size_limit",
         "audit_events",
@@ -208,6 +229,7 @@ class ProjectAdmin(StrictInputAdmin):
             is_critical=form.cleaned_data["is_critical"],
             actor=request.user,
             request=request,
+            reason=form.cleaned_data["critical_reason"],
         )
 
 

@@ -20,7 +20,11 @@ from publishing import services
 from publishing.forms import PENDING_FORMS, PROJECT_FORMS
 from publishing.models import PendingPublisher, Provider
 from publishing.publisher_errors import PublisherError
-from publishing.selectors import pending_publishers_for_user, publishers_for_project
+from publishing.selectors import (
+    pending_publishers_for_user,
+    publisher_setup_warning,
+    publishers_for_project,
+)
 
 
 def _registration_rate(group: str, request: HttpRequest) -> str:
@@ -83,7 +87,12 @@ def _render_with_forms(
     return render(
         request,
         template,
-        {**context, "forms": _forms(request, registry, selected, bound), "selected": selected},
+        {
+            **context,
+            "forms": _forms(request, registry, selected, bound),
+            "selected": selected,
+            "setup_warning": publisher_setup_warning(provider=selected),
+        },
         status=400 if bound is not None else 200,
     )
 

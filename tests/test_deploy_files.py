@@ -51,11 +51,12 @@ def test_the_compose_proxy_sends_the_downloads_web_hands_it():
     assert "proxy_pass http://gatehouse_web;" in nginx
 
 
-def test_make_run_starts_web_worker_and_beat():
+def test_make_run_starts_web_worker_beat_and_the_announcement():
     processes = dict(
         line.split(":", 1) for line in (REPO / "Procfile").read_text().splitlines() if line
     )
-    assert set(processes) == {"web", "worker", "beat"}
+    assert set(processes) == {"web", "worker", "beat", "ready"}
+    assert "manage.py announce_site" in processes["ready"]
     assert "celery -A index_site worker" in processes["worker"]
     assert "celery -A index_site beat" in processes["beat"]
 

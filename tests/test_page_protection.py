@@ -8,6 +8,7 @@ first missing need says, in the one order: login, then second factor, then re-au
 """
 
 import time
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.messages import get_messages
@@ -170,9 +171,9 @@ def test_each_page_sends_a_person_to_the_first_need_they_lack(settings):
         # A new session per page, so the message read is this page's alone.
         second = _client(user_without_factor, fresh=False).get(path)
         told = [str(message) for message in get_messages(second.wsgi_request)]
-        refused = _sent_to(second) == "/account/two-factor/" and told == [
-            TWO_FACTOR_REQUIRED_MESSAGE
-        ]
+        # ... and the two-factor page is told to send them back here afterwards.
+        detour = "/account/two-factor/?" + urlencode({"next": path})
+        refused = _sent_to(second) == detour and told == [TWO_FACTOR_REQUIRED_MESSAGE]
         if (SECOND_FACTOR in needs) != refused:
             problems.append(f"{path}: a user without a second factor got {_sent_to(second)!r}")
         third = _sent_to(_client(user_with_factor, fresh=False).get(path))

@@ -72,24 +72,26 @@ def normalize_totp_code(raw: str) -> str | None:
     return code if CODE_RE.fullmatch(code) else None
 
 
-def _otp(device: TOTPDevice) -> pyotp.TOTP:
-    return pyotp.TOTP(totp_secret_base32(device), digits=DIGITS, interval=INTERVAL)
+def _otp(encrypted_secret: bytes | memoryview) -> pyotp.TOTP:
+    return pyotp.TOTP(totp_secret_base32(encrypted_secret), digits=DIGITS, interval=INTERVAL)
 
 
-def totp_secret_base32(device: TOTPDevice) -> str:
+def totp_secret_base32(encrypted_secret: bytes | memoryview) -> str:
     """The secret as the base32 text an app accepts when typed in."""
-    return b32encode(decrypt_bytes(device.encrypted_secret)).decode()
+    return b32encode(decrypt_bytes(encrypted_secret)).decode()
 
 
-def totp_provisioning_uri(device: TOTPDevice) -> str:
+def totp_provisioning_uri(*, user: User, encrypted_secret: bytes | memoryview) -> str:
     """The `otpauth://` URI, naming SITE_NAME as issuer."""
-    return _otp(device).provisioning_uri(name=device.user.username, issuer_name=settings.SITE_NAME)
+    return _otp(encrypted_secret).provisioning_uri(
+        name=user.username, issuer_name=settings.SITE_NAME
+    )
 
 
-def totp_qr_svg(device: TOTPDevice) -> str:
+def totp_qr_svg(*, user: User, encrypted_secret: bytes | memoryview) -> str:
     """The provisioning URI as an SVG QR code."""
     image = qrcode.make(
-        totp_provisioning_uri(device),
+        totp_provisioning_uri(user=user, encrypted_secret=encrypted_secret),
         image_factory=qrcode.image.svg.SvgPathImage,
         box_size=8,
         border=2,
@@ -99,13 +101,10 @@ def totp_qr_svg(device: TOTPDevice) -> str:
     return out.getvalue().decode()
 
 
-def pending_totp_device(user: User) -> TOTPDevice | None:
-    """The app being set up (not confirmed yet), if any."""
-    return TOTPDevice.objects.filter(user=user, is_confirmed=False).first()
-
-
-def _matching_step(device: TOTPDevice, code: str, now: float, reach: int) -> int | None:
-    otp = _otp(device)
+def _matching_step(
+    encrypted_secret: bytes | memoryview, code: str, now: float, reach: int
+) -> int | None:
+    otp = _otp(encrypted_secret)
     current = int(now // INTERVAL)
     found = None
     # Every candidate is computed and compared in constant time, so timing does not tell
@@ -116,21 +115,29 @@ def _matching_step(device: TOTPDevice, code: str, now: float, reach: int) -> int
     return found
 
 
+def _accepted_step(encrypted_secret: bytes | memoryview, raw_code: str) -> int | TOTPResult:
+    """The time step `raw_code` is the code of (now or one step either side), or why not."""
+    code = normalize_totp_code(raw_code)
+    if code is None:
+        return TOTPResult.MALFORMED
+    now = time.time()
+    step = _matching_step(encrypted_secret, code, now, ACCEPTED_STEPS)
+    if step is None:
+        if _matching_step(encrypted_secret, code, now, OUT_OF_SYNC_STEPS) is not None:
+            return TOTPResult.OUT_OF_SYNC
+        return TOTPResult.INVALID
+    return step
+
+
 def check_totp_code(*, device: TOTPDevice, raw_code: str) -> TOTPResult:
     """Check `raw_code` against `device`; on success consume its time step.
 
     The step is stored with a conditional UPDATE (only if greater than the stored one), so
     two requests racing with one code cannot both succeed.
     """
-    code = normalize_totp_code(raw_code)
-    if code is None:
-        return TOTPResult.MALFORMED
-    now = time.time()
-    step = _matching_step(device, code, now, ACCEPTED_STEPS)
-    if step is None:
-        if _matching_step(device, code, now, OUT_OF_SYNC_STEPS) is not None:
-            return TOTPResult.OUT_OF_SYNC
-        return TOTPResult.INVALID
+    step = _accepted_step(device.encrypted_secret, raw_code)
+    if not isinstance(step, int):
+        return step
     consumed = (
         TOTPDevice.objects.filter(pk=device.pk)
         .filter(Q(last_used_step__isnull=True) | Q(last_used_step__lt=step))
@@ -142,39 +149,45 @@ def check_totp_code(*, device: TOTPDevice, raw_code: str) -> TOTPResult:
     return TOTPResult.ACCEPTED
 
 
-@transaction.atomic
-def start_totp_setup(*, user: User) -> TOTPDevice:
-    """Create a new unconfirmed app for `user` with a fresh 160-bit secret.
+def start_totp_setup(*, user: User) -> bytes:
+    """A fresh 160-bit secret for `user`'s new app, encrypted; nothing is stored.
 
-    Any earlier unconfirmed secret is replaced. Refused when an app is already confirmed:
-    one authenticator app per account.
+    The caller keeps it (the setup page: in the session) until a code from it is confirmed,
+    so opening the setup page changes no row. Refused when an app is already confirmed: one
+    authenticator app per account.
     """
-    existing = TOTPDevice.objects.select_for_update().filter(user=user).first()
+    if TOTPDevice.objects.filter(user=user, is_confirmed=True).exists():
+        raise TwoFactorError(ALREADY_ENABLED_MESSAGE)
+    return encrypt_bytes(os.urandom(SECRET_BYTES))
+
+
+@transaction.atomic
+def confirm_totp_device(
+    *, user: User, encrypted_secret: bytes, raw_code: str, request: HttpRequest | None
+) -> TOTPResult:
+    """Turn on an app with `encrypted_secret` (from `start_totp_setup`) when `raw_code` is a
+    valid code from it; end other sessions.
+
+    The accepted step is stored with the app, so the code that confirmed it cannot log in.
+    """
+    # The user's row is locked so two confirmations racing cannot both add an app.
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    existing = TOTPDevice.objects.filter(user=user).first()
     if existing is not None and existing.is_confirmed:
         raise TwoFactorError(ALREADY_ENABLED_MESSAGE)
-    secret = encrypt_bytes(os.urandom(SECRET_BYTES))
-    if existing is None:
-        return TOTPDevice.objects.create(user=user, encrypted_secret=secret)
-    existing.encrypted_secret = secret
-    existing.last_used_step = None
-    existing.save(update_fields=["encrypted_secret", "last_used_step"])
-    return existing
-
-
-@transaction.atomic
-def confirm_totp_device(*, user: User, raw_code: str, request: HttpRequest | None) -> TOTPResult:
-    """Turn the pending app on when `raw_code` is a valid code from it; end other sessions."""
-    device = TOTPDevice.objects.select_for_update().filter(user=user).first()
-    if device is None:
-        raise TwoFactorError("Start the authenticator app setup again: no setup is in progress.")
-    if device.is_confirmed:
-        raise TwoFactorError(ALREADY_ENABLED_MESSAGE)
-    result = check_totp_code(device=device, raw_code=raw_code)
-    if result is not TOTPResult.ACCEPTED:
-        return result
-    device.is_confirmed = True
-    device.confirmed_at = timezone.now()
-    device.save(update_fields=["is_confirmed", "confirmed_at"])
+    step = _accepted_step(encrypted_secret, raw_code)
+    if not isinstance(step, int):
+        return step
+    if existing is not None:
+        # An unconfirmed app left by an older version, which stored setups as rows.
+        existing.delete()
+    TOTPDevice.objects.create(
+        user=user,
+        encrypted_secret=encrypted_secret,
+        is_confirmed=True,
+        confirmed_at=timezone.now(),
+        last_used_step=step,
+    )
     record_event(
         event_type=EventType.ACCOUNT_TWO_FACTOR_METHOD_ADDED,
         actor=user,
@@ -184,7 +197,7 @@ def confirm_totp_device(*, user: User, raw_code: str, request: HttpRequest | Non
     after_method_change(
         user=user, request=request, template="two_factor/method_added", method=METHOD_TOTP
     )
-    return result
+    return TOTPResult.ACCEPTED
 
 
 @transaction.atomic

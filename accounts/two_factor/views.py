@@ -9,6 +9,7 @@ from functools import wraps
 from typing import Any
 
 from cryptography.fernet import InvalidToken
+from django.conf import settings
 from django.contrib import messages
 from django.http import (
     Http404,
@@ -18,6 +19,7 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -31,6 +33,7 @@ from accounts.login import (
     record_login_failure,
 )
 from accounts.models import TOTPDevice, User
+from accounts.next_urls import remember_return_url, take_return_url
 from accounts.protection import Need, protected
 from accounts.selectors import has_two_factor
 from accounts.two_factor.forms import RecoveryCodeForm, TOTPCodeForm
@@ -65,15 +68,19 @@ from accounts.two_factor.totp import (
     TOTPResult,
     check_totp_code,
     confirm_totp_device,
-    pending_totp_device,
     remove_totp_device,
     start_totp_setup,
     totp_qr_svg,
     totp_secret_base32,
 )
 from index_site.json_body import JSONBodyError, read_json_object
+from index_site.refusals import log_refusal
 from index_site.single_values import single_query_value
 
+PENDING_TOTP_KEY = "totp_pending_secret"
+# Seconds a setup's secret (encrypted, in the session) stays usable: long enough to find the
+# phone and scan, short enough that a forgotten tab does not hold a secret for long.
+PENDING_TOTP_MAX_AGE = 30 * 60
 CODES_TO_SHOW_KEY = "recovery_codes_to_show"
 # Seconds during which new recovery codes, encrypted in the session, can still be shown once.
 CODES_TO_SHOW_MAX_AGE = 10 * 60
@@ -133,14 +140,27 @@ def _take_codes_to_show(request: HttpRequest) -> list[str] | None:
         return None
 
 
+def _pending_totp_secret(request: HttpRequest) -> bytes | None:
+    """The encrypted secret of the app being set up in this session; None if none or too old."""
+    token = request.session.get(PENDING_TOTP_KEY)
+    if not isinstance(token, str):
+        return None
+    try:
+        decrypt_bytes(token.encode(), ttl=PENDING_TOTP_MAX_AGE)
+    except InvalidToken:
+        return None
+    return token.encode()
+
+
 def _after_first_method(request: HttpRequest, user: User) -> str:
-    """Where to go after adding a method: the recovery codes, made now if the user has none."""
+    """Where to go after adding a method: the recovery codes, made now if the user has none,
+    else the page the setup detour started from, else the two-factor page."""
     if not has_recovery_codes(user):
         _keep_codes_to_show(
             request, generate_recovery_codes(user=user, actor=user, request=request)
         )
         return reverse("accounts:recovery_codes")
-    return reverse("accounts:two_factor")
+    return take_return_url(request) or reverse("accounts:two_factor")
 
 
 # -- Managing methods ---------------------------------------------------------------------
@@ -161,6 +181,7 @@ def two_factor(request: AuthenticatedRequest) -> HttpResponse:
         "recovery_codes_remaining": remaining_recovery_codes(user),
         "has_recovery_codes": has_recovery_codes(user),
         "low_remaining": LOW_REMAINING,
+        "return_url": remember_return_url(request),
     }
     return render(request, "accounts/two_factor/manage.html", context)
 
@@ -176,47 +197,60 @@ def two_factor_help(request: HttpRequest) -> HttpResponse:
 def totp_setup(request: AuthenticatedRequest) -> HttpResponse:
     """GET: a new secret with its QR code. POST: confirm it with a code from the app."""
     user = request.user
-    device: TOTPDevice | None
+    pending = _pending_totp_secret(request)
     if request.method == "GET":
-        try:
-            device = start_totp_setup(user=user)
-        except TwoFactorError as error:
-            messages.info(request, error.message)
-            return redirect("accounts:two_factor")
+        if pending is None:
+            try:
+                pending = start_totp_setup(user=user)
+            except TwoFactorError as error:
+                messages.info(request, error.message)
+                return redirect("accounts:two_factor")
+            request.session[PENDING_TOTP_KEY] = pending.decode()
         form = TOTPCodeForm()
     else:
-        device = pending_totp_device(user)
-        if device is None:
+        if pending is None:
             messages.error(request, "Start the authenticator app setup again.")
             return redirect("accounts:totp_setup")
         form = TOTPCodeForm(request.POST)
         if form.is_valid():
             try:
                 result = confirm_totp_device(
-                    user=user, raw_code=form.cleaned_data["code"], request=request
+                    user=user,
+                    encrypted_secret=pending,
+                    raw_code=form.cleaned_data["code"],
+                    request=request,
                 )
             except TwoFactorError as error:
                 messages.error(request, error.message)
                 return redirect("accounts:two_factor")
             if result is TOTPResult.ACCEPTED:
+                request.session.pop(PENDING_TOTP_KEY, None)
                 mark_second_factor_verified(request)
                 messages.success(request, "Your authenticator app is set up.")
                 return redirect(_after_first_method(request, user))
+            log_refusal("two-factor setup", reason=TOTP_FAILURE_REASONS[result], user_id=user.pk)
             form.add_error("code", INVALID_TOTP_MESSAGE)
-    context = {"form": form, "secret": totp_secret_base32(device)}
+    context = {"form": form, "secret_groups": _in_fours(totp_secret_base32(pending))}
     status = 400 if _has_null_byte(request) else 200
     return render(request, "accounts/two_factor/totp_setup.html", context, status=status)
+
+
+def _in_fours(secret: str) -> list[str]:
+    """`secret` cut into groups of four characters, as it is easiest to read and type."""
+    return [secret[start : start + 4] for start in range(0, len(secret), 4)]
 
 
 @never_cache
 @protected(Need.LOGIN)
 @require_GET
 def totp_qr(request: AuthenticatedRequest) -> HttpResponse:
-    """The QR code of the app being set up, as SVG. Gone once the app is confirmed."""
-    device = pending_totp_device(request.user)
-    if device is None:
+    """The QR code of the app being set up in this session, as SVG."""
+    pending = _pending_totp_secret(request)
+    if pending is None:
         raise Http404("No authenticator app is being set up.")
-    return HttpResponse(totp_qr_svg(device), content_type="image/svg+xml")
+    return HttpResponse(
+        totp_qr_svg(user=request.user, encrypted_secret=pending), content_type="image/svg+xml"
+    )
 
 
 @protected(Need.FRESH_AUTH)
@@ -275,6 +309,7 @@ def webauthn_register(request: AuthenticatedRequest) -> HttpResponse:
             credential_json=json.dumps(body["credential"]),
         )
     except WebAuthnError as error:
+        log_refusal("two-factor setup", reason=error.reason, user_id=request.user.pk)
         return _json_error(error.message)
     mark_second_factor_verified(request)
     messages.success(request, f"“{credential.label}” was added.")
@@ -303,14 +338,26 @@ def recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
     codes = _take_codes_to_show(request)
     if not codes:
         return redirect("accounts:two_factor")
-    context = {"codes": [format_recovery_code(code) for code in codes]}
+    shown = [format_recovery_code(code) for code in codes]
+    site = settings.SITE_NAME
+    context = {
+        "codes": shown,
+        "codes_text": "\n".join(shown),
+        # The download is made in the page from the codes shown, so nothing serves them again.
+        "codes_file": (
+            f"Recovery codes for {request.user.username} on {site} ({settings.SITE_URL}).\n"
+            "Each code logs in once. Older codes no longer work.\n\n" + "\n".join(shown) + "\n"
+        ),
+        "codes_filename": f"{slugify(site) or 'site'}-recovery-codes.txt",
+        "continue_url": take_return_url(request) or reverse("accounts:two_factor"),
+    }
     return render(request, "accounts/two_factor/recovery_codes.html", context)
 
 
 @protected(Need.FRESH_AUTH)
 def _regenerate_recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
     if not has_two_factor(request.user):
-        messages.error(request, "Add an authenticator app or a security key first.")
+        messages.error(request, "Add a passkey, security key or authenticator app first.")
         return redirect("accounts:two_factor")
     _keep_codes_to_show(
         request,
@@ -489,6 +536,7 @@ def passkey_login_verify(request: HttpRequest) -> HttpResponse:
     try:
         credential = _verify_assertion(request, None)
     except WebAuthnError as error:
+        log_refusal("passkey login", reason=f"invalid_webauthn:{error.reason}")
         ratelimits.count_passkey_failure(request)
         return _json_error(error.message)
     response = finish_login(request, credential.user, method="passkey")

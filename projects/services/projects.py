@@ -157,13 +157,15 @@ def set_project_critical(
     actor: User | None,
     request: HttpRequest | None = None,
     downloads: int | None = None,
+    reason: str = "",
 ) -> bool:
     """Flag or unflag a project as critical; return whether it changed.
 
     `actor` None means the daily computation (`projects.services.critical`), which passes the
-    project's `downloads` over the window; otherwise an administrator made the change. Entering
-    emails every owner and maintainer what it means and what to do; leaving is only recorded
-    (only an administrator un-flags a project).
+    project's `downloads` over the window; otherwise an administrator made the change and gives
+    the `reason` for flagging (recorded, and told to the maintainers). Entering emails every
+    owner and maintainer what it means and what to do; leaving is only recorded (only an
+    administrator un-flags a project).
     """
     project = Project.objects.select_for_update().get(pk=project.pk)
     if project.is_critical == is_critical:
@@ -181,6 +183,9 @@ def set_project_critical(
         )
         return True
     data: dict[str, Any] = {"by": by}
+    reason = reason.strip()
+    if reason:
+        data["reason"] = reason
     if actor is None:
         data.update(
             downloads=downloads,
@@ -194,11 +199,11 @@ def set_project_critical(
         project=project,
         data=data,
     )
-    _notify_project_critical(project=project, by_admin=actor is not None)
+    _notify_project_critical(project=project, by_admin=actor is not None, reason=reason)
     return True
 
 
-def _notify_project_critical(*, project: Project, by_admin: bool) -> None:
+def _notify_project_critical(*, project: Project, by_admin: bool, reason: str) -> None:
     """Email every active owner and maintainer that `project` is now critical.
 
     Each email says whether the recipient already has a second factor, since what they must do
@@ -212,6 +217,8 @@ def _notify_project_critical(*, project: Project, by_admin: bool) -> None:
     context = {
         "project": project,
         "by_admin": by_admin,
+        "reason": reason,
+        "critical_help_url": absolute_url("help") + "#critical-projects",
         "top_percent": f"{settings.CRITICAL_PROJECTS_TOP_PERCENT:g}",
         "window_days": settings.CRITICAL_PROJECTS_WINDOW_DAYS,
         "policy_is_critical": settings.TWO_FACTOR_POLICY == "critical",

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.http import AuthenticatedRequest
+from accounts.next_urls import two_factor_setup_redirect, where_the_request_was_going
 from accounts.protection import TWO_FACTOR_REQUIRED_MESSAGE, Need, protected
 from auditlog.history import export_response, history_context
 from auditlog.selectors import events_for_project
@@ -300,7 +301,7 @@ def accept(request: AuthenticatedRequest, invitation_id: int) -> HttpResponse:
     invitation = _invitation_for(request, invitation_id)
     if two_factor_missing(request.user, project=invitation.project):
         messages.warning(request, TWO_FACTOR_REQUIRED_MESSAGE)
-        return redirect("accounts:two_factor")
+        return two_factor_setup_redirect(request, next_url=where_the_request_was_going(request))
     try:
         role = accept_invitation(invitation=invitation, user=request.user, request=request)
     except RoleError as error:

@@ -228,6 +228,7 @@ def _event_data(request: HttpRequest, identity: UploadIdentity) -> dict[str, Any
         "client": request.META.get("HTTP_USER_AGENT", "")[:255],
         "uploaded_via_trusted_publisher": identity.is_trusted_publisher,
         "publisher_id": identity.publisher_id,
+        **({"ci_run": identity.token.ci_run} if identity.token.ci_run else {}),
     }
 
 

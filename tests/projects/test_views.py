@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from django.urls import resolve, reverse
@@ -6,6 +7,7 @@ from django.urls import resolve, reverse
 from auditlog.models import AuditEvent
 from projects.models import File, Project, Role, RoleInvitation
 from projects.services.roles import invite_collaborator, make_invitation_token
+from tests.accounts.two_factor.conftest import code_at, current_step, pending_secret
 from tests.factories import (
     FileFactory,
     ReleaseFactory,
@@ -130,7 +132,7 @@ def test_management_without_second_factor_goes_to_two_factor_setup(login, db):
     user = UserFactory()
     response = login(user).get(reverse("projects:mine"))
     assert response.status_code == 302
-    assert response["Location"] == reverse("accounts:two_factor")
+    assert response["Location"] == reverse("accounts:two_factor") + "?next=%2Fmanage%2Fprojects%2F"
 
 
 def test_role_change_needs_recent_authentication(client, project, owner, maintainer):
@@ -369,3 +371,44 @@ def test_my_projects_filter_critical_and_sort(login, owner):
     assert [p.name for p in first.context["projects"]] == ["beta", "alpha", "gamma"]
     fallback = client.get(reverse("projects:mine"), {"order": "password"})
     assert [p.name for p in fallback.context["projects"]] == ["alpha", "beta", "gamma"]
+
+
+@pytest.mark.parametrize("policy", ["all", "critical"])
+def test_invitee_sent_to_set_up_two_factor_returns_to_the_invitation(
+    login, project, owner, settings, policy
+):
+    settings.TWO_FACTOR_POLICY = policy
+    project.is_critical = True
+    project.save(update_fields=["is_critical"])
+    invitee = UserFactory()
+    invitation = invite_collaborator(
+        project=project, username=invitee.username, role="Maintainer", actor=owner
+    )
+    link = reverse("projects:invitation", kwargs={"token": make_invitation_token(invitation)})
+    client = login(invitee)
+    page = client.get(link)
+    if policy == "critical":
+        # Seeing the invitation needs no second factor; accepting a critical project's does.
+        assert page.status_code == 200
+        page = client.post(
+            reverse("projects:accept_invitation", kwargs={"invitation_id": invitation.pk}),
+            HTTP_REFERER=f"http://testserver{link}",
+        )
+    assert page.status_code == 302
+    detour = page["Location"]
+    assert detour.startswith(reverse("accounts:two_factor") + "?next=")
+    setup_page = client.get(detour).content.decode()
+    assert "the page you were opening" in setup_page
+
+    client.get(reverse("accounts:totp_setup"))
+    secret = pending_secret(client)
+    client.post(reverse("accounts:totp_setup"), {"code": code_at(secret, current_step())})
+    codes_page = client.get(reverse("accounts:recovery_codes")).content.decode()
+    [continue_url] = re.findall(r'href="([^"]+)">I have saved my codes', codes_page)
+    assert continue_url.endswith(link)
+    assert client.get(continue_url).status_code == 200
+    accepted = client.post(
+        reverse("projects:accept_invitation", kwargs={"invitation_id": invitation.pk})
+    )
+    assert accepted.status_code == 302
+    assert Role.objects.filter(project=project, user=invitee).exists()

@@ -38,7 +38,7 @@ def test_user_page_lists_methods_but_no_secret(admin_client, member):
     assert "Office key" in content
     assert "Authenticator app: on" in content
     assert "unused recovery codes: 8" in content
-    secret = totp_secret_base32(TOTPDevice.objects.get(user=member))
+    secret = totp_secret_base32(TOTPDevice.objects.get(user=member).encrypted_secret)
     assert secret not in content
     credential = WebAuthnCredential.objects.get(user=member)
     assert bytes(credential.public_key).hex() not in content

@@ -8,6 +8,7 @@ from auditlog.events import EventType
 from auditlog.services import record_event
 from projects.services.projects import create_project
 from tests.accounts.two_factor.conftest import enable_totp
+from tests.e2e.browser.accessibility import blocking_violations
 from tests.e2e.browser.conftest import log_in_with_recovery_code
 from tests.e2e.browser.test_two_factor_browser import fits_the_screen
 from tests.factories import UserFactory
@@ -75,3 +76,33 @@ def test_the_histories_read_as_sentences_and_fit_a_phone(phone_page, site, scree
     assert page.get_by_text("uploaded by uv 0.13.9 with the token 'CI'", exact=False).is_visible()
     screenshot(page, "phone-project-history")
     assert fits_the_screen(page)
+
+
+@pytest.mark.parametrize("viewport", ["page", "phone_page"])
+def test_both_histories_have_no_serious_or_critical_accessibility_violations(
+    request, site, viewport
+):
+    user = UserFactory(username="axe-reader")
+    enable_totp(user)
+    project = create_project(name="a-rather-long-project-name-indeed", creator=user)
+    _events(user, project)
+    page = request.getfixturevalue(viewport)
+    log_in_with_recovery_code(page, site, user)
+    for path in (
+        "/account/security-history/",
+        "/account/security-history/?kind=tokens&problems=on",
+        f"/manage/project/{project.normalized_name}/history/",
+    ):
+        page.goto(site + path)
+        page.locator("details").first.locator("summary").click()
+        assert blocking_violations(page) == [], path
+
+
+def test_the_accessibility_check_finds_what_stops_a_screen_reader(page):
+    page.set_content(
+        '<html lang="en"><body><main><img src="x.png"><button></button>'
+        '<input type="text"></main></body></html>'
+    )
+    found = " ".join(blocking_violations(page))
+    for rule in ("image-alt", "button-name", "label"):
+        assert rule in found
