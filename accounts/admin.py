@@ -25,7 +25,7 @@ from django.utils.html import format_html
 from accounts import ratelimits, services
 from accounts.forms import ClearLoginLimitsForm
 from accounts.models import Email, User
-from accounts.two_factor_admin import TwoFactorUserAdminMixin
+from accounts.two_factor.admin import TwoFactorUserAdminMixin
 from auditlog.admin import audit_events_link
 from index_site.strict_admin import StrictInputAdmin, StrictTabularInline
 

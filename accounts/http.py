@@ -6,6 +6,6 @@ from accounts.models import User
 
 
 class AuthenticatedRequest(HttpRequest):
-    """A request `login_required` (or `require_reauth`) has let through: `user` is an account."""
+    """A request `protected(...)` has let through with a login: `user` is an account."""
 
     user: User

@@ -20,19 +20,21 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, resolve_url
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
-from django.utils.http import url_has_allowed_host_and_scheme
 
-from accounts.known_clients import remember_device
+from accounts.known_clients import known_device_id, remember_device
 from accounts.models import User
+from accounts.next_urls import safe_next_url, two_factor_setup_redirect
 from accounts.policy_hook import two_factor_missing
 from accounts.reauth import mark_authenticated
 from accounts.selectors import has_two_factor, verified_primary_email_for_user
+from accounts.sign_in_notices import notify_sign_in
 from auditlog.events import EventType
 from auditlog.selectors import recent_events
 from auditlog.services import record_event
 from index_site.client_ip import client_ip
 from index_site.email import queue_email
 from index_site.links import absolute_url
+from index_site.refusals import log_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ SECOND_FACTOR_VERIFIED_KEY = "second_factor_verified"
 SECOND_FACTOR_METHODS = frozenset({"totp", "webauthn", "passkey", "recovery_code"})
 TWO_FACTOR_SETUP_MESSAGE = (
     "Your account needs two-factor authentication before you can manage projects or upload. "
-    "Add an authenticator app or a security key below."
+    "Add a passkey, security key or authenticator app below."
 )
 
 
@@ -79,16 +81,6 @@ def check_password_for_login(*, username: str, password: str) -> tuple[User | No
         User().set_password(password)
         return None, False
     return user, user.check_password(password)
-
-
-def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
-    """Return `candidate` when it is a same-site URL safe to redirect to, else ""."""
-    if not candidate:
-        return ""
-    is_safe = url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return candidate if is_safe else ""
 
 
 def start_pending_login(request: HttpRequest, user: User, *, next_url: str = "") -> None:
@@ -148,6 +140,8 @@ def complete_login(request: HttpRequest, user: User, *, method: str) -> None:
     `account:login:success` event commits with the new last_login, and the response carries a
     known-device cookie (`accounts.known_clients`).
     """
+    previous_login = user.last_login
+    is_new_device = not known_device_id(request, username=user.username)
     # login() cycles the session key (keeping its data) and updates last_login, which also
     # invalidates every pending-login token and password-reset link issued before.
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -165,6 +159,9 @@ def complete_login(request: HttpRequest, user: User, *, method: str) -> None:
         actor=user,
         request=request,
         data={"method": method},
+    )
+    notify_sign_in(
+        request, user, method=method, previous_login=previous_login, is_new_device=is_new_device
     )
 
 
@@ -194,6 +191,7 @@ def record_login_failure(request: HttpRequest, *, user: User | None, reason: str
             "login failure for an unknown username: reason=%s ip=%s", reason, client_ip(request)
         )
         return
+    log_refusal("login step", reason=reason, user_id=user.pk)
     record_event(
         event_type=EventType.ACCOUNT_LOGIN_FAILURE,
         actor=user,
@@ -241,7 +239,7 @@ def _notice_failure_burst(request: HttpRequest, user: User) -> None:
             "addresses": addresses[:10],
             "more_addresses": max(len(addresses) - 10, 0),
             "reset_url": absolute_url("accounts:password_reset"),
-            "history_url": absolute_url("auditlog:security_history"),
+            "history_url": absolute_url("accounts:security_history"),
         },
     )
 
@@ -250,7 +248,7 @@ def login_redirect(request: HttpRequest, user: User, *, next_url: str = "") -> H
     """Where a freshly logged-in user goes: two-factor setup if the policy needs it, else next."""
     if two_factor_missing(user):
         messages.warning(request, TWO_FACTOR_SETUP_MESSAGE)
-        return redirect("accounts:two_factor")
+        return two_factor_setup_redirect(request, next_url=next_url)
     return HttpResponseRedirect(
         safe_next_url(request, next_url) or resolve_url(settings.LOGIN_REDIRECT_URL)
     )

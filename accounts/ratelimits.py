@@ -67,6 +67,7 @@ from accounts.models import User
 from auditlog.events import EventType
 from auditlog.services import record_event
 from index_site.client_ip import client_ip
+from index_site.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
 
@@ -354,12 +355,8 @@ SUBJECT_MESSAGE = (
 )
 
 
-class LimitSubjectError(ValueError):
+class LimitSubjectError(UserFacingError, ValueError):
     """A clear request named nothing the login limits count."""
-
-    @property
-    def message(self) -> str:
-        return str(self)
 
 
 @dataclass(frozen=True)

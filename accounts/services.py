@@ -28,6 +28,7 @@ from auditlog.events import EventType
 from auditlog.services import record_event
 from index_site.client_ip import client_ip
 from index_site.email import queue_email
+from index_site.errors import UserFacingError
 from index_site.links import absolute_url
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ EMAIL_VERIFICATION_SALT = "accounts.email.verify"
 ADDRESS_IN_USE_NOTICE_INTERVAL = 24 * 60 * 60
 
 
-class AccountError(Exception):
+class AccountError(UserFacingError):
     """An account change was refused; the message is a sentence for the user."""
 
 
@@ -280,7 +281,7 @@ def _send_password_changed(user: User) -> None:
         template="accounts/password_changed",
         context={
             "reset_url": absolute_url("accounts:password_reset"),
-            "history_url": absolute_url("auditlog:security_history"),
+            "history_url": absolute_url("accounts:security_history"),
         },
     )
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from accounts import views
-from accounts.two_factor_urls import urlpatterns as two_factor_urlpatterns
+from accounts import security_history, views
+from accounts.two_factor.urls import urlpatterns as two_factor_urlpatterns
 
 app_name = "accounts"
 
@@ -33,6 +33,16 @@ urlpatterns: list = [
         "password-reset/<text:uidb64>/<text:token>/",
         views.ResetPasswordView.as_view(),
         name="password_reset_confirm",
+    ),
+    path("security-history/", security_history.security_history, name="security_history"),
+    *(
+        path(
+            f"security-history/export.{fmt}",
+            security_history.security_history_export,
+            {"fmt": fmt},
+            name=f"security_history_export_{fmt}",
+        )
+        for fmt in ("jsonl", "csv")
     ),
     *two_factor_urlpatterns,
 ]

@@ -10,11 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import (
     INTERNAL_RESET_SESSION_TOKEN,
     PasswordResetConfirmView,
-    redirect_to_login,
 )
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -41,11 +39,12 @@ from accounts.login import (
     finish_password_step,
     login_redirect,
     record_login_failure,
-    safe_next_url,
 )
 from accounts.models import Email
+from accounts.next_urls import safe_next_url
 from accounts.passwords import is_password_breached
-from accounts.reauth import is_recently_authenticated, mark_authenticated
+from accounts.protection import Need, protected
+from accounts.reauth import mark_authenticated
 from accounts.selectors import emails_for_user, has_two_factor
 from auditlog.selectors import attention_since_last_visit
 from index_site.single_values import single_query_value
@@ -67,7 +66,6 @@ REAUTH_FAILED_MESSAGE = "The password is incorrect. Type it again, or reset it i
 CHECK_INBOX_MESSAGE = (
     "We sent a link to {email}. Open it to confirm the address; it expires in {hours} hours."
 )
-REAUTH_FIRST_MESSAGE = "Confirm your password, then repeat the change."
 
 
 @sensitive_post_parameters("password")
@@ -119,7 +117,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters("password")
 @never_cache
-@login_required
+@protected(Need.LOGIN)
 @require_http_methods(["GET", "POST"])
 def reauth_view(request: AuthenticatedRequest) -> HttpResponse:
     next_url = safe_next_url(
@@ -161,7 +159,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
                 request=request,
             )
         except services.UsernameTakenError as error:
-            form.add_error("username", str(error))
+            form.add_error("username", error.message)
         else:
             # The same answer whether or not the address was already in use.
             return redirect("accounts:register_done")
@@ -207,18 +205,13 @@ def _render_settings(request: AuthenticatedRequest, **forms: Any) -> HttpRespons
 
 
 @never_cache
-@login_required
+@protected(Need.LOGIN)
 @require_GET
 def settings_view(request: AuthenticatedRequest) -> HttpResponse:
     return _render_settings(request)
 
 
-def _reauth_redirect(request: HttpRequest) -> HttpResponse:
-    messages.info(request, REAUTH_FIRST_MESSAGE)
-    return redirect_to_login(reverse("accounts:settings"), reverse("accounts:reauth"))
-
-
-@login_required
+@protected(Need.LOGIN)
 @require_POST
 def update_profile_view(request: AuthenticatedRequest) -> HttpResponse:
     form = ProfileForm(request.POST)
@@ -229,11 +222,9 @@ def update_profile_view(request: AuthenticatedRequest) -> HttpResponse:
     return redirect("accounts:settings")
 
 
-@login_required
+@protected(Need.FRESH_AUTH, returns_to="accounts:settings")
 @require_POST
 def add_email_view(request: AuthenticatedRequest) -> HttpResponse:
-    if not is_recently_authenticated(request):
-        return _reauth_redirect(request)
     form = AddEmailForm(request.POST)
     if not form.is_valid():
         return _render_settings(request, email_form=form)
@@ -246,7 +237,7 @@ def add_email_view(request: AuthenticatedRequest) -> HttpResponse:
     try:
         services.add_email(user=request.user, address=address, request=request)
     except services.AccountError as error:
-        form.add_error("email", str(error))
+        form.add_error("email", error.message)
         return _render_settings(request, email_form=form)
     messages.success(request, _check_inbox(address))
     return redirect("accounts:settings")
@@ -262,7 +253,7 @@ def _own_email(request: AuthenticatedRequest, email_id: int) -> Email:
     return get_object_or_404(Email, pk=email_id, user=request.user)
 
 
-@login_required
+@protected(Need.LOGIN)
 @require_POST
 def resend_verification_view(request: AuthenticatedRequest, email_id: int) -> HttpResponse:
     email = _own_email(request, email_id)
@@ -274,7 +265,7 @@ def resend_verification_view(request: AuthenticatedRequest, email_id: int) -> Ht
     try:
         services.resend_verification(email=email)
     except services.AccountError as error:
-        messages.error(request, str(error))
+        messages.error(request, error.message)
     else:
         messages.success(request, _check_inbox(email.email))
     return redirect("accounts:settings")
@@ -287,22 +278,19 @@ def _change_own_email(
     change: Callable[..., object],
     success: str,
 ) -> HttpResponse:
-    """Apply `change(user=, email=, request=)` to one of the user's addresses, after a recent
-    password; the outcome (`success` with `{email}` filled in, or the AccountError) is a message
-    on the settings page."""
-    if not is_recently_authenticated(request):
-        return _reauth_redirect(request)
+    """Apply `change(user=, email=, request=)` to one of the user's addresses; the outcome
+    (`success` with `{email}` filled in, or the AccountError) is a message on the settings page."""
     email = _own_email(request, email_id)
     try:
         change(user=request.user, email=email, request=request)
     except services.AccountError as error:
-        messages.error(request, str(error))
+        messages.error(request, error.message)
     else:
         messages.success(request, success.format(email=email.email))
     return redirect("accounts:settings")
 
 
-@login_required
+@protected(Need.FRESH_AUTH, returns_to="accounts:settings")
 @require_POST
 def make_primary_email_view(request: AuthenticatedRequest, email_id: int) -> HttpResponse:
     return _change_own_email(
@@ -313,7 +301,7 @@ def make_primary_email_view(request: AuthenticatedRequest, email_id: int) -> Htt
     )
 
 
-@login_required
+@protected(Need.FRESH_AUTH, returns_to="accounts:settings")
 @require_POST
 def remove_email_view(request: AuthenticatedRequest, email_id: int) -> HttpResponse:
     return _change_own_email(
@@ -325,7 +313,7 @@ def remove_email_view(request: AuthenticatedRequest, email_id: int) -> HttpRespo
 
 
 @sensitive_post_parameters("current_password", "new_password1", "new_password2")
-@login_required
+@protected(Need.LOGIN)
 @require_POST
 def change_password_view(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user

@@ -52,6 +52,11 @@ class EventType(StrEnum):
     PROJECT_ROLE_REMOVE = "project:role:remove"
     PROJECT_RELEASE_ADD = "project:release:add"
     PROJECT_FILE_ADD = "project:file:add"
+    # Release lifecycle: yank (PEP 592) and deletion by owners or administrators.
+    PROJECT_RELEASE_YANK = "project:release:yank"
+    PROJECT_RELEASE_UNYANK = "project:release:unyank"
+    PROJECT_RELEASE_REMOVE = "project:release:remove"
+    PROJECT_FILE_REMOVE = "project:file:remove"
     PROJECT_CRITICAL_ENTER = "project:critical:enter"
     PROJECT_CRITICAL_EXIT = "project:critical:exit"
     PROJECT_UPLOAD_LIMIT_CHANGE = "admin:project:set_upload_limit"
@@ -63,6 +68,17 @@ class EventType(StrEnum):
     ACCOUNT_OIDC_PENDING_PUBLISHER_ADDED = "account:oidc:pending-publisher-added"
     ACCOUNT_OIDC_PENDING_PUBLISHER_REMOVED = "account:oidc:pending-publisher-removed"
     ADMIN_OIDC_ISSUER_CHANGED = "admin:oidc_issuer:changed"
+    # Project status (PEP 792) set by owners, quarantine by administrators, and reports
+    PROJECT_ARCHIVE_ENTER = "project:archive:enter"
+    PROJECT_ARCHIVE_EXIT = "project:archive:exit"
+    PROJECT_DEPRECATE_ENTER = "project:deprecate:enter"
+    PROJECT_DEPRECATE_EXIT = "project:deprecate:exit"
+    PROJECT_QUARANTINE_ENTER = "project:quarantine:enter"
+    PROJECT_QUARANTINE_EXIT = "project:quarantine:exit"
+    PROJECT_RELEASE_QUARANTINE_ENTER = "project:release:quarantine:enter"
+    PROJECT_RELEASE_QUARANTINE_EXIT = "project:release:quarantine:exit"
+    PROJECT_REPORT_ADD = "project:report:add"
+    PROJECT_REPORT_DISMISS = "project:report:dismiss"
     # Admin switches
     ADMIN_FLAG_CHANGED = "admin:flag:changed"
     # An administrator cleared the login counters of an account, an IP or a network.
@@ -115,6 +131,11 @@ _KIND_PREFIXES = {
     "account:oidc:": EventKind.PUBLISHING,
     "project:trusted_publishing_only:": EventKind.PUBLISHING,
     "project:role:": EventKind.COLLABORATORS,
+    "project:archive:": EventKind.PUBLISHING,
+    "project:deprecate:": EventKind.PUBLISHING,
+    "project:quarantine:": EventKind.ADMIN,
+    "project:release:quarantine:": EventKind.ADMIN,
+    "project:report:": EventKind.ADMIN,
     "account:create": EventKind.ACCOUNT,
     "account:email:": EventKind.ACCOUNT,
     "account:profile:": EventKind.ACCOUNT,

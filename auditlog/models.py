@@ -96,6 +96,18 @@ class AuditEvent(models.Model):
         return client_in_words(self.user_agent)
 
     @property
+    def ci_run(self) -> dict[str, str] | None:
+        """For a trusted-publishing upload, the CI run it came from (repository, workflow, ref,
+        sha, and `run_url` only when it is an http(s) link); None otherwise."""
+        run = self.data.get("ci_run") if isinstance(self.data, dict) else None
+        if not isinstance(run, dict):
+            return None
+        shown = {key: str(value) for key, value in run.items() if isinstance(value, str)}
+        if not shown.get("run_url", "").startswith(("https://", "http://")):
+            shown.pop("run_url", None)
+        return shown or None
+
+    @property
     def needs_attention(self) -> bool:
         """Whether the account holder should look at this event (see events.NEEDS_ATTENTION)."""
         if self.event_type in NEEDS_ATTENTION:

@@ -84,6 +84,12 @@ def _release_added(facts: _Facts) -> str:
     return f"{facts.project}{_version(facts)} released"
 
 
+def _removed_by(facts: _Facts) -> str:
+    if facts["by"] == "admin":
+        return " by an administrator"
+    return facts.quoted("removed_by", "by ")
+
+
 def _file_added(facts: _Facts) -> str:
     version = _version(facts)
     how = []
@@ -106,6 +112,23 @@ def _role_sentence(template: str) -> Callable[[_Facts], str]:
         return template.format(
             target=facts.target, role=facts["role"] or "a role", project=facts.project
         )
+
+    return sentence
+
+
+def _status_reason(facts: _Facts) -> str:
+    return f": {facts['reason']}" if facts["reason"] else ""
+
+
+def _deprecated(facts: _Facts) -> str:
+    successor = f", succeeded by {facts['successor']}" if facts["successor"] else ""
+    return f"{facts.project} was deprecated{successor}{_status_reason(facts)}"
+
+
+def _release_quarantine(template: str) -> Callable[[_Facts], str]:
+    def sentence(facts: _Facts) -> str:
+        release = f"{facts.project}{_version(facts)}"
+        return template.format(release=release) + _status_reason(facts)
 
     return sentence
 
@@ -171,7 +194,9 @@ SENTENCES: dict[EventType, Callable[[_Facts], str]] = {
         f"Project {f.project} created{f.quoted('created_by', 'by ')}"
     ),
     EventType.PROJECT_REMOVE: lambda f: (
-        f"Project {f['name'] or f.project} removed by an administrator{_reason(f)}"
+        f"Project {f['name'] or f.project} removed by "
+        + (f"its owner{f.quoted('removed_by')}" if f["by"] == "owner" else "an administrator")
+        + _reason(f)
     ),
     EventType.PROJECT_ROLE_INVITE: _role_sentence("{target} invited to {project} as {role}"),
     EventType.PROJECT_ROLE_DECLINE_INVITE: _role_sentence(
@@ -185,6 +210,19 @@ SENTENCES: dict[EventType, Callable[[_Facts], str]] = {
     EventType.PROJECT_ROLE_REMOVE: _role_sentence("{target} is no longer {role} of {project}"),
     EventType.PROJECT_RELEASE_ADD: _release_added,
     EventType.PROJECT_FILE_ADD: _file_added,
+    EventType.PROJECT_RELEASE_YANK: lambda f: (
+        f"{f.project}{_version(f)} yanked{f.quoted('yanked_by', 'by ')}"
+        + (f": {f['reason']}" if f["reason"] else "")
+    ),
+    EventType.PROJECT_RELEASE_UNYANK: lambda f: (
+        f"{f.project}{_version(f)} un-yanked{f.quoted('unyanked_by', 'by ')}"
+    ),
+    EventType.PROJECT_RELEASE_REMOVE: lambda f: (
+        f"{f.project}{_version(f)} deleted{_removed_by(f)}{_reason(f)}"
+    ),
+    EventType.PROJECT_FILE_REMOVE: lambda f: (
+        f"{f.project}{_version(f)}: {f['filename'] or 'a file'} deleted{_removed_by(f)}{_reason(f)}"
+    ),
     EventType.PROJECT_CRITICAL_ENTER: lambda f: (
         f"{f.project} became a critical project: its maintainers need a second factor"
     ),
@@ -214,6 +252,31 @@ SENTENCES: dict[EventType, Callable[[_Facts], str]] = {
     ),
     EventType.ADMIN_OIDC_ISSUER_CHANGED: lambda f: (
         f"An administrator changed the trusted-publishing issuer{f.quoted('issuer_url')}"
+    ),
+    EventType.PROJECT_ARCHIVE_ENTER: lambda f: (
+        f"{f.project} was archived: uploads are refused{_status_reason(f)}"
+    ),
+    EventType.PROJECT_ARCHIVE_EXIT: lambda f: f"{f.project} was unarchived: uploads are open again",
+    EventType.PROJECT_DEPRECATE_ENTER: _deprecated,
+    EventType.PROJECT_DEPRECATE_EXIT: lambda f: f"{f.project} is no longer deprecated",
+    EventType.PROJECT_QUARANTINE_ENTER: lambda f: (
+        f"An administrator quarantined {f.project}: hidden from installers, uploads refused"
+        f"{_status_reason(f)}"
+    ),
+    EventType.PROJECT_QUARANTINE_EXIT: lambda f: (
+        f"An administrator lifted the quarantine of {f.project}{_status_reason(f)}"
+    ),
+    EventType.PROJECT_RELEASE_QUARANTINE_ENTER: _release_quarantine(
+        "An administrator quarantined the release {release}: hidden from installers"
+    ),
+    EventType.PROJECT_RELEASE_QUARANTINE_EXIT: _release_quarantine(
+        "An administrator lifted the quarantine of the release {release}"
+    ),
+    EventType.PROJECT_REPORT_ADD: lambda f: (
+        f"Reported {f['project'] or 'a project'}{_version(f)} as {f['kind'] or 'a problem'}"
+    ),
+    EventType.PROJECT_REPORT_DISMISS: lambda f: (
+        f"An administrator dismissed a report on {f['project'] or 'a project'}{_status_reason(f)}"
     ),
     EventType.ADMIN_FLAG_CHANGED: lambda f: (
         f"An administrator turned the switch{f.quoted('flag')} "

@@ -1,18 +1,21 @@
-"""The install path: a 1,000-file project's simple page against a constant page, side by side.
+"""The install path: a 1,000-file project's simple page and JSON API document against a constant
+page, side by side.
 
     .venv/bin/python -m bench simple_index
 
 Two servers under the same gunicorn (3 sync workers each, gunicorn.conf.py, same access log):
-- Gatehouse on PostgreSQL (database `gh_bench_simple`, recreated each run) with the shared
+- Gatehouse on PostgreSQL (database `gh_bench_simple` or BENCH_SIMPLE_DATABASE, recreated each
+  run) with the shared
   cache in Redis (REDIS_URL, default redis://127.0.0.1:6379/0), as in production;
 - a WSGI app that answers with the very bytes Gatehouse served (bench/_constant_page.py): the
   rate a server reaches that has nothing to look up.
 
 Workloads, each by 8 concurrent clients (processes, one connection per request as gunicorn's
-sync worker closes it): the HTML page, the JSON page, and a conditional request that ends in
-304. Each runs ROUNDS times alternating between the servers; the best round's rate counts (load
-elsewhere on the machine only ever takes requests away). Targets, as ratios to the constant
-page's rate for the same format: HTML and JSON at least 0.5x, 304 at least 0.8x of the constant
+sync worker closes it): the HTML page, the JSON page, a conditional request that ends in 304,
+and the JSON API's `/pypi/<name>/json` (every release's files under `releases`). Each runs
+ROUNDS times alternating between the servers; the best round's rate counts (load elsewhere on
+the machine only ever takes requests away). Targets, as ratios to the constant page's rate for
+the same format: HTML, JSON and the JSON API at least 0.5x, 304 at least 0.8x of the constant
 HTML page; and for Gatehouse p99 latency at most 3x p50. The clients share the machine's cores
 with the servers, so both rates include the clients' own cost.
 """
@@ -32,9 +35,11 @@ from urllib.parse import urlsplit, urlunsplit
 from bench import Measurement
 from bench.upload import REPO_ROOT, VENV_BIN, _free_port, _stop, _wait_http
 
-BENCH_DATABASE = "gh_bench_simple"
+# On a machine several people share, each names their own (it is dropped at the start).
+BENCH_DATABASE = os.environ.get("BENCH_SIMPLE_DATABASE", "gh_bench_simple")
 PROJECT = "bench-pkg"
 PATH = f"/simple/{PROJECT}/"
+API_PATH = f"/pypi/{PROJECT}/json"
 RELEASES = 100
 FILES_PER_RELEASE = 10
 WORKERS = 3
@@ -44,6 +49,15 @@ WARMUP_SECONDS = 0.5
 ROUNDS = 3
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
 HTML_ACCEPT = "text/html"
+API_ACCEPT = "application/json"
+# What an upload stores for each release (the JSON API's `info` reads it).
+RELEASE_METADATA = {
+    "metadata_version": "2.4",
+    "name": "bench-pkg",
+    "summary": "A benchmark package.",
+    "description": "A paragraph of description. " * 80,
+    "requires_dist": ["requests>=2"],
+}
 ARCHES = ("manylinux_2_17_x86_64", "macosx_11_0_arm64")
 TAGS = [f"cp3{minor}-cp3{minor}-{arch}" for minor in range(8, 13) for arch in ARCHES]
 
@@ -63,7 +77,7 @@ with transaction.atomic():
     project = create_project(name={PROJECT!r}, creator=user)
     releases = Release.objects.bulk_create(
         Release(project=project, version=f"1.{{n}}.0", canonical_version=f"1.{{n}}",
-                requires_python=">=3.8")
+                requires_python=">=3.8", metadata={RELEASE_METADATA!r})
         for n in range({RELEASES})
     )
     files = []
@@ -165,8 +179,8 @@ def _gatehouse_env(workdir: Path) -> dict[str, str]:
 # --- the clients ---------------------------------------------------------------------------
 
 
-def _request_bytes(port: int, accept: str, etag: str | None) -> bytes:
-    lines = [f"GET {PATH} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Accept: {accept}"]
+def _request_bytes(port: int, accept: str, etag: str | None, path: str = PATH) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Accept: {accept}"]
     if etag:
         lines.append(f"If-None-Match: {etag}")
     lines.append("Connection: close")
@@ -225,8 +239,13 @@ def _run(workdir: Path) -> dict[tuple[str, str], tuple[float, float, float]]:
     env = _gatehouse_env(workdir)
     with _gunicorn("index_site.wsgi:application", env, workdir / "gatehouse.log", PATH) as port:
         pages = {}
-        for kind, accept in (("html", HTML_ACCEPT), ("json", JSON_ACCEPT)):
-            response = _fetch(port, _request_bytes(port, accept, None))
+        documents = (
+            ("html", HTML_ACCEPT, PATH),
+            ("json", JSON_ACCEPT, PATH),
+            ("api", API_ACCEPT, API_PATH),
+        )
+        for kind, accept, path in documents:
+            response = _fetch(port, _request_bytes(port, accept, None, path))
             pages[kind] = response
             body = response.split(b"\r\n\r\n", 1)[1]
             (workdir / kind).write_bytes(body)
@@ -240,18 +259,19 @@ def _run(workdir: Path) -> dict[tuple[str, str], tuple[float, float, float]]:
             multiprocessing.get_context("fork").Pool(CLIENTS) as pool,
         ):
             workloads = {
-                "HTML": (HTML_ACCEPT, None, 200),
-                "JSON": (JSON_ACCEPT, None, 200),
-                "304": (HTML_ACCEPT, "ETAG", 304),
+                "HTML": (HTML_ACCEPT, None, 200, PATH),
+                "JSON": (JSON_ACCEPT, None, 200, PATH),
+                "304": (HTML_ACCEPT, "ETAG", 304, PATH),
+                "API": (API_ACCEPT, None, 200, API_PATH),
             }
             best: dict[tuple[str, str], tuple[float, float, float]] = {}
             for round_number in range(ROUNDS):
-                for label, (accept, conditional, status) in workloads.items():
+                for label, (accept, conditional, status, path) in workloads.items():
                     for server, server_port, tag in (
                         ("gatehouse", port, etag),
                         ("constant", constant_port, '"constant"'),
                     ):
-                        request = _request_bytes(server_port, accept, conditional and tag)
+                        request = _request_bytes(server_port, accept, conditional and tag, path)
                         result = _load(pool, server_port, request, status)
                         print(
                             f"round {round_number + 1} {server:9} {label:4}: {result[0]:7.0f}/s"
@@ -265,8 +285,14 @@ def _run(workdir: Path) -> dict[tuple[str, str], tuple[float, float, float]]:
 
 def _report(best: dict[tuple[str, str], tuple[float, float, float]]) -> list[Measurement]:
     measurements = []
-    targets = (("HTML", "HTML", 0.5), ("JSON", "JSON", 0.5), ("304", "HTML", 0.8))
+    targets = (
+        ("HTML", "HTML", 0.5),
+        ("JSON", "JSON", 0.5),
+        ("304", "HTML", 0.8),
+        ("API", "API", 0.5),
+    )
     for label, reference, target in targets:
+        name = "JSON API document" if label == "API" else f"simple page {label}"
         rate, p50, p99 = best["gatehouse", label]
         constant = best["constant", reference][0]
         print(
@@ -276,12 +302,12 @@ def _report(best: dict[tuple[str, str], tuple[float, float, float]]) -> list[Mea
         )
         measurements.append(
             Measurement(
-                f"simple page {label} rate / constant {reference} page",
+                f"{name} rate / constant {reference} page",
                 rate / constant,
                 target,
                 "x",
                 higher_is_better=True,
             )
         )
-        measurements.append(Measurement(f"simple page {label} p99 / p50", p99 / p50, 3.0, "x"))
+        measurements.append(Measurement(f"{name} p99 / p50", p99 / p50, 3.0, "x"))
     return measurements

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from index_site.errors import UserFacingError
 from index_site.single_values import RepeatedFieldError, loads_without_repeated_keys
 from index_site.storable_text import first_unstorable_character
 
@@ -29,13 +30,12 @@ class JSONBodyProblem(StrEnum):
     UNSTORABLE_TEXT = "unstorable_text"
 
 
-class JSONBodyError(ValueError):
+class JSONBodyError(UserFacingError, ValueError):
     """The body is not JSON the site reads; `problem` says which, `message` as a sentence."""
 
     def __init__(self, problem: JSONBodyProblem, *, message: str) -> None:
-        super().__init__(problem.value)
+        super().__init__(message)
         self.problem = problem
-        self.message = message
 
 
 def _too_large(max_bytes: int) -> JSONBodyError:

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
     "index_site",
     "auditlog",
     "accounts",
@@ -83,6 +84,9 @@ MIDDLEWARE = [
     "index_site.middleware.RequestContextMiddleware",
     # A database, cache or storage outage in any view answers 503 (index_site.outages).
     "index_site.outages.OutageMiddleware",
+    # A request that changes nothing skips Django's per-request connection check (a round trip)
+    # and runs again if it meets a dead connection (index_site.fresh_connection).
+    "index_site.fresh_connection.DroppedConnectionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "index_site.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -273,9 +277,16 @@ UPLOAD_MAX_FILE_SIZE = env.int("UPLOAD_MAX_FILE_SIZE", default=100 * 1024 * 1024
 UPLOAD_MAX_PROJECT_SIZE = env.int("UPLOAD_MAX_PROJECT_SIZE", default=10 * 1024 * 1024 * 1024)
 # New files may be added to a release for this many days after its first file.
 UPLOAD_RELEASE_MAX_AGE_DAYS = env.int("UPLOAD_RELEASE_MAX_AGE_DAYS", default=14)
+# Owners may delete a file this many hours after its upload (pre-releases at any time); after
+# that they yank it instead (PEP 763's rule; admins delete at any time, with a reason).
+DELETION_WINDOW_HOURS = env.int("DELETION_WINDOW_HOURS", default=72)
+# A project its owners deleted keeps its name for them this many days; then anyone may take it.
+DELETED_NAME_RESERVATION_DAYS = env.int("DELETED_NAME_RESERVATION_DAYS", default=30)
 # New projects created by uploads (django-ratelimit rates), per user and per client IP.
 UPLOAD_PROJECT_CREATE_RATE_USER = env.str("UPLOAD_PROJECT_CREATE_RATE_USER", default="20/h")
 UPLOAD_PROJECT_CREATE_RATE_IP = env.str("UPLOAD_PROJECT_CREATE_RATE_IP", default="40/h")
+# Reports of projects a signed-in user may send (a django-ratelimit rate, per user).
+PROJECT_REPORT_RATE_LIMIT = env.str("PROJECT_REPORT_RATE_LIMIT", default="5/h")
 
 # The audit log's tamper evidence (auditlog.chain): the key signing the chain's seals. Keep it
 # out of the database and its backups (derived from SECRET_KEY unless given); changing it makes
@@ -283,7 +294,8 @@ UPLOAD_PROJECT_CREATE_RATE_IP = env.str("UPLOAD_PROJECT_CREATE_RATE_IP", default
 AUDIT_SEAL_KEY = env.str("AUDIT_SEAL_KEY", default="")
 # Days of audit history kept; 0 keeps everything. Pruning is itself an audit event.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=0)
-# Who is emailed when the audit log fails verification: "Name <address>" entries.
+# Who is emailed when the audit log fails verification or a project is reported: "Name <address>"
+# entries; the first is the address quarantine emails give owners for appeals.
 ADMINS = getaddresses(env.list("ADMINS", default=[]))
 
 # Email: written as files under DATA_DIR/emails unless EMAIL_URL names an SMTP server
@@ -420,6 +432,27 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The OpenAPI 3 schema served at /_/api/schema/ (drf-spectacular), from the JSON views.
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} JSON API",
+    "DESCRIPTION": (
+        "The JSON endpoints of the index: the JSON API, trusted publishing, tokens, health."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["index_site.api.without_slash_aliases"],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "apiToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API token: `Authorization: token <token>` or `Bearer "
+                "<token>`, or Basic with the username `__token__`.",
+            }
+        }
+    },
 }
 
 RATELIMIT_VIEW = "index_site.views.ratelimited"

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from django.core.exceptions import BadRequest
 
+from index_site.errors import UserFacingError
 from index_site.storable_text import check_storable
 
 
@@ -27,7 +28,7 @@ def repeated_field_message(name: str) -> str:
     return f"The field '{name}' was sent more than once; send it once."
 
 
-class RepeatedFieldError(BadRequest):
+class RepeatedFieldError(UserFacingError, BadRequest):
     """A single-valued field or key arrived more than once; `message` says which.
 
     A BadRequest, so one raised in a view is answered 400 by `index_site.views.bad_request`,
@@ -35,9 +36,8 @@ class RepeatedFieldError(BadRequest):
     """
 
     def __init__(self, name: str) -> None:
+        super().__init__(repeated_field_message(name))
         self.name = name
-        self.message = repeated_field_message(name)
-        super().__init__(self.message)
 
 
 def repeated_names(data: Any, names: Iterable[str]) -> list[str]:

@@ -11,6 +11,8 @@ import re
 
 from django.core.exceptions import BadRequest
 
+from index_site.errors import UserFacingError
+
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -27,7 +29,7 @@ def unstorable_value_message(name: str, character: str) -> str:
     )
 
 
-class UnstorableValueError(BadRequest):
+class UnstorableValueError(UserFacingError, BadRequest):
     """A query or form value holds a character the database cannot store; `message` says which.
 
     A BadRequest, so one raised in a view is answered 400 by `index_site.views.bad_request`,
@@ -35,9 +37,8 @@ class UnstorableValueError(BadRequest):
     """
 
     def __init__(self, name: str, character: str) -> None:
+        super().__init__(unstorable_value_message(name, character))
         self.name = name
-        self.message = unstorable_value_message(name, character)
-        super().__init__(self.message)
 
 
 def check_storable(name: str, value: str) -> None:

@@ -2,18 +2,18 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from index_site import views
+from index_site import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("help/", views.help_page, name="help"),
-    path("_/health", views.health, name="health"),
-    path("_/health/live", views.liveness, name="liveness"),
+    path("_/health", api.HealthView.as_view(), name="health"),
+    path("_/health/live", api.LivenessView.as_view(), name="liveness"),
+    path("_/api/schema/", api.SchemaView.as_view(), name="api_schema"),
     path("account/", include("accounts.urls")),
     path("", include("projects.urls")),
     path("", include("tokens.urls")),
     path("", include("publishing.urls")),
-    path("", include("auditlog.urls")),
     path("admin/", admin.site.urls),
 ]
 

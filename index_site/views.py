@@ -1,15 +1,13 @@
-"""Site-wide views: home, health, and the error pages."""
+"""Site-wide pages: home, help, and the error pages (health checks are in index_site.api)."""
 
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from index_site.health import site_health
+from index_site.errors import UserFacingError
 from index_site.outages import answer_current_outage
-from index_site.single_values import RepeatedFieldError
-from index_site.storable_text import UnstorableValueError
 
 
 @require_GET
@@ -19,32 +17,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def help_page(request: HttpRequest) -> HttpResponse:
-    """Publishing help; API error messages link to its sections by anchor."""
-    return render(request, "help.html")
-
-
-@never_cache
-@require_GET
-def health(request: HttpRequest) -> HttpResponse:
-    """Report each dependency (index_site.health); 503 when one the web process needs is down.
-
-    For a load balancer's or proxy's readiness check: a replica answering 503 here answers 503
-    to most requests too. The broker is reported but cannot make this 503 (the outbox keeps
-    emails until it is back).
-    """
-    report = site_health()
-    return JsonResponse(report.as_json(), status=200 if report.is_healthy else 503)
-
-
-@never_cache
-@require_GET
-def liveness(request: HttpRequest) -> HttpResponse:
-    """Answer 200 while the process serves requests, touching no dependency.
-
-    For a container's or orchestrator's liveness check: restarting web processes because the
-    database is down would not bring it back, and would drop the requests they are serving.
-    """
-    return JsonResponse({"status": "ok"})
+    """Publishing help; API error messages and emails link to its sections by anchor."""
+    context = {
+        "critical_top_percent": f"{settings.CRITICAL_PROJECTS_TOP_PERCENT:g}",
+        "critical_window_days": settings.CRITICAL_PROJECTS_WINDOW_DAYS,
+        "critical_min_downloads": settings.CRITICAL_PROJECTS_MIN_DOWNLOADS,
+        "critical_policy": settings.TWO_FACTOR_POLICY == "critical",
+    }
+    return render(request, "help.html", context)
 
 
 def ratelimited(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -66,12 +46,8 @@ CSRF_FAILURE_MESSAGE = (
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """400: the exception's text is not shown (it may come from Django's internals), except a
-    repeated or unstorable field's, which is written for the person who sent it."""
-    message = (
-        exception.message
-        if isinstance(exception, RepeatedFieldError | UnstorableValueError)
-        else ""
-    )
+    UserFacingError's (a repeated or unstorable field), written for the person who sent it."""
+    message = exception.message if isinstance(exception, UserFacingError) else ""
     return render(request, "400.html", {"message": message}, status=400)
 
 

@@ -15,22 +15,41 @@ from accounts.models import User
 from auditlog.admin import ReadOnlyAdmin, audit_events_link
 from index_site.strict_admin import StrictInputAdmin
 from index_site.strict_forms import StrictForm, StrictModelForm
+from projects.admin_status import (
+    ServiceOnlyAdmin,
+    lift_project_quarantines,
+    lift_release_quarantines,
+    quarantine_projects,
+    quarantine_releases,
+)
 from projects.models import (
+    DeletedProjectName,
     DownloadCount,
     File,
     FilenameRegistry,
     ProhibitedProjectName,
     Project,
+    Release,
     Role,
     RoleInvitation,
 )
 from projects.names import normalize_project_name
-from projects.services.projects import delete_project, set_project_critical, set_project_limits
+from projects.services.deletion import delete_file, delete_project, delete_release
+from projects.services.projects import set_project_critical, set_project_limits
 
 UPLOAD_LIMIT_CAP = 1024 * 1024 * 1024  # 1 GiB, PyPI's cap on a single file.
 
 
 class ProjectAdminForm(StrictModelForm):
+    critical_reason = forms.CharField(
+        label="Reason for marking it critical",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed when you mark the project critical: its owners and maintainers read "
+        "it in the email that tells them, and it is kept in the audit log.",
+    )
+
     class Meta:
         model = Project
         fields = ["is_critical", "upload_limit", "total_size_limit"]
@@ -44,6 +63,17 @@ class ProjectAdminForm(StrictModelForm):
                 "(UPLOAD_MAX_PROJECT_SIZE); empty for the site default."
             ),
         }
+
+    def clean(self):
+        cleaned = super().clean()
+        newly_critical = cleaned.get("is_critical") and not self.initial.get("is_critical")
+        if newly_critical and not cleaned.get("critical_reason", "").strip():
+            self.add_error(
+                "critical_reason",
+                "Say why the project is critical: its maintainers are told, and a flag "
+                "without a reason reads like spam.",
+            )
+        return cleaned
 
     def clean_upload_limit(self):
         value = self.cleaned_data["upload_limit"]
@@ -92,9 +122,10 @@ class ProjectAdmin(StrictInputAdmin):
         "normalized_name",
         "is_critical",
         "is_trusted_publishing_only",
+        "status",
         "created_at",
     ]
-    list_filter = ["is_critical", "is_trusted_publishing_only"]
+    list_filter = ["is_critical", "is_trusted_publishing_only", "status"]
     search_fields = ["name", "normalized_name"]
     readonly_fields = [
         "name",
@@ -103,6 +134,8 @@ class ProjectAdmin(StrictInputAdmin):
         "total_size",
         "serial",
         "is_trusted_publishing_only",
+        "status",
+        "quarantine_reason",
         "release_count",
         "collaborators",
         "audit_events",
@@ -116,12 +149,16 @@ class ProjectAdmin(StrictInputAdmin):
         "total_size",
         "serial",
         "is_trusted_publishing_only",
+        "status",
+        "quarantine_reason",
         "is_critical",
+        "critical_reason",
         "upload_limit",
         "total_size_limit",
         "audit_events",
     ]
-    actions = None
+    # Importing them also registers the report admin (projects.admin_status).
+    actions = [quarantine_projects, lift_project_quarantines]
 
     @admin.display(description="Audit log")
     def audit_events(self, obj: Project) -> str:
@@ -192,6 +229,7 @@ class ProjectAdmin(StrictInputAdmin):
             is_critical=form.cleaned_data["is_critical"],
             actor=request.user,
             request=request,
+            reason=form.cleaned_data["critical_reason"],
         )
 
 
@@ -241,3 +279,122 @@ class DownloadCountAdmin(ReadOnlyAdmin):
     search_fields = ["project__normalized_name"]
     date_hierarchy = "day"
     list_select_related = ["project"]
+
+
+class DeleteWithReasonForm(StrictForm):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Emailed to every owner and maintainer and kept in the audit log.",
+    )
+    confirm = forms.CharField(label="Type the name shown above to confirm")
+
+    def __init__(self, *args, expected: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.expected = expected
+
+    def clean_confirm(self) -> str:
+        value = self.cleaned_data["confirm"]
+        if value != self.expected:
+            raise forms.ValidationError(f"Type '{self.expected}' exactly to confirm the deletion.")
+        return value
+
+
+class _DeleteWithReasonAdmin(ServiceOnlyAdmin):
+    """Read-only rows an administrator deletes at any time, with a reason, through a service.
+
+    Replaces Django's confirmation page, whose delete would leave no event, no email and the
+    stored objects behind.
+    """
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)
+
+    def confirmation_name(self, obj) -> str:
+        raise NotImplementedError
+
+    def delete_with_reason(self, request: HttpRequest, obj, reason: str) -> None:
+        raise NotImplementedError
+
+    def delete_view(self, request: HttpRequest, object_id, extra_context=None) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("No such object.")
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied("Deleting these needs the permission to delete them.")
+        name = self.confirmation_name(obj)
+        form = DeleteWithReasonForm(request.POST or None, expected=name)
+        if request.method == "POST" and form.is_valid():
+            self.delete_with_reason(request, obj, form.cleaned_data["reason"])
+            messages.success(request, f"Deleted '{name}'; the owners and maintainers were emailed.")
+            return redirect(f"admin:projects_{self.model._meta.model_name}_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            **(extra_context or {}),
+            "title": f"Delete '{name}'",
+            "name": name,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "projects/admin/delete_with_reason.html", context)
+
+
+@admin.register(Release)
+class ReleaseAdmin(_DeleteWithReasonAdmin):
+    list_display = ["project", "version", "created_at", "yanked", "is_quarantined"]
+    list_filter = ["is_quarantined", "yanked"]
+    search_fields = ["project__normalized_name", "version"]
+    list_select_related = ["project"]
+    fields = readonly_fields = (
+        "project",
+        "version",
+        "created_at",
+        "yanked",
+        "yanked_reason",
+        "is_quarantined",
+        "quarantine_reason",
+    )
+    actions = [quarantine_releases, lift_release_quarantines]
+
+    def confirmation_name(self, obj: Release) -> str:
+        return f"{obj.project.name} {obj.version}"
+
+    def delete_with_reason(self, request: HttpRequest, obj: Release, reason: str) -> None:
+        delete_release(
+            release=obj,
+            actor=cast(User, request.user),
+            request=request,
+            by_admin=True,
+            reason=reason,
+        )
+
+
+@admin.register(File)
+class FileAdmin(_DeleteWithReasonAdmin):
+    list_display = ["filename", "release", "size", "uploaded_at"]
+    search_fields = ["filename", "release__project__normalized_name"]
+    list_select_related = ["release__project"]
+    fields = readonly_fields = (
+        "filename",
+        "release",
+        "packagetype",
+        "size",
+        "sha256_digest",
+        "uploaded_at",
+        "uploaded_by",
+        "uploaded_via",
+    )
+
+    def confirmation_name(self, obj: File) -> str:
+        return obj.filename
+
+    def delete_with_reason(self, request: HttpRequest, obj: File, reason: str) -> None:
+        delete_file(
+            file=obj, actor=cast(User, request.user), request=request, by_admin=True, reason=reason
+        )
+
+
+@admin.register(DeletedProjectName)
+class DeletedProjectNameAdmin(ReadOnlyAdmin):
+    list_display = ["name", "deleted_at", "reserved_until"]
+    search_fields = ["normalized_name", "name"]

@@ -12,9 +12,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.login import second_factor_verified
+from accounts.next_urls import safe_next_url, two_factor_setup_redirect
+from index_site.refusals import log_refusal
 from index_site.single_values import single_query_value
 from projects.policy import admin_two_factor_missing
 
@@ -23,8 +24,8 @@ ADMIN_SESSION_MESSAGE = (
     "again with your authenticator app, security key or a recovery code."
 )
 ADMIN_TWO_FACTOR_MESSAGE = (
-    "The administration needs two-factor authentication. Add an authenticator app or a security "
-    "key, then open the administration again."
+    "The administration needs two-factor authentication. Add a passkey, security key or "
+    "authenticator app; the administration opens once you have."
 )
 
 
@@ -38,21 +39,22 @@ class GatehouseAdminSite(admin.AdminSite):
 
     def login(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         """No second login form: send people to the site's login, or explain what is missing."""
-        next_url = single_query_value(request.GET, "next")
-        if not url_has_allowed_host_and_scheme(
-            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            next_url = reverse("admin:index")
+        next_url = safe_next_url(request, single_query_value(request.GET, "next")) or reverse(
+            "admin:index"
+        )
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(next_url, reverse("accounts:login"))
         if user.is_active and user.is_staff and admin_two_factor_missing(user):
+            log_refusal("admin", reason="no_second_factor", user_id=user.pk)
             messages.warning(request, ADMIN_TWO_FACTOR_MESSAGE)
-            return redirect("accounts:two_factor")
+            return two_factor_setup_redirect(request, next_url=next_url)
         if self.has_permission(request):
             return redirect(next_url)
         if user.is_active and user.is_staff and not second_factor_verified(request):
+            log_refusal("admin", reason="login_without_second_factor", user_id=user.pk)
             raise PermissionDenied(ADMIN_SESSION_MESSAGE)
+        log_refusal("admin", reason="not_staff", user_id=user.pk)
         raise PermissionDenied(
             "Your account has no access to the administration. Ask an administrator if you need it."
         )

@@ -2,7 +2,7 @@
 
 The server prefers JSON, then the versioned HTML type, then plain `text/html`; the client's
 q-values win over that order. No Accept header (or `*/*`) gets `text/html`, which every client
-understands. Nothing acceptable: None, and the view answers 406.
+understands. Nothing acceptable (or an unknown `?format=`): None, and the view answers 406.
 """
 
 from dataclasses import dataclass
@@ -68,13 +68,14 @@ def _quality_for(served: str, ranges: list[MediaRange]) -> float:
 def choose_simple_content_type(accept: str | None, format_param: str | None = None) -> str | None:
     """The media type to answer with, or None when the client accepts none we serve.
 
-    `format_param` (the `?format=` query PyPI also accepts) overrides the header when it names
-    a served type.
+    `format_param` (PEP 691's optional `?format=` query, for people exploring in a browser and
+    for links to one format) overrides the header. It must name a served type or an alias: any
+    other value gives None rather than a silent fallback to the header, so a mistyped
+    `?format=` is answered with the list of formats instead of a page in another format.
     """
     if format_param:
-        chosen = ALIASES.get(format_param.lower(), format_param.lower())
-        if chosen in SERVED_TYPES:
-            return chosen
+        chosen = ALIASES.get(format_param.strip().lower(), format_param.strip().lower())
+        return chosen if chosen in SERVED_TYPES else None
     if not accept or not accept.strip():
         return TEXT_HTML
     ranges = _parse_accept(accept)

@@ -1,28 +1,14 @@
 """The one two-factor policy: must this user have a second factor to act?
 
-Every protected view passes through `require_two_factor`, and the upload endpoint calls
-`two_factor_missing` itself. `accounts` only answers "does this user have a second factor?".
+Every page that needs a second factor declares it (`accounts.protection`, `Need.SECOND_FACTOR`),
+which asks this policy through `accounts.policy_hook`; the upload endpoint and project-specific
+checks call `two_factor_missing` themselves. `accounts` only answers "does this user have a
+second factor?".
 """
 
-from collections.abc import Callable
-from functools import wraps
-from typing import TypeVar, cast
-
 from django.conf import settings
-from django.contrib import messages
-from django.http import HttpRequest
-from django.http.response import HttpResponseBase
-from django.shortcuts import redirect
 
 from accounts.selectors import has_two_factor
-
-# A view, as the decorators here take and give it back (its own signature kept).
-_View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
-
-TWO_FACTOR_REQUIRED_MESSAGE = (
-    "Two-factor authentication is required for this action. Add an authenticator app or a "
-    "security key in your account settings, then try again."
-)
 
 
 def two_factor_required(user, project=None) -> bool:
@@ -54,16 +40,3 @@ def admin_two_factor_missing(user) -> bool:
     The admin can change every project, so it needs a second factor whatever the policy.
     """
     return not has_two_factor(user)
-
-
-def require_two_factor(view: _View) -> _View:
-    """Send a logged-in user the policy covers to two-factor setup until they have a factor."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
-        if request.user.is_authenticated and two_factor_missing(request.user):
-            messages.warning(request, TWO_FACTOR_REQUIRED_MESSAGE)
-            return redirect("accounts:two_factor")
-        return view(request, *args, **kwargs)
-
-    return cast(_View, wrapper)

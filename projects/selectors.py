@@ -5,15 +5,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import (
+    Case,
     Count,
     F,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
@@ -110,10 +111,12 @@ def may_upload(project: Project, user: User | None) -> bool:
 
 def roles_for_project(project: Project) -> QuerySet[Role]:
     """The project's collaborators, owners first, with their users."""
+    # By the kind's rank, not its name: "Maintainer" sorts before "Owner" alphabetically.
+    owners_first = Case(When(role=Role.Kind.OWNER, then=Value(0)), default=Value(1))
     return (
         Role.objects.filter(project=project)
         .select_related("user")
-        .order_by("role", "user__username")
+        .order_by(owners_first, "user__username")
     )
 
 
@@ -144,24 +147,54 @@ def pending_invitations_for_user(user: User) -> QuerySet[RoleInvitation]:
     )
 
 
-def releases_with_files(project: Project) -> QuerySet[Release]:
-    """The project's releases, newest first, with their files in one extra query."""
+def releases_for_project_page(project: Project, *, include_quarantined: bool) -> QuerySet[Release]:
+    """The project's releases for its page's history, without their metadata (it can be large:
+    the page reads one release's, through `release_metadata`).
+
+    Quarantined releases (all of them, when the project is quarantined) are left out unless
+    `include_quarantined`, for those who may see them marked: the project's owners and staff.
+    """
+    releases = Release.objects.filter(project=project)
+    if not include_quarantined:
+        releases = releases.offered()
+    return releases.defer("metadata").order_by("-created_at", "-pk")
+
+
+def release_metadata(release: Release) -> dict[str, Any]:
+    """The core metadata a release was uploaded with (`raw_metadata_from_form`'s keys)."""
+    metadata = Release.objects.filter(pk=release.pk).values_list("metadata", flat=True).first()
+    return metadata or {}
+
+
+def files_for_release(release: Release) -> QuerySet[File]:
+    """A release's files by filename, with what the project page shows of each."""
     return (
-        Release.objects.filter(project=project)
-        .annotate(file_count=Count("files"))
-        .prefetch_related(Prefetch("files", queryset=File.objects.order_by("filename")))
-        .order_by("-created_at", "-pk")
+        File.objects.filter(release=release)
+        .only(
+            "release_id",
+            "filename",
+            "path",
+            "packagetype",
+            "python_version",
+            "size",
+            "sha256_digest",
+            "uploaded_at",
+        )
+        .order_by("filename")
     )
 
 
-def files_for_project(project: Project) -> QuerySet[Any, Any]:
-    """Every file of the project, by filename, as dicts of what the simple index needs.
+def files_for_project(project: Project, *, release: Release | None = None) -> QuerySet[Any, Any]:
+    """Every file the project offers installers (or only `release`'s), by filename, as dicts of
+    what the simple index and the JSON API need (a quarantined release's files are not offered).
 
     `requires_python` is the file's own, or its release's for files uploaded without one.
     """
+    files = File.objects.offered().filter(release__project=project)
+    if release is not None:
+        files = files.filter(release=release)
     return (
-        File.objects.filter(release__project=project)
-        .annotate(
+        files.annotate(
             effective_requires_python=Coalesce(
                 NullIf(F("requires_python"), Value("")),
                 F("release__requires_python"),
@@ -170,19 +203,50 @@ def files_for_project(project: Project) -> QuerySet[Any, Any]:
         .values(
             "filename",
             "path",
+            "packagetype",
+            "python_version",
+            "md5_digest",
             "sha256_digest",
+            "blake2_256_digest",
             "effective_requires_python",
             "metadata_sha256_digest",
             "uploaded_at",
             "size",
+            "release__version",
+            "release__yanked",
+            "release__yanked_reason",
         )
         .order_by("filename")
     )
 
 
+def offered_releases(project: Project) -> QuerySet[Release]:
+    """The releases installers may see, without their metadata (a description can be large;
+    `release_with_metadata` reads one release's)."""
+    return (
+        Release.objects.offered()
+        .filter(project=project)
+        .only("project_id", "version", "canonical_version", "yanked", "yanked_reason")
+    )
+
+
+def release_with_metadata(project: Project, *, canonical_version: str) -> Release | None:
+    """The offered release of `project` with this canonical version, metadata included."""
+    return (
+        Release.objects.offered()
+        .filter(project=project, canonical_version=canonical_version)
+        .first()
+    )
+
+
 def project_names() -> QuerySet[Project]:
-    """Every project's name and normalized name, for the simple index root."""
-    return Project.objects.only("name", "normalized_name").order_by("normalized_name")
+    """Every offered project's name and normalized name, for the simple index root (a
+    quarantined project is left out)."""
+    return (
+        Project.objects.exclude(status=Project.Status.QUARANTINED)
+        .only("name", "normalized_name")
+        .order_by("normalized_name")
+    )
 
 
 def sole_owned_projects(user: User) -> QuerySet[Project]:

@@ -273,7 +273,7 @@ class GitHubPublisherForm(RefRequirementMixin, PublisherForm):
             try:
                 data["owner"], data["owner_id"] = lookup_github_owner(data["owner"])
             except PublisherError as exc:
-                raise forms.ValidationError(str(exc)) from exc
+                raise forms.ValidationError(exc.message) from exc
         return data
 
     def config(self) -> dict[str, Any]:

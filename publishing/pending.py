@@ -83,7 +83,7 @@ def register_pending_publisher(
     try:
         normalized = validate_project_name(project_name)
     except ProjectNameError as exc:
-        raise PublisherError(str(exc)) from exc
+        raise PublisherError(exc.message) from exc
     # One pending publisher per project name, whoever registered it: its registrant becomes
     # the project's owner, so a second registration (even of the same CI identity) would let
     # whoever registered first take the project from under the second.

@@ -7,7 +7,14 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from projects.models import Project
-from publishing.models import AdminFlag, PendingPublisher, TokenPublisher, TrustedPublisher
+from publishing.models import (
+    AdminFlag,
+    OIDCIssuer,
+    PendingPublisher,
+    Provider,
+    TokenPublisher,
+    TrustedPublisher,
+)
 
 NOT_ENABLED = "trusted publishing functionality not enabled"
 
@@ -27,6 +34,36 @@ def trusted_publishing_disabled_reason(*, provider: str | None = None) -> str:
     if disabled:
         return f"{provider} trusted publishing functionality not enabled"
     return ""
+
+
+AUDIENCE_MISSING_WARNING = (
+    "Trusted publishing is not configured on this server: OIDC_AUDIENCE is empty, so no CI "
+    "token can be checked and a publisher added now cannot publish. Ask the server's "
+    "administrator to set OIDC_AUDIENCE (the README's trusted publishing section says how)."
+)
+
+
+def publisher_setup_warning(*, provider: str) -> str:
+    """Why a publisher of `provider` added now could not publish on this server, or "".
+
+    Shown on the publisher pages before anyone registers one that can never work.
+    """
+    if trusted_publishing_disabled_reason(provider=provider):
+        return (
+            "Trusted publishing is switched off on this server, so a publisher added now "
+            "cannot publish until an administrator turns it on again."
+        )
+    if provider == Provider.CUSTOM:
+        issuers = OIDCIssuer.objects.filter(kind=OIDCIssuer.Kind.CUSTOM, is_enabled=True)
+        if not issuers.exists():
+            return (
+                "No custom issuer is registered on this server, so there is none to choose. "
+                "Ask an administrator to register your CI's issuer in the admin first."
+            )
+        if not settings.OIDC_AUDIENCE and not issuers.exclude(audience="").exists():
+            return AUDIENCE_MISSING_WARNING
+        return ""
+    return "" if settings.OIDC_AUDIENCE else AUDIENCE_MISSING_WARNING
 
 
 def project_has_publisher(project: Project) -> bool:

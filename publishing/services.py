@@ -23,6 +23,7 @@ from projects.exceptions import ProjectNameError
 from projects.models import Project
 from projects.names import validate_project_name
 from projects.selectors import get_project_by_name, owners_of_project, roles_for_project
+from publishing.ci_runs import ci_run_of
 from publishing.models import (
     AdminFlag,
     OIDCIssuer,
@@ -109,8 +110,8 @@ def _discard_unusable_pending(
                 try:
                     validate_project_name(pending.project_name)
                 except ProjectNameError as exc:
-                    reason = str(exc)
-                    error = invalid_payload(str(exc))
+                    reason = exc.message
+                    error = invalid_payload(exc.message)
                 else:
                     continue
             record_pending_publisher_removed(
@@ -249,10 +250,12 @@ def _mint(
         {project.pk: project for own in projects_of.values() for project in own}.values(),
         key=lambda project: project.pk,
     )
+    ci_run = ci_run_of(provider=primary.provider, issuer_url=issuer_url, claims=claims)
     token, raw = create_publisher_token(
         publisher_id=primary.pk,
         project_ids=[project.pk for project in projects],
         lifetime=settings.OIDC_TOKEN_LIFETIME,
+        ci_run=ci_run,
         request=request,
     )
     TokenPublisher.objects.bulk_create(
@@ -272,6 +275,7 @@ def _mint(
                 "publisher_id": publisher.pk,
                 "publisher_url": publisher.url,
                 **_claims_data(publisher, claims),
+                **({"ci_run_url": ci_run["run_url"]} if "run_url" in ci_run else {}),
             },
         )
     for publisher in publishers:

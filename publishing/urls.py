@@ -1,6 +1,7 @@
 from django.urls import path
 
-from publishing import api, upload_views, views
+from publishing import api, views
+from publishing.upload import views as upload_views
 
 app_name = "publishing"
 
@@ -9,10 +10,14 @@ urlpatterns: list = [
     path("legacy/", upload_views.legacy_upload, name="legacy_upload"),
     path("legacy", upload_views.legacy_upload, name="legacy_upload_no_slash"),
     # Trusted publishing (OIDC) API for CI clients.
-    path("_/oidc/audience", api.audience, name="oidc_audience"),
-    path("_/oidc/mint-token", api.mint_token, name="oidc_mint_token"),
-    path("_/oidc/github/mint-token", api.mint_token, name="oidc_github_mint_token"),
-    path("_/oidc/burn-token", api.burn_token, name="oidc_burn_token"),
+    path("_/oidc/audience", api.AudienceView.as_view(), name="oidc_audience"),
+    path("_/oidc/mint-token", api.MintTokenView.as_view(), name="oidc_mint_token"),
+    path(
+        "_/oidc/github/mint-token",
+        api.MintTokenView.as_view(),
+        name="oidc_github_mint_token",
+    ),
+    path("_/oidc/burn-token", api.BurnTokenView.as_view(), name="oidc_burn_token"),
     # Trusted publisher management.
     path(
         "manage/project/<text:name>/settings/publishing/", views.project_publishing, name="project"

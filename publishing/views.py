@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -10,19 +9,22 @@ from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
 
 from accounts.http import AuthenticatedRequest
-from accounts.reauth import require_reauth
+from accounts.protection import Need, protected
 from index_site.single_values import single_query_value
 from index_site.views import ratelimited
 from projects.exceptions import ProjectNameError
 from projects.models import Project
 from projects.permissions import owned_project_or_denied
-from projects.policy import require_two_factor
 from publishing import pending as pending_services
 from publishing import services
 from publishing.forms import PENDING_FORMS, PROJECT_FORMS
 from publishing.models import PendingPublisher, Provider
 from publishing.publisher_errors import PublisherError
-from publishing.selectors import pending_publishers_for_user, publishers_for_project
+from publishing.selectors import (
+    pending_publishers_for_user,
+    publisher_setup_warning,
+    publishers_for_project,
+)
 
 
 def _registration_rate(group: str, request: HttpRequest) -> str:
@@ -85,7 +87,12 @@ def _render_with_forms(
     return render(
         request,
         template,
-        {**context, "forms": _forms(request, registry, selected, bound), "selected": selected},
+        {
+            **context,
+            "forms": _forms(request, registry, selected, bound),
+            "selected": selected,
+            "setup_warning": publisher_setup_warning(provider=selected),
+        },
         status=400 if bound is not None else 200,
     )
 
@@ -102,9 +109,7 @@ def _forms(request: HttpRequest, registry, selected: str, bound=None) -> list:
     return forms
 
 
-@login_required
-@require_two_factor
-@require_reauth
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 @_registration_ratelimits
 def project_publishing(request: AuthenticatedRequest, name: str) -> HttpResponse:
@@ -120,7 +125,7 @@ def project_publishing(request: AuthenticatedRequest, name: str) -> HttpResponse
                 project=project, config=bound.config(), actor=request.user, request=request
             )
         except PublisherError as exc:
-            bound.add_error(None, str(exc))
+            bound.add_error(None, exc.message)
         else:
             messages.success(request, f"Added {publisher.display_name} as a trusted publisher.")
             return redirect("publishing:project", name=project.name)
@@ -134,9 +139,7 @@ def project_publishing(request: AuthenticatedRequest, name: str) -> HttpResponse
     )
 
 
-@login_required
-@require_two_factor
-@require_reauth
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_POST
 def remove_project_publisher(
     request: AuthenticatedRequest, name: str, publisher_id: int
@@ -153,9 +156,7 @@ def remove_project_publisher(
     return redirect("publishing:project", name=project.name)
 
 
-@login_required
-@require_two_factor
-@require_reauth
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 @_registration_ratelimits
 def account_publishing(request: AuthenticatedRequest) -> HttpResponse:
@@ -172,7 +173,7 @@ def account_publishing(request: AuthenticatedRequest) -> HttpResponse:
                 request=request,
             )
         except (PublisherError, ProjectNameError) as exc:
-            bound.add_error(None, str(exc))
+            bound.add_error(None, exc.message)
         else:
             messages.success(
                 request,
@@ -195,9 +196,7 @@ def account_publishing(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
-@login_required
-@require_two_factor
-@require_reauth
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_POST
 def remove_pending_publisher(request: AuthenticatedRequest, pending_id: int) -> HttpResponse:
     pending = get_object_or_404(PendingPublisher, pk=pending_id, added_by=request.user)

@@ -26,7 +26,14 @@ MUST_BE_EXEMPT = {
 # Token-authenticated or read-only API endpoints that may be csrf_exempt (DRF views are).
 MAY_BE_EXEMPT = {
     "/_/oidc/audience": "read-only: the audience string, the same for everybody",
+    "/_/health": "read-only: the dependencies' status, for load balancers",
+    "/_/health/live": "read-only: answers while the process serves",
+    "/_/api/schema/": "read-only: the OpenAPI schema of the JSON endpoints",
     "/_/tokens/current": "API: the API token in the Authorization header",
+    **dict.fromkeys(
+        ("/pypi/x/json", "/pypi/x/json/", "/pypi/x/x/json", "/pypi/x/x/json/"),
+        "read-only JSON API: public, no session, GET only",
+    ),
 }
 ALLOWED_EXEMPT = MUST_BE_EXEMPT.keys() | MAY_BE_EXEMPT.keys()
 

@@ -51,11 +51,12 @@ def test_the_compose_proxy_sends_the_downloads_web_hands_it():
     assert "proxy_pass http://gatehouse_web;" in nginx
 
 
-def test_make_run_starts_web_worker_and_beat():
+def test_make_run_starts_web_worker_beat_and_the_announcement():
     processes = dict(
         line.split(":", 1) for line in (REPO / "Procfile").read_text().splitlines() if line
     )
-    assert set(processes) == {"web", "worker", "beat"}
+    assert set(processes) == {"web", "worker", "beat", "ready"}
+    assert "manage.py announce_site" in processes["ready"]
     assert "celery -A index_site worker" in processes["worker"]
     assert "celery -A index_site beat" in processes["beat"]
 
@@ -70,14 +71,14 @@ def test_image_runs_as_an_unprivileged_user():
 def test_health_checks_probe_readiness_in_compose_and_liveness_in_the_image():
     from django.urls import resolve  # noqa: PLC0415 - needs the settings pytest-django loads
 
-    from index_site import views  # noqa: PLC0415
+    from index_site import api  # noqa: PLC0415
 
     web = COMPOSE.split("\n  web:\n", 1)[1].split("\n  worker:\n", 1)[0]
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "http://127.0.0.1:8000/_/health'" in web
     assert "http://127.0.0.1:8000/_/health/live'" in dockerfile.split("HEALTHCHECK", 1)[1]
-    assert resolve("/_/health").func is views.health
-    assert resolve("/_/health/live").func is views.liveness
+    assert resolve("/_/health").func.cls is api.HealthView
+    assert resolve("/_/health/live").func.cls is api.LivenessView
     # Services that serve no HTTP must not inherit the image's HTTP check.
     assert "healthcheck:\n    disable: true" in COMPOSE.split("\nservices:\n", 1)[0]
 

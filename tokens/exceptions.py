@@ -1,5 +1,7 @@
 """Errors of token verification and request authentication."""
 
+from index_site.errors import UserFacingError
+
 INVALID_AUTH_MESSAGE = (
     "Invalid or non-existent authentication information. "
     "See {help_url}#invalid-auth for more information."
@@ -28,21 +30,19 @@ class TokenVerificationError(Exception):
         self.token = token
 
 
-class TokenAuthenticationError(Exception):
+class TokenAuthenticationError(UserFacingError):
     """A request's credentials were refused. `message` is the sentence to show; `status` HTTP."""
 
     def __init__(self, message: str, *, status: int = 403) -> None:
         super().__init__(message)
-        self.message = message
         self.status = status
 
 
-class TokenCreationError(ValueError):
+class TokenCreationError(UserFacingError, ValueError):
     """A token could not be created; the message says what to change."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.field = field
 
 

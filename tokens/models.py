@@ -48,6 +48,12 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)
     ip_networks = models.JSONField(default=list, blank=True)
+    ci_run = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="A trusted-publisher token: the CI run that minted it (repository, workflow, "
+        "ref, commit, link), copied into the history of its uploads.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -229,11 +229,13 @@ def create_publisher_token(
     publisher_id: int,
     project_ids: list[int],
     lifetime: timedelta = timedelta(minutes=15),
+    ci_run: dict[str, str] | None = None,
     request: HttpRequest | None = None,
 ) -> tuple[ApiToken, str]:
     """Mint a short-lived trusted-publishing token for `publisher_id`'s projects.
 
-    The caller records the project events. The token has no user; it uploads as the publisher.
+    The caller records the project events. The token has no user; it uploads as the publisher,
+    and `ci_run` (the CI run that asked for it) goes into the history of its uploads.
     """
     now = timezone.now()
     expires_at = now + lifetime
@@ -250,6 +252,7 @@ def create_publisher_token(
         caveats=issued,
         expires_at=expires_at,
         not_before=now,
+        ci_run=ci_run or {},
     )
     token.projects.set(ids)
     return token, mint_token(token=token)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tokens import views
+from tokens import api, views
 
 app_name = "tokens"
 
@@ -8,6 +8,6 @@ urlpatterns = [
     path("tokens/", views.token_list, name="list"),
     path("tokens/new/", views.token_create, name="create"),
     path("tokens/<uuid:token_id>/revoke/", views.token_revoke, name="revoke"),
-    path("_/secrets/disclose-token", views.disclose_token, name="disclose_token"),
-    path("_/tokens/current", views.revoke_current_token, name="revoke_current"),
+    path("_/secrets/disclose-token", api.DiscloseTokenView.as_view(), name="disclose_token"),
+    path("_/tokens/current", api.CurrentTokenView.as_view(), name="revoke_current"),
 ]

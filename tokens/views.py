@@ -1,38 +1,30 @@
-"""Token pages (session-authenticated, re-authenticated, 2FA) and the token-authenticated
-endpoints: leak reports and self-revocation.
+"""Token pages: session-authenticated, re-authenticated, 2FA.
 
-The pages never accept a token: they are session views behind `require_reauth` and
-`require_two_factor`. Only two views are CSRF-exempt, each because its caller is not a browser
-and proves itself otherwise: the secret-scanning webhook (ECDSA signature) and self-revocation
-(the token in Authorization).
+The pages never accept a token: they are session views that need a second factor and a fresh
+authentication (`protected`). The token-authenticated endpoints (leak reports, self-revocation) are
+JSON views in `tokens.api`.
 """
 
 from typing import cast
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
-from accounts.reauth import require_reauth
+from accounts.protection import Need, protected
 from accounts.selectors import verified_primary_email_for_user
-from index_site.json_body import JSONBodyError, read_body
 from index_site.single_values import single_query_value
-from projects.policy import require_two_factor
-from tokens import disclosure, selectors, services
-from tokens.authentication import INVALID_TOKEN_PREFIX, token_from_header
+from tokens import selectors, services
 from tokens.exceptions import (
-    TokenAuthenticationError,
     TokenCreationError,
     TokenCreationLimitedError,
 )
 from tokens.forms import TokenCreateForm
-from tokens.macaroons import find_authentic_token
 
 
 def _user(request: HttpRequest) -> User:
@@ -40,12 +32,7 @@ def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
-def _json_error(message: str, *, status: int) -> JsonResponse:
-    return JsonResponse({"message": message}, status=status)
-
-
-@require_reauth
-@require_two_factor
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET"])
 def token_list(request: HttpRequest) -> HttpResponse:
     tokens = list(selectors.tokens_for_user(_user(request)))
@@ -53,8 +40,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_reauth
-@require_two_factor
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 def token_create(request: HttpRequest) -> HttpResponse:
     has_verified_email = verified_primary_email_for_user(_user(request)) is not None
@@ -103,8 +89,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_reauth
-@require_two_factor
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 def token_revoke(request: HttpRequest, token_id) -> HttpResponse:
     # Only the user's own tokens: another user's id is a 404, and nothing is deleted.
@@ -119,47 +104,3 @@ def token_revoke(request: HttpRequest, token_id) -> HttpResponse:
         messages.success(request, f"Revoked the API token '{name}'. It no longer works.")
         return redirect("tokens:list")
     return render(request, "tokens/revoke.html", {"token": token})
-
-
-@csrf_exempt
-@require_POST
-def disclose_token(request: HttpRequest) -> HttpResponse:
-    """Secret-scanning reports: 404 without signature headers, 400 when forged, else 204.
-
-    GitHub's format. In-house scanners use the same endpoint and format: an admin adds the
-    scanner's ECDSA P-256 public key to SECRET_SCANNING_PUBLIC_KEYS under an id of their choice,
-    and the scanner signs each body with it (headers `Github-Public-Key-Identifier: <id>`,
-    `Github-Public-Key-Signature: base64(DER signature)`).
-    """
-    key_id = request.headers.get("Github-Public-Key-Identifier", "")
-    signature = request.headers.get("Github-Public-Key-Signature", "")
-    if not key_id or not signature:
-        return _json_error("This endpoint accepts signed secret-scanning reports only.", status=404)
-    try:
-        body = read_body(request, max_bytes=disclosure.MAX_REPORT_BYTES)
-    except JSONBodyError as error:
-        return _json_error(error.message, status=413)
-    try:
-        disclosure.verify_signature(body=body, key_id=key_id, signature=signature)
-        disclosures = disclosure.parse_disclosures(body)
-    except disclosure.DisclosureError as error:
-        return _json_error(f"The report was refused: {error}.", status=400)
-    disclosure.revoke_disclosed(disclosures, origin="a secret-scanning service", request=request)
-    return HttpResponse(status=204)
-
-
-@csrf_exempt
-@require_http_methods(["DELETE"])
-def revoke_current_token(request: HttpRequest) -> HttpResponse:
-    """Revoke the token in the Authorization header (`DELETE /_/tokens/current`)."""
-    try:
-        raw = token_from_header(request)
-    except TokenAuthenticationError as error:
-        return _json_error(error.message, status=error.status)
-    token = find_authentic_token(raw)
-    if token is None:
-        return _json_error(f"{INVALID_TOKEN_PREFIX}deleted or nonexistent macaroon", status=403)
-    services.revoke_api_token(
-        token=token, actor=token.user, reason="revoked with the token itself", request=request
-    )
-    return HttpResponse(status=204)

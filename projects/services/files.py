@@ -1,27 +1,23 @@
-"""Writes for releases and their files: the row, the filename registry and the stored object.
+"""Writes for releases and their files, the project's file rules, and the stored-object sweep.
 
-A file is stored at a path derived from its blake2 digest (never from the client's filename
-alone), then its rows commit in the same transaction as the audit events. If anything fails
-before COMMIT, the object is deleted again, so a refused or failed upload leaves no visible file
-and no orphan. If COMMIT itself fails the outcome is unknown (the server may have committed): the
-object is kept, and `delete_orphaned_files` deletes it later if no row references it, as it does
-objects left by a crash between storing and committing. An identical re-upload that finds its row
-without its object stores the object again.
+The services here write rows and their audit events; they open no transaction of their own and
+store nothing. Their caller (the upload, `publishing.upload.publish`) runs them in order inside
+its one write transaction and owns the stored objects: `hold_project_for_file` locks the project
+row and reads what the rules need, `check_new_file` applies the rules, `create_release` and
+`add_file` write. A file's object lives at a path derived from its blake2 digest (never from the
+client's filename alone); `delete_orphaned_files` deletes objects no row references, such as
+those kept after a COMMIT whose outcome was unknown.
 """
 
-import hashlib
-import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.files import File as DjangoFile
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection
+from django.db import connection
 from django.db.models import F, Max
 from django.http import HttpRequest
 from django.utils import timezone
@@ -29,9 +25,10 @@ from django.utils import timezone
 from accounts.models import User
 from auditlog.events import EventType
 from auditlog.services import record_event
-from index_site.commit_outcome import CommitOutcomeUnknownError, atomic_with_known_outcome
+from index_site.errors import UserFacingError
 from projects.models import File, FilenameRegistry, Project, Release
-from projects.services.projects import bump_serial
+from projects.services.projects import bump_serial, require_transaction
+from projects.services.status import upload_refusal
 
 FILE_REUSE_HELP = "Use a new version number: a filename can only ever hold one file."
 METADATA_SUFFIX = ".metadata"
@@ -43,20 +40,22 @@ ORPHAN_MIN_AGE = timedelta(hours=1)
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 
-logger = logging.getLogger(__name__)
 
+class FileRejectedError(UserFacingError):
+    """The file cannot be added to the project; `message` says why and what to do.
 
-class FileRejectedError(Exception):
-    """The file cannot be added to the project; `message` says why and what to do."""
+    `status` is the HTTP status the upload API answers with: 400 for a file the rules refuse,
+    403 for a project or release that takes no uploads at all (archived, quarantined).
+    """
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, status: int = 400) -> None:
         super().__init__(message)
-        self.message = message
+        self.status = status
 
 
 @dataclass(frozen=True)
 class NewFile:
-    """A distribution file that passed validation and waits on local disk to be stored."""
+    """A distribution file that passed validation, as its row will describe it."""
 
     filename: str
     packagetype: str
@@ -66,7 +65,8 @@ class NewFile:
     md5_digest: str
     sha256_digest: str
     blake2_256_digest: str
-    local_file: Any  # a Django File (the upload's temporary file)
+    # The sha256 of the core metadata served beside the file (a wheel's METADATA), or "".
+    metadata_sha256_digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,16 +76,6 @@ class NewRelease:
     summary: str = ""
     requires_python: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class AddedFile:
-    file: File
-    project: Project
-    is_new: bool  # False: the identical file was already there
-    # The identical file's row was there without its stored object (a COMMIT whose outcome was
-    # unknown, a lost object): this upload stored the object again.
-    is_restored: bool = False
 
 
 def storage_path_for(*, blake2_256_digest: str, filename: str) -> str:
@@ -146,8 +136,8 @@ def project_too_large_message(project_name: str, limit: int) -> str:
 
 
 @dataclass(frozen=True)
-class _FileChecks:
-    """What the project's rules for a new file read, fetched with the project row lock."""
+class HeldProject:
+    """A project row locked for a new file, with what the file rules read (one query)."""
 
     project: Project
     clashing_file_id: int | None  # a file with this filename or blake2 digest
@@ -177,22 +167,23 @@ WHERE project.id = %s
 """
 
 
-def _lock_project_for_new_file(
-    *, project_id: int, new_file: NewFile, canonical_version: str
-) -> _FileChecks:
-    """Lock the project row, then read everything the file rules need, in one query.
+def hold_project_for_file(
+    *, project: Project, new_file: NewFile, canonical_version: str
+) -> HeldProject:
+    """Lock `project`'s row until the transaction ends; then read what the file rules need.
 
     The lock serialises uploads to one project: concurrent uploads see each other's committed
     rows (the identical file answers "already there", a file of the same new release finds
     that release) instead of racing the constraints. The clashing file is the one `.first()`
     would pick (by filename), so the same file is reported.
     """
+    require_transaction("hold_project_for_file")
     # The lock is its own statement: in READ COMMITTED a statement sees the rows committed
     # before it started, so a read in the statement that waited for the lock would miss the
     # release created by the upload it waited for. SQLite has no row locks: it serialises
     # writing transactions itself.
     if connection.features.has_select_for_update:
-        list(Project.objects.select_for_update().filter(pk=project_id).values_list("pk"))
+        list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk"))
     sql = _FILE_CHECKS_SQL.format(
         file=File._meta.db_table,
         registry=FilenameRegistry._meta.db_table,
@@ -207,10 +198,10 @@ def _lock_project_for_new_file(
         connection.ops.adapt_datetimefield_value(closed_before),
         File.PackageType.SDIST.value,
         canonical_version,
-        project_id,
+        project.pk,
     ]
     locked = next(iter(Project.objects.raw(sql, params)))
-    return _FileChecks(
+    return HeldProject(
         project=locked,
         clashing_file_id=locked.clashing_file_id,  # type: ignore[attr-defined]
         is_filename_registered=bool(locked.is_filename_registered),  # type: ignore[attr-defined]
@@ -220,178 +211,116 @@ def _lock_project_for_new_file(
     )
 
 
-def _check_new_file(*, checks: _FileChecks, new_file: NewFile) -> File | None:
+def file_exists_error(new_file: NewFile) -> FileRejectedError:
+    """The refusal of a filename or content another file holds (also a lost insert race)."""
+    return FileRejectedError(
+        f"File already exists ('{new_file.filename}', with blake2_256 hash "
+        f"'{new_file.blake2_256_digest}'). {FILE_REUSE_HELP}"
+    )
+
+
+def check_new_file(*, held: HeldProject, new_file: NewFile) -> File | None:
     """Apply the project's rules to a new file; return the identical file if already there.
 
-    Raise FileRejectedError for a filename or content clash, a deleted filename, a project over
-    its total size, a release too old for new files, or a second sdist.
+    Raise FileRejectedError for a project or release that takes no uploads (archived,
+    quarantined), a filename or content clash, a deleted filename, a project over its total
+    size, a release too old for new files, or a second sdist.
     """
-    if checks.clashing_file_id is not None:
-        existing = File.objects.select_related("release").get(pk=checks.clashing_file_id)
+    if refusal := upload_refusal(project=held.project, release_id=held.release_id):
+        raise FileRejectedError(refusal, status=403)
+    if held.clashing_file_id is not None:
+        existing = File.objects.select_related("release").get(pk=held.clashing_file_id)
         # Only a file of this very project is "already there": the same bytes published by
         # another project are that project's file, and this upload may not claim them.
         if (
-            existing.release.project_id == checks.project.pk
+            existing.release.project_id == held.project.pk
             and existing.filename == new_file.filename
             and existing.sha256_digest == new_file.sha256_digest
             and existing.blake2_256_digest == new_file.blake2_256_digest
         ):
             return existing
-        raise FileRejectedError(
-            f"File already exists ('{new_file.filename}', with blake2_256 hash "
-            f"'{new_file.blake2_256_digest}'). {FILE_REUSE_HELP}"
-        )
-    if checks.is_filename_registered:
+        raise file_exists_error(new_file)
+    if held.is_filename_registered:
         raise FileRejectedError(
             "This filename was previously used by a file that has since been deleted. Use a "
             "different version."
         )
-    project = checks.project
+    project = held.project
     limit = project_size_limit(project)
     if project.total_size + new_file.size > limit:
         raise FileRejectedError(project_too_large_message(project.name, limit))
-    if checks.release_id is None:
+    if held.release_id is None:
         return None
-    if checks.is_release_closed:
+    if held.is_release_closed:
         raise FileRejectedError(
             f"Uploading new files to releases older than {settings.UPLOAD_RELEASE_MAX_AGE_DAYS} "
             "days is not allowed. Publish a new version instead."
         )
-    if new_file.packagetype == File.PackageType.SDIST and checks.release_has_sdist:
+    if new_file.packagetype == File.PackageType.SDIST and held.release_has_sdist:
         raise FileRejectedError(
             "Only one sdist may be uploaded per release. Publish a new version to change it."
         )
     return None
 
 
-def add_release_file(
-    *,
-    project: Project | None,
-    create_project: Callable[[], Project] | None = None,
-    release: NewRelease,
-    new_file: NewFile,
-    check_contents: Callable[[], bytes | None] | None = None,
-    check_uploader: Callable[[Project], None] | None = None,
-    actor: User | None,
-    request: HttpRequest | None = None,
-    event_data: dict[str, Any] | None = None,
-) -> AddedFile:
-    """Add `new_file` to the release (created if new) and store it; record the audit events.
-
-    First `check_contents` (if given) validates the file itself and returns the core metadata
-    to serve beside it (a wheel's METADATA) or None; whatever it raises propagates before any
-    transaction starts: reading an archive takes time and must never hold the project lock.
-    When `project` is None, `create_project` is called inside the transaction, so a failure
-    later on leaves no empty project behind. The project's rules are checked under the project
-    row lock. `check_uploader` (if given) runs inside the transaction, under that lock, before
-    anything is written: the caller's last word on whether the uploader may still publish (a
-    token revoked while the body streamed); whatever it raises rolls everything back. The
-    identical file of the same project uploaded again changes nothing and returns
-    `is_new=False`, unless its stored object is missing: then the object is stored again and
-    `is_restored` is True. Raises FileRejectedError when a rule refuses the file (see
-    `_check_new_file`), and CommitOutcomeUnknownError when COMMIT failed: the file may or may
-    not be published, and an identical re-upload settles it either way.
-    """
-    core_metadata = check_contents() if check_contents is not None else None
-    stored: list[str] = []
-    try:
-        result = _add_release_file(
-            project=project,
-            create_project=create_project,
-            release=release,
-            new_file=new_file,
-            core_metadata=core_metadata,
-            check_uploader=check_uploader,
-            actor=actor,
-            request=request,
-            event_data=event_data or {},
-            stored=stored,
-        )
-    except CommitOutcomeUnknownError:
-        # The rows may have committed: deleting the objects now could leave a published file
-        # that cannot be downloaded. The orphan sweep deletes them if no row references them.
-        logger.warning(
-            "Upload COMMIT failed, outcome unknown; stored objects kept for the orphan sweep",
-            extra={"dist_filename": new_file.filename, "paths": stored},
-        )
-        raise
-    except BaseException as exc:
-        # Failed before COMMIT, so rolled back: the stored objects must not outlive it.
-        for path in stored:
-            default_storage.delete(path)
-        if isinstance(exc, IntegrityError):
-            # Another upload took the filename or a digest between the check and the insert.
-            raise FileRejectedError(
-                f"File already exists ('{new_file.filename}', with blake2_256 hash "
-                f"'{new_file.blake2_256_digest}'). {FILE_REUSE_HELP}"
-            ) from None
-        raise
-    return result
-
-
-@atomic_with_known_outcome()
-def _add_release_file(
-    *,
-    project: Project | None,
-    create_project: Callable[[], Project] | None,
-    release: NewRelease,
-    new_file: NewFile,
-    core_metadata: bytes | None,
-    check_uploader: Callable[[Project], None] | None,
-    actor: User | None,
-    request: HttpRequest | None,
-    event_data: dict[str, Any],
-    stored: list[str],
-) -> AddedFile:
-    if project is None:
-        if create_project is None:
-            raise ValueError("Pass create_project when the project does not exist yet.")
-        project = create_project()
-    checks = _lock_project_for_new_file(
-        project_id=project.pk, new_file=new_file, canonical_version=release.canonical_version
-    )
-    project = checks.project
-    if check_uploader is not None:
-        check_uploader(project)
-    existing = _check_new_file(checks=checks, new_file=new_file)
-    if existing is not None:
-        # Only a file of this project: a project created just now has none yet.
-        is_restored = _restore_missing_objects(
-            file=existing, new_file=new_file, core_metadata=core_metadata
-        )
-        return AddedFile(file=existing, project=project, is_new=False, is_restored=is_restored)
-    data = {
+def _release_event_data(release: NewRelease, event_data: dict[str, Any]) -> dict[str, Any]:
+    return {
         **event_data,
         "version": release.version,
         "canonical_version": release.canonical_version,
     }
-    release_id = checks.release_id
-    if release_id is None:
-        release_id = Release.objects.create(
-            project=project,
-            version=release.version,
-            canonical_version=release.canonical_version,
-            summary=release.summary,
-            requires_python=release.requires_python,
-            metadata=release.metadata,
-            uploaded_by=actor,
-        ).pk
-        record_event(
-            event_type=EventType.PROJECT_RELEASE_ADD,
-            actor=actor,
-            request=request,
-            project=project,
-            data=data,
-        )
 
-    path = storage_path_for(
-        blake2_256_digest=new_file.blake2_256_digest, filename=new_file.filename
+
+def create_release(
+    *,
+    project: Project,
+    release: NewRelease,
+    actor: User | None,
+    request: HttpRequest | None = None,
+    event_data: dict[str, Any],
+) -> Release:
+    """Create the release `release` of `project` and record its event, in the caller's
+    transaction. `event_data` (who uploaded, how) goes into the event with the version."""
+    require_transaction("create_release")
+    created = Release.objects.create(
+        project=project,
+        version=release.version,
+        canonical_version=release.canonical_version,
+        summary=release.summary,
+        requires_python=release.requires_python,
+        metadata=release.metadata,
+        uploaded_by=actor,
     )
-    metadata_digest = ""
-    if core_metadata is not None:
-        metadata_digest = hashlib.sha256(core_metadata).hexdigest()
-    # A concurrent upload that took the filename or a digest after the check fails the insert
-    # with IntegrityError, which rolls the whole transaction back (see add_release_file).
+    record_event(
+        event_type=EventType.PROJECT_RELEASE_ADD,
+        actor=actor,
+        request=request,
+        project=project,
+        data=_release_event_data(release, event_data),
+    )
+    return created
+
+
+def add_file(
+    *,
+    project: Project,
+    release_id: int,
+    release: NewRelease,
+    new_file: NewFile,
+    actor: User | None,
+    request: HttpRequest | None = None,
+    event_data: dict[str, Any],
+) -> File:
+    """Add the row of `new_file` to release `release_id` (of version `release`) of `project`.
+
+    In the caller's transaction, which holds the project row (`hold_project_for_file`) and
+    checked the file (`check_new_file`): the File row at its content-addressed path, the
+    filename in the registry (never to be used again), the project's total size, its serial and
+    the audit event. The caller stores the object at `File.path` before it commits. A
+    concurrent upload that took the filename or a digest after the check fails the insert with
+    IntegrityError, which must roll the whole transaction back (see `file_exists_error`).
+    """
+    require_transaction("add_file")
     file = File.objects.create(
         release_id=release_id,
         filename=new_file.filename,
@@ -402,8 +331,10 @@ def _add_release_file(
         md5_digest=new_file.md5_digest,
         sha256_digest=new_file.sha256_digest,
         blake2_256_digest=new_file.blake2_256_digest,
-        path=path,
-        metadata_sha256_digest=metadata_digest,
+        path=storage_path_for(
+            blake2_256_digest=new_file.blake2_256_digest, filename=new_file.filename
+        ),
+        metadata_sha256_digest=new_file.metadata_sha256_digest,
         uploaded_by=actor,
         uploaded_via=(request.META.get("HTTP_USER_AGENT", "") if request else "")[:255],
     )
@@ -418,63 +349,13 @@ def _add_release_file(
         request=request,
         project=project,
         data={
-            **data,
+            **_release_event_data(release, event_data),
             "filename": new_file.filename,
             "packagetype": new_file.packagetype,
             "sha256_digest": new_file.sha256_digest,
         },
     )
-    _store(path, _local_content(new_file), stored)
-    if core_metadata is not None:
-        _store(path + METADATA_SUFFIX, ContentFile(core_metadata), stored)
-    return AddedFile(file=file, project=project, is_new=True)
-
-
-def _local_content(new_file: NewFile) -> Any:
-    local = new_file.local_file
-    # A temporary upload (with a path) is moved into place by the filesystem storage, not read
-    # and copied a second time.
-    return local if hasattr(local, "temporary_file_path") else DjangoFile(local)
-
-
-def _restore_missing_objects(*, file: File, new_file: NewFile, core_metadata: bytes | None) -> bool:
-    """Store again, from an identical re-upload, the objects a committed `file` row lacks.
-
-    Runs under the project row lock, so concurrent re-uploads restore one at a time. The row is
-    committed already, so what is stored here is never deleted on a later failure.
-    """
-    missing: dict[str, Any] = {}
-    if not default_storage.exists(file.path):
-        missing[file.path] = _local_content(new_file)
-    metadata_path = file.path + METADATA_SUFFIX
-    if (
-        core_metadata is not None
-        and file.metadata_sha256_digest == hashlib.sha256(core_metadata).hexdigest()
-        and not default_storage.exists(metadata_path)
-    ):
-        missing[metadata_path] = ContentFile(core_metadata)
-    if not missing:
-        return False
-    logger.warning(
-        "Published file had no stored object; restored from an identical re-upload",
-        extra={"dist_filename": file.filename, "paths": list(missing)},
-    )
-    restored: list[str] = []
-    for path, content in missing.items():
-        _store(path, content, restored)
-    return True
-
-
-def _store(path: str, content: Any, stored: list[str]) -> None:
-    # No File row names this path (checked under the project lock), so an object already there
-    # is an orphan of a crashed upload: replace it rather than store under another name.
-    if default_storage.exists(path):
-        default_storage.delete(path)
-    stored.append(path)
-    saved = default_storage.save(path, content)
-    if saved != path:
-        stored.append(saved)
-        raise OSError(f"Storage saved {path!r} as {saved!r}.")
+    return file
 
 
 @dataclass(frozen=True)

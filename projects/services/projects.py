@@ -1,4 +1,4 @@
-"""Writes on projects themselves: creation, owner-controlled settings, admin flags, removal."""
+"""Writes on projects themselves: creation, owner-controlled settings, admin flags."""
 
 from typing import Any
 
@@ -13,9 +13,10 @@ from accounts.selectors import has_two_factor
 from auditlog.events import EventType
 from auditlog.services import record_event
 from index_site.links import absolute_url
-from projects.models import File, Project, Release, Role
+from projects.models import Project, Role
 from projects.names import (
     conflict_error,
+    normalize_project_name,
     ultranormalize_project_name,
     validate_project_name,
 )
@@ -23,15 +24,28 @@ from projects.names import (
 
 @transaction.atomic
 def create_project(
-    *, name: str, creator: User, request: HttpRequest | None = None, via: str | None = None
+    *,
+    name: str,
+    creator: User,
+    request: HttpRequest | None = None,
+    via: str | None = None,
+    validated_name: str | None = None,
 ) -> Project:
     """Create the project `name` with `creator` as its Owner and record both events.
 
     `via` says how it was created (for example "upload" or "trusted publishing") and is kept in
     the audit event. Raise ProjectNameError when the name is refused or taken, including when a
-    concurrent request created the same normalized name first.
+    concurrent request created the same normalized name first. A caller that has just run
+    `validate_project_name(name)` in this request (the upload does, before it reads the
+    archive) passes its result as `validated_name`, so the name policy's queries run once; the
+    unique normalized name still refuses a name taken since.
     """
-    normalized = validate_project_name(name)
+    if validated_name is None:
+        normalized = validate_project_name(name)
+    elif validated_name == normalize_project_name(name):
+        normalized = validated_name
+    else:
+        raise ValueError("validated_name must be what validate_project_name(name) returned.")
     try:
         # A savepoint, so a lost race leaves the caller's transaction usable.
         with transaction.atomic():
@@ -60,16 +74,21 @@ def create_project(
     return project
 
 
+def require_transaction(service: str) -> None:
+    """Refuse to run `service` outside a transaction: its writes commit with the caller's."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(f"{service} must run inside the transaction making the change.")
+
+
 def bump_serial(*, project: Project) -> None:
     """Mark a change the index shows (a file added, and any yank, delete or status change).
 
     Call it inside the transaction that makes the change: the new serial becomes visible in
     the same COMMIT as the change, so a reader that sees the new serial renders the new state,
-    and cached pages of older serials are simply never asked for again (projects.views.simple).
+    and cached documents of older serials are simply never asked for again (projects.documents).
     An F() update, so concurrent changes each add one without reading the row first.
     """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("bump_serial must run inside the transaction making the change.")
+    require_transaction("bump_serial")
     Project.objects.filter(pk=project.pk).update(serial=F("serial") + 1)
 
 
@@ -138,13 +157,15 @@ def set_project_critical(
     actor: User | None,
     request: HttpRequest | None = None,
     downloads: int | None = None,
+    reason: str = "",
 ) -> bool:
     """Flag or unflag a project as critical; return whether it changed.
 
     `actor` None means the daily computation (`projects.services.critical`), which passes the
-    project's `downloads` over the window; otherwise an administrator made the change. Entering
-    emails every owner and maintainer what it means and what to do; leaving is only recorded
-    (only an administrator un-flags a project).
+    project's `downloads` over the window; otherwise an administrator made the change and gives
+    the `reason` for flagging (recorded, and told to the maintainers). Entering emails every
+    owner and maintainer what it means and what to do; leaving is only recorded (only an
+    administrator un-flags a project).
     """
     project = Project.objects.select_for_update().get(pk=project.pk)
     if project.is_critical == is_critical:
@@ -162,6 +183,9 @@ def set_project_critical(
         )
         return True
     data: dict[str, Any] = {"by": by}
+    reason = reason.strip()
+    if reason:
+        data["reason"] = reason
     if actor is None:
         data.update(
             downloads=downloads,
@@ -175,61 +199,11 @@ def set_project_critical(
         project=project,
         data=data,
     )
-    _notify_project_critical(project=project, by_admin=actor is not None)
+    _notify_project_critical(project=project, by_admin=actor is not None, reason=reason)
     return True
 
 
-@transaction.atomic
-def delete_project(
-    *, project: Project, actor: User, request: HttpRequest | None = None, reason: str
-) -> None:
-    """Remove `project` with its releases, files, roles and invitations (an administrator).
-
-    The `project:remove` event keeps the name, counts, owners and `reason` in the audit log
-    after the row is gone, and every active owner is emailed what was removed and why. File
-    names stay in the FilenameRegistry, so none can be used again; the stored objects are
-    deleted by the orphan sweep (`delete_orphaned_files`), no longer referenced by any row.
-    """
-    reason = reason.strip()
-    if not reason:
-        raise ValueError("A project is only removed with a reason for its owners.")
-    project = Project.objects.select_for_update().get(pk=project.pk)
-    owners = list(
-        User.objects.filter(
-            project_roles__project=project, project_roles__role=Role.Kind.OWNER, is_active=True
-        ).order_by("username")
-    )
-    release_count = Release.objects.filter(project=project).count()
-    file_count = File.objects.filter(release__project=project).count()
-    record_event(
-        event_type=EventType.PROJECT_REMOVE,
-        actor=actor,
-        request=request,
-        project=project,
-        data={
-            "name": project.name,
-            "normalized_name": project.normalized_name,
-            "reason": reason,
-            "removed_by": actor.username,
-            "owners": [owner.username for owner in owners],
-            "release_count": release_count,
-            "file_count": file_count,
-        },
-    )
-    context = {
-        "project_name": project.name,
-        "reason": reason,
-        "release_count": release_count,
-        "file_count": file_count,
-        "projects_url": absolute_url("projects:mine"),
-        "history_url": absolute_url("auditlog:security_history"),
-    }
-    for owner in owners:
-        email_user(user=owner, template="projects/project_removed", context=context)
-    project.delete()
-
-
-def _notify_project_critical(*, project: Project, by_admin: bool) -> None:
+def _notify_project_critical(*, project: Project, by_admin: bool, reason: str) -> None:
     """Email every active owner and maintainer that `project` is now critical.
 
     Each email says whether the recipient already has a second factor, since what they must do
@@ -243,6 +217,8 @@ def _notify_project_critical(*, project: Project, by_admin: bool) -> None:
     context = {
         "project": project,
         "by_admin": by_admin,
+        "reason": reason,
+        "critical_help_url": absolute_url("help") + "#critical-projects",
         "top_percent": f"{settings.CRITICAL_PROJECTS_TOP_PERCENT:g}",
         "window_days": settings.CRITICAL_PROJECTS_WINDOW_DAYS,
         "policy_is_critical": settings.TWO_FACTOR_POLICY == "critical",

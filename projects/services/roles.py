@@ -22,6 +22,7 @@ from auditlog.services import record_event
 from index_site.links import absolute_url
 from projects.exceptions import PermissionDeniedError, RoleError
 from projects.models import Project, Role, RoleInvitation
+from projects.services.projects import bump_serial
 
 INVITATION_SALT = "projects.role-invitation"
 ROLE_CHOICES = frozenset(Role.Kind.values)
@@ -200,6 +201,7 @@ def accept_invitation(
     invitation = _load_invitation_for(invitation=invitation, user=user)
     project = invitation.project
     role = Role.objects.create(project=project, user=user, role=invitation.role)
+    bump_serial(project=project)  # the JSON API lists the roles (`ownership`)
     inviter = invitation.invited_by
     invitation.delete()
     record_event(
@@ -294,6 +296,7 @@ def change_role(
         )
     role.role = new_role
     role.save(update_fields=["role"])
+    bump_serial(project=project)
     record_event(
         event_type=EventType.PROJECT_ROLE_CHANGE,
         actor=actor,
@@ -340,6 +343,7 @@ def remove_role(*, role: Role, actor: User, request: HttpRequest | None = None) 
     target = locked.user
     old_role = locked.role
     locked.delete()
+    bump_serial(project=project)
     record_event(
         event_type=EventType.PROJECT_ROLE_REMOVE,
         actor=actor,

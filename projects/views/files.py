@@ -1,7 +1,9 @@
 """File downloads: `/files/<File.path>` and the PEP 658 `<File.path>.metadata` beside it.
 
 Only paths recorded on a File row are served, so a request can never name an arbitrary storage
-object. Files are immutable (a filename can never be reused), so they are cached for a year.
+object, and only files the index offers: a quarantined release's files answer the same 404 as a
+path that never existed. Files are immutable (a filename can never be reused), so they are
+cached for a year; a quarantine must therefore also purge a CDN in front (README).
 """
 
 from functools import partial
@@ -79,7 +81,8 @@ def _redirect(storage_path: str) -> HttpResponseBase:
 def download_file(request: HttpRequest, path: str) -> HttpResponseBase:
     """Serve a distribution file (counted as a download) or its core metadata (not counted)."""
     file = (
-        File.objects.filter(path=path)
+        File.objects.offered()
+        .filter(path=path)
         .values("filename", "sha256_digest", "release__project_id")
         .first()
     )
@@ -96,7 +99,8 @@ def download_file(request: HttpRequest, path: str) -> HttpResponseBase:
     if path.endswith(METADATA_SUFFIX):
         file_path = path.removesuffix(METADATA_SUFFIX)
         metadata = (
-            File.objects.filter(path=file_path)
+            File.objects.offered()
+            .filter(path=file_path)
             .exclude(metadata_sha256_digest="")
             .values("filename", "metadata_sha256_digest")
             .first()

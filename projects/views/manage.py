@@ -1,8 +1,8 @@
 """Project management pages: "Your projects", settings, collaborators, history, invitations.
 
-Every view passes the 2FA policy (`require_two_factor`); role changes also need a recent
-password (`require_reauth`). Owner-only actions check the role on every request, POST included,
-and record `authz:denied` when refused.
+Every view needs a second factor under the 2FA policy (`protected(Need.SECOND_FACTOR)`); role
+changes also need a recent password (`Need.FRESH_AUTH`). Owner-only actions check the role on
+every request, POST included, and record `authz:denied` when refused.
 """
 
 from collections.abc import Callable
@@ -11,14 +11,14 @@ from typing import Concatenate, ParamSpec
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.http import AuthenticatedRequest
-from accounts.reauth import require_reauth
+from accounts.next_urls import two_factor_setup_redirect, where_the_request_was_going
+from accounts.protection import TWO_FACTOR_REQUIRED_MESSAGE, Need, protected
 from auditlog.history import export_response, history_context
 from auditlog.selectors import events_for_project
 from index_site.single_values import single_query_value
@@ -27,7 +27,7 @@ from projects.forms import ChangeRoleForm, InviteCollaboratorForm, TrustedPublis
 from projects.models import Project, Role, RoleInvitation
 from projects.names import normalize_project_name
 from projects.permissions import owned_project_or_denied
-from projects.policy import TWO_FACTOR_REQUIRED_MESSAGE, require_two_factor, two_factor_missing
+from projects.policy import two_factor_missing
 from projects.selectors import (
     PROJECT_ORDERINGS,
     pending_invitations_for_project,
@@ -45,6 +45,7 @@ from projects.services.roles import (
     remove_role,
     revoke_invitation,
 )
+from projects.services.status import appeal_instructions
 
 
 def _project(name: str) -> Project:
@@ -60,8 +61,7 @@ def _back_to_settings(project: Project) -> HttpResponse:
     return redirect("projects:settings", name=project.normalized_name)
 
 
-@login_required
-@require_two_factor
+@protected(Need.SECOND_FACTOR)
 @require_safe
 def my_projects(request: AuthenticatedRequest) -> HttpResponse:
     """The user's projects with their role, and the invitations waiting for an answer.
@@ -87,9 +87,7 @@ def my_projects(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
-@login_required
-@require_two_factor
-@require_reauth
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_safe
 def project_settings(request: AuthenticatedRequest, name: str) -> HttpResponse:
     """Collaborators, invitations and the trusted-publishing-only switch (owners only)."""
@@ -103,12 +101,12 @@ def project_settings(request: AuthenticatedRequest, name: str) -> HttpResponse:
             "invitations": pending_invitations_for_project(project),
             "invite_form": InviteCollaboratorForm(),
             "role_choices": Role.Kind.choices,
+            "appeal": appeal_instructions(),
         },
     )
 
 
-@login_required
-@require_two_factor
+@protected(Need.SECOND_FACTOR)
 @require_safe
 def project_history(request: AuthenticatedRequest, name: str) -> HttpResponse:
     """The project's audit events, newest first (owners only)."""
@@ -120,8 +118,7 @@ def project_history(request: AuthenticatedRequest, name: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_two_factor
+@protected(Need.SECOND_FACTOR)
 @require_safe
 def project_history_export(request: AuthenticatedRequest, name: str, fmt: str) -> HttpResponseBase:
     """The project's audit events of the filtered view, as JSON Lines or CSV (owners only)."""
@@ -155,9 +152,7 @@ def _owner_action(
     def decorator(
         change: Callable[Concatenate[AuthenticatedRequest, Project, P], str | None],
     ) -> Callable[..., HttpResponse]:
-        @login_required
-        @require_two_factor
-        @require_reauth
+        @protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
         @require_http_methods(["GET", "POST"])
         @wraps(change)
         def view(
@@ -241,9 +236,7 @@ def trusted_publishing_only(request: AuthenticatedRequest, project: Project) -> 
     )
 
 
-@login_required
-@require_two_factor
-@require_reauth
+@protected(Need.SECOND_FACTOR, Need.FRESH_AUTH)
 @require_http_methods(["GET", "POST"])
 def leave(request: AuthenticatedRequest, name: str) -> HttpResponse:
     """Give up one's own role on the project (the last owner cannot)."""
@@ -259,8 +252,7 @@ def leave(request: AuthenticatedRequest, name: str) -> HttpResponse:
     return redirect("projects:mine")
 
 
-@login_required
-@require_two_factor
+@protected(Need.SECOND_FACTOR)
 @require_safe
 def invitation_from_link(request: AuthenticatedRequest, token: str) -> HttpResponse:
     """The page an invitation email links to: shows the invitation with accept and decline."""
@@ -303,14 +295,13 @@ def _invitation_for(request: AuthenticatedRequest, invitation_id: int) -> RoleIn
     )
 
 
-@login_required
-@require_two_factor
+@protected(Need.SECOND_FACTOR)
 @require_POST
 def accept(request: AuthenticatedRequest, invitation_id: int) -> HttpResponse:
     invitation = _invitation_for(request, invitation_id)
     if two_factor_missing(request.user, project=invitation.project):
         messages.warning(request, TWO_FACTOR_REQUIRED_MESSAGE)
-        return redirect("accounts:two_factor")
+        return two_factor_setup_redirect(request, next_url=where_the_request_was_going(request))
     try:
         role = accept_invitation(invitation=invitation, user=request.user, request=request)
     except RoleError as error:
@@ -320,8 +311,7 @@ def accept(request: AuthenticatedRequest, invitation_id: int) -> HttpResponse:
     return redirect("projects:detail", name=invitation.project.normalized_name)
 
 
-@login_required
-@require_two_factor
+@protected(Need.SECOND_FACTOR)
 @require_POST
 def decline(request: AuthenticatedRequest, invitation_id: int) -> HttpResponse:
     invitation = _invitation_for(request, invitation_id)

@@ -1,21 +1,16 @@
-"""The simple repository API: PEP 503 HTML and PEP 691 JSON, chosen by the Accept header.
+"""The simple repository API: PEP 503 HTML and PEP 691 JSON, chosen by the Accept header or
+the `?format=` query (PEP 691's optional parameter: a served media type, which wins over Accept).
 
-Every file carries its sha256 (pip verifies it, `uv --check-url` needs it).
-
-A project's page is rendered once per (project, serial, format) and kept in the shared cache:
-the serial changes in the same COMMIT as every change the index shows (`bump_serial`), so a
-page cached under an older serial is never asked for again, and web replicas sharing the cache
-agree without telling each other anything. The ETag derives from the serial too, so a
-conditional request reads one project row and answers 304 without touching the file list.
+Every file carries its sha256 (pip verifies it, `uv --check-url` needs it). A project's page is
+rendered once per (project, serial, format) and cached (projects.documents); every answer
+carries CORS and, for a project, its serial (`X-PyPI-Last-Serial`, JSON `meta._last-serial`,
+an `<!--SERIAL n-->` comment after the HTML), as PyPI's do.
 """
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
@@ -26,33 +21,41 @@ from django.views.decorators.http import require_safe
 
 from index_site.single_values import single_query_value
 from projects.conditional import respond_with_etag
+from projects.documents import IDENTITY_FIELDS, INDEX_CACHE_CONTROL, respond_with_document
+from projects.index_headers import add_index_headers
 from projects.models import Project, Release
 from projects.names import normalize_project_name
-from projects.negotiation import HTML_V1, JSON_V1, TEXT_HTML, choose_simple_content_type
+from projects.negotiation import (
+    HTML_V1,
+    JSON_V1,
+    SERVED_TYPES,
+    TEXT_HTML,
+    choose_simple_content_type,
+)
 from projects.selectors import files_for_project, project_names
 
-API_VERSION = "1.1"
-# Clients and CDNs keep the page but revalidate it on every use, so a fresh upload is visible
-# to pip at once; revalidation costs one indexed row read here (README: "Running behind a CDN").
-SIMPLE_CACHE_CONTROL = "max-age=0, must-revalidate"
-# Change it whenever the documents' shape changes (templates, JSON keys): it is part of the
-# cache key and the ETag, so pages rendered by an older release are neither served nor 304'd.
-DOCUMENT_VERSION = 1
-# Pages of superseded serials are never read again; this only bounds how long they linger.
-DOCUMENT_CACHE_SECONDS = 24 * 60 * 60
+# 1.4: PEP 700's versions, size and upload-time, and PEP 792's project status.
+API_VERSION = "1.4"
 FORMAT_TAGS = {JSON_V1: "json", HTML_V1: "html-v1", TEXT_HTML: "html"}
-# Bytes of documents each process also keeps itself (see _RecentDocuments).
-LOCAL_DOCUMENTS_BYTES = 16 * 1024 * 1024
 NOT_ACCEPTABLE_MESSAGE = (
     "None of the media types in your Accept header is served here. Ask for "
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html or text/html."
 )
 
 
-def _negotiate(request: HttpRequest) -> str | None:
-    return choose_simple_content_type(
-        request.headers.get("Accept"), single_query_value(request.GET, "format") or None
+def _format_not_served_message(format_param: str) -> str:
+    return (
+        f"The format {format_param!r} is not served here. Use ?format= with one of "
+        f"{', '.join(SERVED_TYPES)}, or leave it out and send an Accept header."
     )
+
+
+def _format_param(request: HttpRequest) -> str | None:
+    return single_query_value(request.GET, "format") or None
+
+
+def _negotiate(request: HttpRequest) -> str | None:
+    return choose_simple_content_type(request.headers.get("Accept"), _format_param(request))
 
 
 def _http_content_type(content_type: str) -> str:
@@ -64,17 +67,19 @@ def _respond(request: HttpRequest, content: str, content_type: str) -> HttpRespo
     response = respond_with_etag(
         request,
         etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"',
-        cache_control=SIMPLE_CACHE_CONTROL,
+        cache_control=INDEX_CACHE_CONTROL,
         build=lambda: HttpResponse(body, content_type=_http_content_type(content_type)),
     )
     patch_vary_headers(response, ["Accept"])
-    return response
+    return add_index_headers(response)
 
 
-def _not_acceptable() -> HttpResponse:
-    response = HttpResponse(NOT_ACCEPTABLE_MESSAGE, status=406, content_type="text/plain")
+def _not_acceptable(request: HttpRequest) -> HttpResponse:
+    format_param = _format_param(request)
+    message = _format_not_served_message(format_param) if format_param else NOT_ACCEPTABLE_MESSAGE
+    response = HttpResponse(message, status=406, content_type="text/plain")
     patch_vary_headers(response, ["Accept"])
-    return response
+    return add_index_headers(response)
 
 
 @require_safe
@@ -82,7 +87,7 @@ def simple_index(request: HttpRequest) -> HttpResponseBase:
     """Every project, as `/simple/<normalized name>/` links (HTML) or a `projects` list (JSON)."""
     content_type = _negotiate(request)
     if content_type is None:
-        return _not_acceptable()
+        return _not_acceptable(request)
     projects = list(project_names().values_list("name", "normalized_name"))
     if content_type == JSON_V1:
         content = json.dumps(
@@ -111,6 +116,8 @@ def _file_entries(project: Project) -> list[dict[str, Any]]:
             "metadata_sha256": file["metadata_sha256_digest"],
             "size": file["size"],
             "upload_time": file["uploaded_at"].isoformat().replace("+00:00", "Z"),
+            "yanked": file["release__yanked"],
+            "yanked_reason": file["release__yanked_reason"],
         }
         for file in files_for_project(project)
     ]
@@ -130,25 +137,34 @@ def _json_file(entry: dict[str, Any]) -> dict[str, Any]:
         "dist-info-metadata": metadata,
         "size": entry["size"],
         "upload-time": entry["upload_time"],
-        "yanked": False,
+        # PEP 592: the reason, or true when none was given (pip reads "" as not yanked).
+        "yanked": (entry["yanked_reason"] or True) if entry["yanked"] else False,
+        # PEP 740 (api-version 1.3): no attestations are stored, so none is offered.
+        "provenance": None,
     }
 
 
-def _render_project(project: Project, content_type: str) -> bytes:
-    """The project's document in `content_type`, from the rows as they are now (two queries).
+def _json_status(project: Project) -> dict[str, str]:
+    """PEP 792's `project-status`, always sent (also for active projects, as PyPI does)."""
+    status = {"status": project.status}
+    if project.public_status_reason:
+        status["reason"] = project.public_status_reason
+    return status
 
-    Read after the serial: a change that commits in between is already in the rows, so a
-    document cached under a serial never holds less than that serial's changes.
-    """
+
+def _render_project(project: Project, content_type: str) -> bytes:
+    """The project's document in `content_type`, from the rows as they are now (two queries)."""
     files = _file_entries(project)
     versions = sorted(
-        set(Release.objects.filter(project=project).values_list("version", flat=True))
+        set(Release.objects.offered().filter(project=project).values_list("version", flat=True))
     )
     if content_type == JSON_V1:
         content = json.dumps(
             {
-                "meta": {"api-version": API_VERSION},
+                # PEP 700 reserves keys starting with "_" for the index's own use.
+                "meta": {"api-version": API_VERSION, "_last-serial": project.serial},
                 "name": project.normalized_name,
+                "project-status": _json_status(project),
                 "versions": versions,
                 "files": [_json_file(entry) for entry in files],
             }
@@ -161,74 +177,6 @@ def _render_project(project: Project, content_type: str) -> bytes:
     return content.encode()
 
 
-def _document_identity(project: Project, content_type: str) -> str:
-    """What names one rendering of the project's page: the key of its copy and its ETag.
-
-    The id and creation time besides the serial: a project removed and created again, or a
-    database recreated (a staging reset), starts its serial afresh, and must not be answered
-    with pages of the project that was there before.
-    """
-    created = int(project.created_at.timestamp() * 1_000_000)
-    return f"{project.pk}.{created}.{project.serial}.{FORMAT_TAGS[content_type]}.{DOCUMENT_VERSION}"
-
-
-class _RecentDocuments:
-    """The documents this process served last, up to a total size, newest kept.
-
-    A key names one rendering that never changes (a change makes a new serial, hence a new
-    key), so a copy kept here can never be stale and needs no coordination between processes:
-    it only saves fetching half a megabyte from Redis for every request of a popular project
-    (measured: about half the time of a cached answer).
-    """
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._documents: OrderedDict[str, bytes] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            body = self._documents.get(key)
-            if body is not None:
-                self._documents.move_to_end(key)
-            return body
-
-    def put(self, key: str, body: bytes) -> None:
-        if len(body) > self.max_bytes:
-            return
-        with self._lock:
-            if key in self._documents:
-                return
-            self._documents[key] = body
-            self._size += len(body)
-            while self._size > self.max_bytes:
-                _oldest, dropped = self._documents.popitem(last=False)
-                self._size -= len(dropped)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._documents.clear()
-            self._size = 0
-
-
-recent_documents = _RecentDocuments(LOCAL_DOCUMENTS_BYTES)
-
-
-def _project_document(project: Project, content_type: str) -> bytes:
-    """The document of `project` at its serial: kept here, cached, or rendered and cached."""
-    key = f"simple:{_document_identity(project, content_type)}"
-    body = recent_documents.get(key)
-    if body is not None:
-        return body
-    body = cache.get(key)
-    if body is None:
-        body = _render_project(project, content_type)
-        cache.set(key, body, DOCUMENT_CACHE_SECONDS)
-    recent_documents.put(key, body)
-    return body
-
-
 @require_safe
 def simple_project(request: HttpRequest, name: str) -> HttpResponseBase:
     """One project's files. A non-normalized name redirects (301) to the normalized URL."""
@@ -237,13 +185,13 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponseBase:
         url = reverse("projects:simple_project", kwargs={"name": normalized})
         if request.META.get("QUERY_STRING"):
             url = f"{url}?{request.META['QUERY_STRING']}"
-        return redirect(url, permanent=True)
+        return add_index_headers(redirect(url, permanent=True))
     content_type = _negotiate(request)
     if content_type is None:
-        return _not_acceptable()
+        return _not_acceptable(request)
     project = (
         Project.objects.filter(normalized_name=normalized)
-        .only("normalized_name", "serial", "created_at")
+        .only("normalized_name", "status_reason", *IDENTITY_FIELDS)
         .first()
     )
     if project is None:
@@ -251,17 +199,13 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponseBase:
             f"No project named {name!r} is on this index.", status=404, content_type="text/plain"
         )
         patch_vary_headers(missing, ["Accept"])
-        return missing
-    response = respond_with_etag(
+        return add_index_headers(missing)
+    response = respond_with_document(
         request,
-        etag=f'"{_document_identity(project, content_type)}"',
-        cache_control=SIMPLE_CACHE_CONTROL,
-        build=lambda: HttpResponse(
-            _project_document(project, content_type), content_type=_http_content_type(content_type)
-        ),
+        project,
+        kind=FORMAT_TAGS[content_type],
+        content_type=_http_content_type(content_type),
+        render=lambda: _render_project(project, content_type),
     )
-    # Lets a CDN that supports tag purges (Fastly's Surrogate-Key, Cloudflare's Cache-Tag
-    # by mapping) drop every format of one project's page at once.
-    response["Surrogate-Key"] = f"project-{project.pk}"
     patch_vary_headers(response, ["Accept"])
     return response

@@ -1,13 +1,15 @@
 """Why a token request failed, with PyPI's error codes (the clients print them)."""
 
+from index_site.errors import UserFacingError
 
-class TokenRequestError(Exception):
-    """A refused mint-token request: `code` is PyPI's, `description` says what to fix."""
+
+class TokenRequestError(UserFacingError):
+    """A refused mint-token request: `code` is PyPI's, `message` says what to fix (the
+    response's `description`)."""
 
     def __init__(self, code: str, description: str, *, status: int = 422) -> None:
         super().__init__(description)
         self.code = code
-        self.description = description
         self.status = status
 
 

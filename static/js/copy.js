@@ -1,4 +1,5 @@
-// Copy buttons: <button data-copy-target="element-id"> copies that element's text.
+// Copy buttons: <button data-copy-target="element-id"> copies that element's text, or its
+// data-copy-value when it has one (a secret shown in groups is copied without the spaces).
 (function () {
   "use strict";
   document.querySelectorAll("[data-copy-target]").forEach(function (button) {
@@ -9,7 +10,8 @@
         button.textContent = "Select the text and copy it";
         return;
       }
-      navigator.clipboard.writeText(target.textContent.trim()).then(
+      var text = target.getAttribute("data-copy-value") || target.textContent.trim();
+      navigator.clipboard.writeText(text).then(
         function () {
           button.textContent = "Copied";
           window.setTimeout(function () { button.textContent = label; }, 2000);

@@ -160,3 +160,25 @@ def test_events_that_need_a_look_are_marked_and_counted_until_the_history_is_see
     assert "need a look" not in client.get("/account/settings/").content.decode()
     record(member, EventType.ACCOUNT_TWO_FACTOR_METHOD_REMOVED, method="totp")
     assert "1 event needs a look" in client.get("/account/settings/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("run_url", "linked"),
+    [
+        ("https://github.com/acme/widget/actions/runs/1", True),
+        ("javascript:alert(1)", False),
+        ("data:text/html,x", False),
+        ("//evil.example/", False),
+        (["https://github.com/"], False),
+    ],
+)
+def test_a_stored_ci_run_is_linked_only_over_http(run_url, linked):
+    user = UserFactory()
+    event = record_event(
+        event_type=EventType.PROJECT_FILE_ADD,
+        actor=user,
+        data={"ci_run": {"repository": "acme/widget", "run_url": run_url}},
+    )
+    assert event.ci_run is not None
+    assert event.ci_run["repository"] == "acme/widget"
+    assert ("run_url" in event.ci_run) is linked

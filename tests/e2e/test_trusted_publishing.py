@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from projects.models import File, Project, Role
+from projects.services.status import set_project_status
 from publishing.models import PendingPublisher, Provider, TrustedPublisher
 from tests.e2e.conftest import start_live_site, stop_live_site
 from tests.e2e.oidc_issuer import LocalIssuer, github_claims, hs256_with_public_key, make_certs
@@ -495,3 +496,15 @@ def test_a_jwt_minted_on_one_replica_is_refused_on_the_other(tp, project, tmp_pa
     assert first.status_code == 200, first.text
     assert replayed.status_code == 422
     assert replayed.json()["errors"][0]["code"] == "invalid-reuse-token"
+
+
+def test_archived_project_refuses_trusted_publishing_as_uv_prints_it(tp, project, owner, tmp_path):
+    set_project_status(project=project, status="archived", actor=owner)
+    wheel = _wheel(tmp_path, "tp-widget", "9.0")
+
+    result = uv_trusted_publish(tp, tmp_path, wheel)
+
+    said = _said(result)
+    assert result.returncode != 0
+    assert "Server says: 403 Project 'tp-widget' is archived; unarchive it to upload." in said
+    assert not File.objects.filter(filename=wheel.name).exists()

@@ -90,9 +90,7 @@ def twine_command(site, *files: Path, username="__token__", password="", python=
 
 def twine(site, tmp_path, *files: Path, username="__token__", password="", python=None):
     command = twine_command(site, *files, username=username, password=password, python=python)
-    return subprocess.run(
-        command, capture_output=True, text=True, env=client_env(tmp_path), timeout=120, check=False
-    )
+    return run_client(command, tmp_path)
 
 
 def uv_publish(site, tmp_path, *files: Path, token: str, extra=()):
@@ -108,8 +106,33 @@ def uv_publish(site, tmp_path, *files: Path, token: str, extra=()):
         *extra,
         *map(str, files),
     ]
+    return run_client(command, tmp_path)
+
+
+def run_client(command: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """Run a real client with a clean environment (see `client_env`), output captured."""
     return subprocess.run(
         command, capture_output=True, text=True, env=client_env(tmp_path), timeout=120, check=False
+    )
+
+
+def pip_install(site, tmp_path: Path, requirement: str, target: Path):
+    """`pip install --target <target> <requirement>` from the live site's index, no cache."""
+    return run_client(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--index-url",
+            f"{site.url}/simple/",
+            "--target",
+            str(target),
+            requirement,
+        ],
+        tmp_path,
     )
 
 
@@ -144,26 +167,7 @@ def test_twine_uv_and_pip_round_trip(site, token, tmp_path):
     assert "already exists" in output(skipped)
 
     target = tmp_path / "installed"
-    installed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
-            "--index-url",
-            f"{site.url}/simple/",
-            "--target",
-            str(target),
-            "e2e-sample==1.0",
-        ],
-        capture_output=True,
-        text=True,
-        env=client_env(tmp_path),
-        timeout=120,
-        check=False,
-    )
+    installed = pip_install(site, tmp_path, "e2e-sample==1.0", target)
     assert installed.returncode == 0, output(installed)
     assert (target / "e2e_sample" / "__init__.py").read_text() == "ANSWER = 42\n"
 

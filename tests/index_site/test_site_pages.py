@@ -58,7 +58,7 @@ def test_server_error_page_hides_internal_details():
 def test_csrf_failure_page_says_what_to_do(user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
-    response = client.post("/_/health")
+    response = client.post("/")
     assert response.status_code == 403
     assert "reload the page and try again" in response.content.decode()
 

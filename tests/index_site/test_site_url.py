@@ -24,7 +24,7 @@ def _embedded(expression: str) -> str:
     env.update(DEBUG="true", DJANGO_SETTINGS_MODULE="index_site.settings")
     code = (
         "import django; django.setup(); from django.conf import settings; "
-        "from accounts.security_keys import relying_party_id, expected_origin; "
+        "from accounts.two_factor.security_keys import relying_party_id, expected_origin; "
         f"from index_site.links import absolute_url; print({expression})"
     )
     result = subprocess.run(

@@ -16,9 +16,10 @@ from django.test import RequestFactory
 
 # Imported so that every form class of the project is defined before the walk.
 import accounts.forms
-import accounts.two_factor_forms
+import accounts.two_factor.forms
 import projects.admin
-import projects.forms  # noqa: F401 - loads the forms before the walk
+import projects.forms
+import projects.release_forms  # noqa: F401 - loads the forms before the walk
 import publishing.admin
 import publishing.forms  # noqa: F401 - loads the forms before the walk
 import tokens.admin
@@ -90,7 +91,8 @@ def bind(db):
         if issubclass(cls, SetPasswordForm):
             return cls(UserFactory(), data)
         parameters = inspect.signature(cls.__init__).parameters
-        extra = {"user": UserFactory, "project": ProjectFactory}
+        # `expected`: what a confirmation form asks to be typed.
+        extra = {"user": UserFactory, "project": ProjectFactory, "expected": lambda: "expected"}
         return cls(data, **{key: make() for key, make in extra.items() if key in parameters})
 
     return _bind
@@ -184,7 +186,7 @@ def test_multi_line_fields_keep_line_breaks_and_tabs(bind, cls, name, text):
 
 
 def test_browser_line_breaks_become_newlines(db):
-    form = accounts.two_factor_forms.ResetTwoFactorForm(
+    form = accounts.two_factor.forms.ResetTwoFactorForm(
         QueryDict(mutable=True) | {"reason": "Called the user.\r\nChecked the ID."}
     )
 

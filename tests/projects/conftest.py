@@ -52,6 +52,19 @@ def maintainer(project):
 
 
 @pytest.fixture
+def admin_user(db):
+    return TwoFactorUserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def release(project):
+    """Release 1.0 of `project`, with one wheel."""
+    release = ReleaseFactory(project=project, version="1.0")
+    FileFactory(release=release, filename="widget-1.0-py3-none-any.whl")
+    return release
+
+
+@pytest.fixture
 def memory_storage(settings):
     """Distribution files in memory, for tests of serving them."""
     settings.STORAGES = {

@@ -3,9 +3,8 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import TOTPDevice
+from accounts.login import SECOND_FACTOR_VERIFIED_KEY
 from accounts.selectors import has_two_factor
-from accounts.totp import totp_secret_base32
 from auditlog.models import AuditEvent
 from projects.exceptions import ProjectNameError
 from projects.models import (
@@ -18,7 +17,7 @@ from projects.models import (
 )
 from projects.names import validate_project_name
 from projects.services.projects import create_project
-from tests.accounts.two_factor.conftest import code_at, current_step
+from tests.accounts.two_factor.conftest import code_at, current_step, pending_secret
 from tests.factories import TwoFactorUserFactory, UserFactory
 
 MODELS = [Project, Role, RoleInvitation, ProhibitedProjectName, FilenameRegistry, DownloadCount]
@@ -56,7 +55,12 @@ def test_admin_sets_upload_limit_through_audited_service(login, superuser, admin
     url = reverse("admin:projects_project_change", args=[admin_project.pk])
     response = login(superuser).post(
         url,
-        {"is_critical": "on", "upload_limit": str(200 * 1024 * 1024), "total_size_limit": ""},
+        {
+            "is_critical": "on",
+            "critical_reason": "Large wheels, widely used",
+            "upload_limit": str(200 * 1024 * 1024),
+            "total_size_limit": "",
+        },
     )
     assert response.status_code == 302
     admin_project.refresh_from_db()
@@ -157,7 +161,7 @@ def test_staff_without_second_factor_is_sent_to_set_one_up(login, db):
     assert response.status_code == 302
     follow = client.get(response["Location"])
     assert follow.status_code == 302
-    assert follow["Location"] == reverse("accounts:two_factor")
+    assert follow["Location"] == reverse("accounts:two_factor") + "?next=%2Fadmin%2F"
 
 
 def test_staff_without_model_permission_cannot_open_project_admin(login, db):
@@ -177,11 +181,35 @@ def test_staff_who_enrol_a_factor_after_a_password_login_open_the_admin_at_once(
     with time_machine.travel(timezone.now(), tick=False):
         assert client.post(reverse("accounts:login"), credentials).status_code == 302
         client.get(reverse("accounts:totp_setup"))
-        secret = totp_secret_base32(TOTPDevice.objects.get(user=staff))
+        secret = pending_secret(client)
         wrong = code_at(secret, current_step() + 5)
         client.post(reverse("accounts:totp_setup"), {"code": wrong})
         refused = client.get(reverse("admin:index"), follow=True)
-        assert refused.redirect_chain[-1][0] == reverse("accounts:two_factor")
+        assert refused.redirect_chain[-1][0] == reverse("accounts:two_factor") + "?next=%2Fadmin%2F"
         client.post(reverse("accounts:totp_setup"), {"code": code_at(secret, current_step())})
         assert has_two_factor(staff)
+        codes_page = client.get(reverse("accounts:recovery_codes")).content.decode()
+        assert 'href="/admin/">I have saved my codes' in codes_page
         assert client.get(reverse("admin:index")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("account", "reason"),
+    [
+        ((UserFactory, True, False), "no_second_factor"),
+        ((TwoFactorUserFactory, True, False), "login_without_second_factor"),
+        ((TwoFactorUserFactory, False, True), "not_staff"),
+    ],
+)
+@pytest.mark.django_db
+def test_each_admin_refusal_writes_one_log_line_with_its_reason(client, caplog, account, reason):
+    factory, is_staff, verified = account
+    caplog.set_level("INFO", logger="gatehouse.refusals")
+    user = factory(is_staff=is_staff)
+    client.force_login(user)
+    session = client.session
+    session[SECOND_FACTOR_VERIFIED_KEY] = verified
+    session.save()
+    client.get(reverse("admin:login"))
+    lines = [record for record in caplog.records if record.name == "gatehouse.refusals"]
+    assert [(r.refused, r.reason, r.user_id) for r in lines] == [("admin", reason, user.pk)]

@@ -169,6 +169,50 @@ def test_every_active_owner_and_maintainer_is_told_what_why_and_what_to_do(team,
     assert 'href="http://testserver/account/two-factor/"' in email.body_html
 
 
+def test_the_email_thanks_links_the_explanation_and_says_ci_and_passkeys_keep_working(
+    settings, team
+):
+    settings.TWO_FACTOR_POLICY = "critical"
+    owner, newcomer = team
+    compute_critical_projects()
+    help_link = f"{django_settings.SITE_URL}/help/#critical-projects"
+    for user in (owner, newcomer):
+        email = _email_to(user)
+        for body in (email.body_text, email.body_html):
+            assert body.index("is among the most used projects on Gatehouse: thank you") < (
+                body.index("is now a")
+            )
+            assert help_link in body
+            assert "CI never asks for a second factor" in body
+            assert "Passwords cannot be used to upload" in body
+            assert "No hardware key needed" in body
+            for method in ("passkey", "Touch ID", "Windows Hello", "Android", "security key"):
+                assert method in body
+            assert "reply" not in body.lower()
+    owner_text, newcomer_text = _email_to(owner).body_text, _email_to(newcomer).body_text
+    assert "Uploads with API tokens and\nwith trusted publishing keep working as they are" in (
+        owner_text
+    )
+    # Without a second factor an API token is refused until one is added: the email says so.
+    assert (
+        "Trusted publishing\nuploads keep working as they are; uploads with your API tokens "
+        in (newcomer_text)
+    )
+    assert "as soon as\nyour account has a second factor" in newcomer_text
+
+
+def test_the_help_page_explains_critical_projects(client, settings):
+    settings.TWO_FACTOR_POLICY = "critical"
+    page = client.get(reverse("help")).content.decode()
+    section = " ".join(page.split('id="critical-projects"', 1)[1].split("</section>", 1)[0].split())
+    assert "top 10% of all projects by" in section
+    assert "over the last 180 days" in section
+    assert "at least 100 downloads" in section
+    assert "must use two-factor" in section
+    assert "no hardware key is needed" in section
+    assert "Releases from CI keep working" in section
+
+
 def test_maintainers_are_not_sent_to_owner_only_pages(team):
     _, newcomer = team
     compute_critical_projects()
@@ -219,12 +263,45 @@ def test_an_admin_unflag_is_recorded_and_emails_no_one(project):
     assert AuditEvent.objects.filter(event_type=EventType.PROJECT_CRITICAL_EXIT).count() == 1
 
 
-def test_an_admin_flag_says_an_administrator_designated_it(owner, project):
+def test_an_admin_flag_says_an_administrator_designated_it_and_why(owner, project):
     admin = TwoFactorUserFactory(is_staff=True)
-    set_project_critical(project=project, is_critical=True, actor=admin)
+    reason = "It's the build backend of three critical projects"
+    set_project_critical(project=project, is_critical=True, actor=admin, reason=reason)
     (event,) = enter_events()
-    assert event.data == {"by": "admin"}
-    assert "an administrator of Gatehouse designated it critical" in _email_to(owner).body_text
+    assert event.data == {"by": "admin", "reason": reason}
+    email = _email_to(owner)
+    assert (
+        f'an administrator of Gatehouse designated it critical. Their reason: "{reason}"'
+        in email.body_text
+    )
+    assert "Their reason: “It&#x27;s the build backend" in email.body_html
+    assert "Thank you for maintaining" in email.body_text
+    assert "among the most used" not in email.body_text
+
+
+def _admin_change(client, project, **changes):
+    admin = TwoFactorUserFactory(is_staff=True, is_superuser=True)
+    log_in_for_admin(client, admin)
+    url = reverse("admin:projects_project_change", args=[project.pk])
+    form = client.get(url).context["adminform"].form
+    data = {k: ("" if v is None else v) for k, v in form.initial.items() if k in form.fields}
+    data.update(changes)
+    return client.post(url, data)
+
+
+def test_the_admin_change_form_flags_only_with_a_reason(client, owner, project):
+    refused = _admin_change(client, project, is_critical="on")
+    assert refused.status_code == 200
+    assert "Say why the project is critical" in refused.content.decode()
+    project.refresh_from_db()
+    assert not project.is_critical
+    flagged = _admin_change(client, project, is_critical="on", critical_reason="Widely vendored")
+    assert flagged.status_code == 302
+    project.refresh_from_db()
+    assert project.is_critical
+    (event,) = enter_events()
+    assert event.data == {"by": "admin", "reason": "Widely vendored"}
+    assert 'Their reason: "Widely vendored"' in _email_to(owner).body_text
 
 
 def test_the_admin_change_form_unflags_through_the_service(client, owner, project):

@@ -151,3 +151,20 @@ def test_names_too_similar_to_an_existing_project_are_refused(lookalike):
         f"The name {lookalike!r} is too similar to an existing project. Choose a different name "
         "for your project."
     )
+
+
+@pytest.mark.django_db
+def test_a_validated_name_is_trusted_only_for_the_name_it_was_validated_for():
+    with pytest.raises(ValueError, match="validated_name"):
+        create_project(name="os", creator=UserFactory(), validated_name="shiny-thing")
+    assert not Project.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_validated_name_taken_since_is_still_refused_as_a_conflict():
+    validated = validate_project_name("Shiny.Thing")
+    create_project(name="shiny-thing", creator=UserFactory())
+
+    with pytest.raises(ProjectNameError, match="conflicts with an existing project"):
+        create_project(name="Shiny.Thing", creator=UserFactory(), validated_name=validated)
+    assert Project.objects.count() == 1

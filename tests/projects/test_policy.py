@@ -1,17 +1,9 @@
 import pytest
-from django.contrib.auth.models import AnonymousUser
-from django.contrib.messages import get_messages
-from django.contrib.messages.storage.fallback import FallbackStorage
-from django.http import HttpResponse
-from django.test import RequestFactory
-from django.urls import reverse
 
 from accounts import policy_hook
 from projects.models import Role
 from projects.policy import (
-    TWO_FACTOR_REQUIRED_MESSAGE,
     admin_two_factor_missing,
-    require_two_factor,
     two_factor_missing,
     two_factor_required,
 )
@@ -57,41 +49,6 @@ def test_admin_always_needs_a_second_factor(settings, plain_user, policy):
     settings.TWO_FACTOR_POLICY = policy
     assert admin_two_factor_missing(plain_user)
     assert not admin_two_factor_missing(TwoFactorUserFactory())
-
-
-def _request(user):
-    request = RequestFactory().get("/manage/")
-    request.user = user
-    request.session = {}
-    request._messages = FallbackStorage(request)
-    return request
-
-
-@require_two_factor
-def _protected(request):
-    return HttpResponse("done")
-
-
-def test_decorator_redirects_users_the_policy_covers_with_a_message(settings, plain_user):
-    settings.TWO_FACTOR_POLICY = "all"
-    request = _request(plain_user)
-    response = _protected(request)
-    assert response.status_code == 302
-    assert response["Location"] == reverse("accounts:two_factor")
-    assert [str(m) for m in get_messages(request)] == [TWO_FACTOR_REQUIRED_MESSAGE]
-
-
-def test_decorator_lets_users_with_a_second_factor_through(db):
-    assert _protected(_request(TwoFactorUserFactory())).content == b"done"
-
-
-def test_decorator_lets_users_outside_critical_policy_through(settings, plain_user):
-    settings.TWO_FACTOR_POLICY = "critical"
-    assert _protected(_request(plain_user)).content == b"done"
-
-
-def test_decorator_leaves_anonymous_users_to_the_login_check(db):
-    assert _protected(_request(AnonymousUser())).content == b"done"
 
 
 def test_accounts_asks_the_projects_policy_registered_at_start_up(settings, plain_user):

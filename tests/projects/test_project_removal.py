@@ -1,4 +1,5 @@
-"""Removing a project in the admin: a reason, an audit event that outlives it, owners emailed."""
+"""Removing a project in the admin: a reason, an audit event that outlives it, collaborators
+emailed."""
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -8,7 +9,8 @@ from auditlog.events import EventType
 from auditlog.models import AuditEvent
 from index_site.models import OutboxEmail
 from projects.models import File, FilenameRegistry, Project, Role
-from projects.services.projects import create_project, delete_project
+from projects.services.deletion import delete_project
+from projects.services.projects import create_project
 from tests.factories import FileFactory, ReleaseFactory, RoleFactory, TwoFactorUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +34,7 @@ def _delete_url(project: Project) -> str:
     return reverse("admin:projects_project_delete", args=[project.pk])
 
 
-def test_admin_removes_a_project_with_a_reason_recorded_and_owners_emailed(
+def test_admin_removes_a_project_with_a_reason_recorded_and_collaborators_emailed(
     login, superuser, doomed, owner, maintainer_of
 ):
     maintainer = maintainer_of(doomed)
@@ -56,11 +58,12 @@ def test_admin_removes_a_project_with_a_reason_recorded_and_owners_emailed(
     assert event.data["owners"] == [owner.username]
     assert (event.data["release_count"], event.data["file_count"]) == (1, 1)
     emails = OutboxEmail.objects.filter(template="projects/project_removed")
-    assert [email.recipient for email in emails] == [owner.email]
-    assert maintainer.email not in [email.recipient for email in emails]
-    body = emails.get().body_text
+    assert sorted(email.recipient for email in emails) == sorted([owner.email, maintainer.email])
+    body = emails.get(recipient=maintainer.email).body_text
     assert "Malware reported by users." in body
     assert "Doomed-Thing" in body
+    assert "where you were Maintainer" in body
+    assert "may now be registered by anyone" in body
     assert "http://" in body or "https://" in body
 
 

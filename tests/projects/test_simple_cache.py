@@ -6,9 +6,9 @@ import pytest
 from django.core.cache import cache
 from django.db import transaction
 
+from projects.documents import _RecentDocuments, recent_documents
 from projects.models import Project
 from projects.services.projects import bump_serial
-from projects.views.simple import _RecentDocuments, recent_documents
 from tests.factories import FileFactory, ProjectFactory, ReleaseFactory
 
 JSON_V1 = "application/vnd.pypi.simple.v1+json"

@@ -66,7 +66,7 @@ def test_pip_gets_json_with_sha256_requires_python_and_metadata(client, wheel):
     assert response["Content-Type"] == JSON_V1
     assert "Accept" in response["Vary"]
     body = json.loads(response.content)
-    assert body["meta"] == {"api-version": "1.1"}
+    assert body["meta"] == {"api-version": "1.4", "_last-serial": 0}
     assert body["name"] == "sample-project"
     assert body["versions"] == ["1.0"]
     [entry] = body["files"]
@@ -89,7 +89,7 @@ def test_html_page_has_hash_fragment_escaped_requires_python_and_metadata(client
     assert 'data-requires-python="&gt;=3.9,&lt;4"' in html
     assert f'data-core-metadata="sha256={"ab" * 32}"' in html
     assert f'data-dist-info-metadata="sha256={"ab" * 32}"' in html
-    assert '<meta name="pypi:repository-version" content="1.1">' in html
+    assert '<meta name="pypi:repository-version" content="1.4">' in html
 
 
 def test_versioned_html_type_is_echoed(client, wheel):
@@ -155,7 +155,7 @@ def test_root_lists_projects_in_html_and_json(client, project):
     assert '<a href="/simple/sample-project/">Sample_Project</a>' in html
     assert '<a href="/simple/other-thing/">Other.Thing</a>' in html
     body = client.get("/simple/", HTTP_ACCEPT=JSON_V1).json()
-    assert body["meta"] == {"api-version": "1.1"}
+    assert body["meta"] == {"api-version": "1.4"}
     assert body["projects"] == [{"name": "Other.Thing"}, {"name": "Sample_Project"}]
 
 

@@ -186,7 +186,7 @@ def test_pages_require_two_factor(db):
     session = client.session
     session[AUTHENTICATED_AT_KEY] = int(time.time())
     session.save()
-    assert client.get(LIST)["Location"] == "/account/two-factor/"
+    assert client.get(LIST)["Location"] == "/account/two-factor/?next=%2Ftokens%2F"
     assert create(client, name="x").status_code == 302
     assert not ApiToken.objects.exists()
 

@@ -12,13 +12,14 @@ from django.test import RequestFactory
 
 from accounts.login import start_pending_login
 from accounts.reauth import AUTHENTICATED_AT_KEY
-from accounts.security_keys import (
+from accounts.two_factor.security_keys import (
     KIND_PASSKEY,
     KIND_SECURITY_KEY,
     register_credential,
     registration_options,
 )
-from accounts.totp import confirm_totp_device, start_totp_setup, totp_secret_base32
+from accounts.two_factor.totp import confirm_totp_device, start_totp_setup, totp_secret_base32
+from accounts.two_factor.views import PENDING_TOTP_KEY
 from tests.accounts.two_factor.soft_authenticator import SoftAuthenticator
 from tests.factories import UserFactory
 
@@ -38,12 +39,22 @@ def session_request():
     return request
 
 
+def pending_secret(client) -> str:
+    """The base32 secret of the authenticator app being set up in `client`'s session."""
+    return totp_secret_base32(client.session[PENDING_TOTP_KEY].encode())
+
+
 def enable_totp(user) -> str:
     """Turn on an authenticator app for `user` through the services; return its secret."""
-    device = start_totp_setup(user=user)
-    secret = totp_secret_base32(device)
+    pending = start_totp_setup(user=user)
+    secret = totp_secret_base32(pending)
     # The step before now, so the test's own "current" code is still unused.
-    confirm_totp_device(user=user, raw_code=code_at(secret, current_step() - 1), request=None)
+    confirm_totp_device(
+        user=user,
+        encrypted_secret=pending,
+        raw_code=code_at(secret, current_step() - 1),
+        request=None,
+    )
     return secret
 
 

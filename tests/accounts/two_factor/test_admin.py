@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import RecoveryCode, TOTPDevice, WebAuthnCredential
-from accounts.recovery_codes import generate_recovery_codes
-from accounts.totp import totp_secret_base32
+from accounts.two_factor.recovery_codes import generate_recovery_codes
+from accounts.two_factor.totp import totp_secret_base32
 from auditlog.events import EventType
 from auditlog.models import AuditEvent
 from index_site.models import OutboxEmail
@@ -38,7 +38,7 @@ def test_user_page_lists_methods_but_no_secret(admin_client, member):
     assert "Office key" in content
     assert "Authenticator app: on" in content
     assert "unused recovery codes: 8" in content
-    secret = totp_secret_base32(TOTPDevice.objects.get(user=member))
+    secret = totp_secret_base32(TOTPDevice.objects.get(user=member).encrypted_secret)
     assert secret not in content
     credential = WebAuthnCredential.objects.get(user=member)
     assert bytes(credential.public_key).hex() not in content

@@ -13,6 +13,7 @@ from tests.accounts.two_factor.conftest import (
     code_at,
     current_step,
     login_recently,
+    pending_secret,
 )
 from tests.factories import UserFactory
 
@@ -118,7 +119,8 @@ def test_stale_session_is_asked_to_reauthenticate_then_proceeds(client, db, cloc
     back = client.post(response["Location"], {"password": PASSWORD})
     assert back["Location"] == setup
     assert client.get(setup).status_code == 200
-    assert TOTPDevice.objects.filter(user=user, is_confirmed=False).exists()
+    assert "totp-secret" in client.get(setup).content.decode()
+    assert not TOTPDevice.objects.filter(user=user).exists()
 
 
 def test_login_page_offers_passkey_login(client, db):
@@ -175,16 +177,15 @@ def test_totp_secret_only_in_setup_page_never_in_events(client, db, clock):
     user = UserFactory()
     login_recently(client, user)
     client.get(reverse("accounts:totp_setup"))
-    from accounts.totp import totp_secret_base32  # noqa: PLC0415
-
-    secret = totp_secret_base32(TOTPDevice.objects.get(user=user))
+    secret = pending_secret(client)
     client.post(reverse("accounts:totp_setup"), {"code": code_at(secret, current_step())})
+    assert TOTPDevice.objects.get(user=user).is_confirmed
     for event in AuditEvent.objects.all():
         assert secret not in str(event.data)
 
 
 def test_no_code_reaches_the_logs_or_the_audit_log(client, totp_user, caplog):
-    from accounts.recovery_codes import generate_recovery_codes  # noqa: PLC0415
+    from accounts.two_factor.recovery_codes import generate_recovery_codes  # noqa: PLC0415
 
     codes = generate_recovery_codes(user=totp_user, actor=totp_user, request=None)
     caplog.set_level("DEBUG")

@@ -10,13 +10,13 @@ from django.urls import reverse
 
 from accounts.models import TOTPDevice, User, WebAuthnCredential
 from accounts.services import set_user_active
-from accounts.totp import totp_secret_base32
 from tests.accounts.two_factor.conftest import (
     code_at,
     current_step,
     enable_security_key,
     enable_totp,
     login_recently,
+    pending_secret,
 )
 from tests.accounts.two_factor.soft_authenticator import SoftAuthenticator
 from tests.admin_login import log_in_for_admin
@@ -71,7 +71,7 @@ def test_adding_an_app_ends_other_sessions_and_keeps_this_one(clock):
     login_recently(this, user)
     other.force_login(user)
     this.get(reverse("accounts:totp_setup"))
-    secret = totp_secret_base32(TOTPDevice.objects.get(user=user))
+    secret = pending_secret(this)
     response = this.post(reverse("accounts:totp_setup"), {"code": code_at(secret, current_step())})
     assert response.status_code == 302
     assert TOTPDevice.objects.get(user=user).is_confirmed

@@ -11,14 +11,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import RecoveryCode
-from accounts.recovery_codes import (
+from accounts.two_factor.recovery_codes import (
     RecoveryCodeResult,
     format_recovery_code,
     generate_recovery_codes,
     normalize_recovery_code,
     use_recovery_code,
 )
-from accounts.two_factor_views import CODES_TO_SHOW_KEY
+from accounts.two_factor.views import CODES_TO_SHOW_KEY
 from auditlog.events import EventType
 from auditlog.models import AuditEvent
 from index_site.models import OutboxEmail
@@ -104,7 +104,7 @@ def test_codes_outside_the_alphabet_are_form_errors_and_counted(client, totp_use
 
 
 def test_oversized_input_runs_no_hash(totp_user, codes, monkeypatch):
-    from accounts import recovery_codes  # noqa: PLC0415 - patched only here
+    from accounts.two_factor import recovery_codes  # noqa: PLC0415 - patched only here
 
     def refuse(*args, **kwargs):
         raise AssertionError("hashed an oversized input")

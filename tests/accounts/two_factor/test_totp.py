@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import TOTPDevice
-from accounts.totp import (
+from accounts.two_factor.methods import TwoFactorError
+from accounts.two_factor.totp import (
     SECRET_BYTES,
     TOTPResult,
     check_totp_code,
@@ -17,7 +18,7 @@ from accounts.totp import (
     totp_provisioning_uri,
     totp_secret_base32,
 )
-from accounts.two_factor import TwoFactorError
+from accounts.two_factor.views import PENDING_TOTP_KEY, PENDING_TOTP_MAX_AGE
 from auditlog.events import EventType
 from auditlog.models import AuditEvent
 from index_site.models import OutboxEmail
@@ -26,7 +27,9 @@ from tests.accounts.two_factor.conftest import (
     code_at,
     current_step,
     enable_security_key,
+    enable_totp,
     login_recently,
+    pending_secret,
 )
 from tests.factories import UserFactory
 
@@ -47,54 +50,65 @@ def failures(user, reason=None):
 # -- The secret ---------------------------------------------------------------------------
 
 
-def test_secret_is_160_bits_and_encrypted_at_rest(db):
-    user = UserFactory()
-    device = start_totp_setup(user=user)
-    secret = totp_secret_base32(device)
-    assert len(secret) == 32  # 20 bytes in base32
-    assert SECRET_BYTES == 20
-    stored = bytes(TOTPDevice.objects.get(pk=device.pk).encrypted_secret)
-    assert secret.encode() not in stored
+def test_secret_is_160_bits_and_encrypted_in_the_session_and_at_rest(client, db, clock):
     from base64 import b32decode  # noqa: PLC0415 - only here
 
+    user = UserFactory()
+    login_recently(client, user)
+    client.get(reverse("accounts:totp_setup"))
+    in_session = client.session[PENDING_TOTP_KEY].encode()
+    secret = totp_secret_base32(in_session)
+    assert len(secret) == 32  # 20 bytes in base32
+    assert SECRET_BYTES == 20
+    assert secret.encode() not in in_session
+    assert b32decode(secret) not in in_session
+    client.post(reverse("accounts:totp_setup"), {"code": code_at(secret, current_step())})
+    stored = bytes(device_of(user).encrypted_secret)
+    assert secret.encode() not in stored
     assert b32decode(secret) not in stored
+    assert PENDING_TOTP_KEY not in client.session
 
 
 def test_secret_decrypts_with_a_configured_field_key(db, settings):
     from cryptography.fernet import Fernet  # noqa: PLC0415 - only here
 
     settings.FIELD_ENCRYPTION_KEY = Fernet.generate_key().decode()
-    device = start_totp_setup(user=UserFactory())
-    secret = totp_secret_base32(device)
+    pending = start_totp_setup(user=UserFactory())
+    secret = totp_secret_base32(pending)
     settings.FIELD_ENCRYPTION_KEY = ""
     from cryptography.fernet import InvalidToken  # noqa: PLC0415 - only here
 
     with pytest.raises(InvalidToken):
-        totp_secret_base32(TOTPDevice.objects.get(pk=device.pk))
+        totp_secret_base32(pending)
     assert len(secret) == 32
 
 
 def test_provisioning_uri_names_the_site_as_issuer(db, settings):
     settings.SITE_NAME = "Example Index"
     user = UserFactory(username="alice")
-    device = start_totp_setup(user=user)
-    uri = totp_provisioning_uri(device)
+    pending = start_totp_setup(user=user)
+    uri = totp_provisioning_uri(user=user, encrypted_secret=pending)
     parts = urlsplit(uri)
     assert parts.scheme == "otpauth"
     assert parts.netloc == "totp"
     assert unquote(parts.path) == "/Example Index:alice"
     query = parse_qs(parts.query)
     assert query["issuer"] == ["Example Index"]
-    assert query["secret"] == [totp_secret_base32(device)]
+    assert query["secret"] == [totp_secret_base32(pending)]
 
 
-def test_setup_page_shows_secret_and_an_uncached_svg_qr_code(client, db, clock):
+def test_setup_page_shows_secret_in_fours_and_an_uncached_svg_qr_code(client, db, clock):
     user = UserFactory()
     login_recently(client, user)
     page = client.get(reverse("accounts:totp_setup"))
     assert page.status_code == 200
-    secret = totp_secret_base32(device_of(user))
-    assert secret in page.content.decode()
+    secret = pending_secret(client)
+    html = page.content.decode()
+    groups = re.findall(r"<span>([A-Z2-7]{4})</span>", html)
+    assert "".join(groups) == secret
+    assert len(groups) == 8
+    assert f'data-copy-value="{secret}"' in html
+    assert 'data-copy-target="totp-secret"' in html
     assert "no-cache" in page["Cache-Control"] or "no-store" in page["Cache-Control"]
     qr = client.get(reverse("accounts:totp_qr"))
     assert qr.status_code == 200
@@ -107,7 +121,7 @@ def test_confirming_with_a_valid_code_turns_the_app_on_and_shows_recovery_codes(
     user = UserFactory()
     login_recently(client, user)
     client.get(reverse("accounts:totp_setup"))
-    secret = totp_secret_base32(device_of(user))
+    secret = pending_secret(client)
     response = client.post(
         reverse("accounts:totp_setup"), {"code": code_at(secret, current_step())}
     )
@@ -118,19 +132,48 @@ def test_confirming_with_a_valid_code_turns_the_app_on_and_shows_recovery_codes(
     assert event.data == {"method": "totp"}
     assert OutboxEmail.objects.filter(template="two_factor/method_added").count() == 1
     codes_page = client.get(reverse("accounts:recovery_codes"))
-    codes = re.findall(r"<code>([0-9a-f ]{19})</code>", codes_page.content.decode())
+    html = codes_page.content.decode()
+    codes = re.findall(r"<code>([0-9a-f ]{19})</code>", html)
     assert len(codes) == 8
+    assert 'data-copy-target="recovery-codes"' in html
+    assert f'data-copy-value="{chr(10).join(codes)}"' in html
+    assert 'download="gatehouse-recovery-codes.txt"' in html
+    download = re.search(r'href="data:text/plain;charset=utf-8,([^"]+)"', html)
+    assert download is not None
+    assert unquote(download.group(1)).splitlines()[-8:] == codes
     # Shown once: the next visit has nothing to show.
     assert client.get(reverse("accounts:recovery_codes")).status_code == 302
 
 
+def test_setup_page_keeps_its_secret_across_visits_and_stores_nothing_until_confirmed(
+    client, db, clock
+):
+    user = UserFactory()
+    login_recently(client, user)
+    client.get(reverse("accounts:totp_setup"))
+    first = pending_secret(client)
+    client.get(reverse("accounts:totp_setup"))
+    assert pending_secret(client) == first  # a reload does not break the app just scanned
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    clock.shift(PENDING_TOTP_MAX_AGE + 1)
+    login_recently(client, user)  # re-authenticated, so only the secret's age is in question
+    late = client.post(reverse("accounts:totp_setup"), {"code": code_at(first, current_step())})
+    assert late.status_code == 302
+    assert late["Location"] == reverse("accounts:totp_setup")
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    client.get(reverse("accounts:totp_setup"))
+    assert pending_secret(client) != first
+
+
 def test_confirming_with_a_code_of_another_secret_is_refused(db, clock):
     user = UserFactory()
-    start_totp_setup(user=user)
+    pending = start_totp_setup(user=user)
     other = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-    result = confirm_totp_device(user=user, raw_code=code_at(other, current_step()), request=None)
+    result = confirm_totp_device(
+        user=user, encrypted_secret=pending, raw_code=code_at(other, current_step()), request=None
+    )
     assert result is TOTPResult.INVALID
-    assert not device_of(user).is_confirmed
+    assert not TOTPDevice.objects.filter(user=user).exists()
     assert not AuditEvent.objects.filter(event_type=EventType.ACCOUNT_TWO_FACTOR_METHOD_ADDED)
 
 
@@ -257,15 +300,15 @@ def test_accepted_step_must_strictly_increase(totp_user, clock):
 
 def test_code_from_one_step_back_accepted_then_same_and_older_steps_refused(db, clock):
     user = UserFactory()
-    start_totp_setup(user=user)
-    secret = totp_secret_base32(device_of(user))
+    pending = start_totp_setup(user=user)
+    secret = totp_secret_base32(pending)
     # Confirm with the current step's code... then log in a little later with t-1 codes.
     clock.shift(60)
     now = current_step()
     # Confirmation in this test uses t-1 (accepted), so t-1 and t-2 must then be refused.
-    assert confirm_totp_device(user=user, raw_code=code_at(secret, now - 1), request=None) == (
-        TOTPResult.ACCEPTED
-    )
+    assert confirm_totp_device(
+        user=user, encrypted_secret=pending, raw_code=code_at(secret, now - 1), request=None
+    ) == (TOTPResult.ACCEPTED)
     device = device_of(user)
     assert check_totp_code(device=device, raw_code=code_at(secret, now - 1)) is TOTPResult.REPLAY
     assert check_totp_code(device=device, raw_code=code_at(secret, now - 2)) is not (
@@ -445,7 +488,7 @@ def test_rotated_field_key_still_reads_secrets_written_with_the_old_one(db, sett
 
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEY = old
-    device = start_totp_setup(user=UserFactory())
-    secret = totp_secret_base32(device)
+    user = UserFactory()
+    secret = enable_totp(user)
     settings.FIELD_ENCRYPTION_KEY = f"{new},{old}"
-    assert totp_secret_base32(TOTPDevice.objects.get(pk=device.pk)) == secret
+    assert totp_secret_base32(device_of(user).encrypted_secret) == secret

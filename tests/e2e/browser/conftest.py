@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from accounts.two_factor.recovery_codes import generate_recovery_codes
+
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test body
 # and live_server's database setup would otherwise raise SynchronousOnlyOperation.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -27,6 +29,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 PHONE = {"width": 390, "height": 844}
+# The password tests.factories.UserFactory gives every user.
+FACTORY_PASSWORD = "correct horse battery staple"
 WAIT_MS = 15_000  # Every wait is bounded: a stuck ceremony must fail, not hang.
 
 
@@ -113,3 +117,17 @@ def add_platform_passkey(tab) -> tuple:
         hasUserVerification=True,
         isUserVerified=True,
     )
+
+
+def log_in_with_recovery_code(tab, site, user, password: str = FACTORY_PASSWORD) -> None:
+    """Log `user` in with their password and a fresh recovery code (their second factor)."""
+    codes = generate_recovery_codes(user=user, actor=user, request=None)
+    tab.goto(f"{site}/account/login/")
+    tab.fill("input[name=username]", user.username)
+    tab.fill("input[name=password]", password)
+    tab.click("main button[type=submit]")
+    tab.wait_for_url(f"{site}/account/login/two-factor/")
+    tab.get_by_role("link", name="Use a recovery code").click()
+    tab.fill("input[name=code]", codes[0])
+    tab.click("main button[type=submit]")
+    tab.wait_for_url(lambda url: "/account/login" not in url)

@@ -4,12 +4,13 @@ pages that fit a 390 px phone screen with long names in them."""
 import pytest
 from django.test import RequestFactory
 
-from accounts.recovery_codes import generate_recovery_codes
 from auditlog.events import EventType
 from auditlog.services import record_event
 from projects.services.projects import create_project
 from tests.accounts.two_factor.conftest import enable_totp
-from tests.e2e.browser.test_two_factor_browser import fits_the_screen, log_in_with_password
+from tests.e2e.browser.accessibility import blocking_violations
+from tests.e2e.browser.conftest import log_in_with_recovery_code
+from tests.e2e.browser.test_two_factor_browser import fits_the_screen
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -18,16 +19,6 @@ LONG_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 "
     "Safari/537.36 with-a-very-long-extension-token-that-does-not-wrap-by-itself"
 )
-
-
-def _log_in(page, site, user) -> None:
-    codes = generate_recovery_codes(user=user, actor=user, request=None)
-    log_in_with_password(page, site, user.username)
-    page.wait_for_url(f"{site}/account/login/two-factor/")
-    page.get_by_role("link", name="Use a recovery code").click()
-    page.fill("input[name=code]", codes[0])
-    page.click("main button[type=submit]")
-    page.wait_for_url(lambda url: "/account/login" not in url)
 
 
 def _events(user, project) -> None:
@@ -61,7 +52,7 @@ def test_the_histories_read_as_sentences_and_fit_a_phone(phone_page, site, scree
     project = create_project(name="a-rather-long-project-name-indeed", creator=user)
     _events(user, project)
     page = phone_page
-    _log_in(page, site, user)
+    log_in_with_recovery_code(page, site, user)
 
     page.goto(f"{site}/account/security-history/")
     sentence = page.get_by_text("Refused: the API token 'CI token", exact=False)
@@ -85,3 +76,33 @@ def test_the_histories_read_as_sentences_and_fit_a_phone(phone_page, site, scree
     assert page.get_by_text("uploaded by uv 0.13.9 with the token 'CI'", exact=False).is_visible()
     screenshot(page, "phone-project-history")
     assert fits_the_screen(page)
+
+
+@pytest.mark.parametrize("viewport", ["page", "phone_page"])
+def test_both_histories_have_no_serious_or_critical_accessibility_violations(
+    request, site, viewport
+):
+    user = UserFactory(username="axe-reader")
+    enable_totp(user)
+    project = create_project(name="a-rather-long-project-name-indeed", creator=user)
+    _events(user, project)
+    page = request.getfixturevalue(viewport)
+    log_in_with_recovery_code(page, site, user)
+    for path in (
+        "/account/security-history/",
+        "/account/security-history/?kind=tokens&problems=on",
+        f"/manage/project/{project.normalized_name}/history/",
+    ):
+        page.goto(site + path)
+        page.locator("details").first.locator("summary").click()
+        assert blocking_violations(page) == [], path
+
+
+def test_the_accessibility_check_finds_what_stops_a_screen_reader(page):
+    page.set_content(
+        '<html lang="en"><body><main><img src="x.png"><button></button>'
+        '<input type="text"></main></body></html>'
+    )
+    found = " ".join(blocking_violations(page))
+    for rule in ("image-alt", "button-name", "label"):
+        assert rule in found

@@ -3,13 +3,14 @@
 import base64
 import re
 import time
+from pathlib import Path
 
 import pyotp
 import pytest
 from django.core import mail
 
 from accounts.models import WebAuthnCredential
-from accounts.recovery_codes import generate_recovery_codes
+from accounts.two_factor.recovery_codes import generate_recovery_codes
 from index_site.models import OutboxEmail
 from tests.accounts.two_factor.conftest import enable_totp
 from tests.e2e.browser.conftest import add_platform_passkey, add_security_key
@@ -62,7 +63,15 @@ def test_register_enable_totp_log_out_and_log_in_with_a_code(page, site, screens
     page.wait_for_url(f"{site}/account/two-factor/totp/")
     qr_loaded = page.evaluate("document.querySelector('img.qr-code').naturalWidth > 0")
     assert qr_loaded
-    secret = page.inner_text("[data-testid=totp-secret]").strip()
+    shown = page.inner_text("[data-testid=totp-secret]").strip()
+    groups = shown.split()
+    assert len(groups) == 8
+    assert all(len(group) == 4 for group in groups)
+    secret = "".join(groups)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
+    page.get_by_role("button", name="Copy key").click()
+    page.get_by_role("button", name="Copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == secret
     screenshot(page, "totp-setup")
     totp = pyotp.TOTP(secret)
     step = int(time.time() // 30)
@@ -71,6 +80,14 @@ def test_register_enable_totp_log_out_and_log_in_with_a_code(page, site, screens
     page.wait_for_url(f"{site}/account/two-factor/recovery-codes/")
     codes = page.locator("[data-testid=recovery-codes] code").all_inner_texts()
     assert len(codes) == 8
+    page.get_by_role("button", name="Copy codes").click()
+    page.get_by_role("button", name="Copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()").splitlines() == codes
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download as .txt").click()
+    download = download_info.value
+    assert download.suggested_filename == "gatehouse-recovery-codes.txt"
+    assert Path(download.path()).read_text().splitlines()[-8:] == codes
     screenshot(page, "recovery-codes")
     page.get_by_role("link", name="I have saved my codes").click()
     page.wait_for_url(f"{site}/account/two-factor/")
@@ -191,7 +208,8 @@ def test_user_without_two_factor_is_sent_to_set_it_up(page, site, screenshot):
     page.wait_for_url(f"{site}/account/two-factor/")
     assert page.get_by_text("Your account needs two-factor authentication").is_visible()
     page.goto(f"{site}/manage/projects/")
-    page.wait_for_url(f"{site}/account/two-factor/")
+    page.wait_for_url(f"{site}/account/two-factor/?next=%2Fmanage%2Fprojects%2F")
+    assert page.get_by_role("link", name="the page you were opening").is_visible()
     screenshot(page, "policy-redirect")
 
 

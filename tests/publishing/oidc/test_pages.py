@@ -1,6 +1,8 @@
 """Publisher pages: project owners add and remove publishers; users manage pending ones."""
 
+import re
 import time
+from html import unescape
 
 import pytest
 from django.urls import reverse
@@ -10,7 +12,7 @@ from auditlog.events import EventType
 from auditlog.models import AuditEvent
 from index_site.models import OutboxEmail
 from projects.models import Role
-from publishing.models import PendingPublisher, Provider, TrustedPublisher
+from publishing.models import AdminFlag, OIDCIssuer, PendingPublisher, Provider, TrustedPublisher
 from tests.factories import UserFactory
 from tests.publishing.oidc.conftest import GITHUB_CONFIG, FakeResponse, add_publisher
 
@@ -130,7 +132,7 @@ def test_publisher_pages_require_two_factor(client, project):
     _login(client, user)
     response = client.get(URL)
     assert response.status_code == 302
-    assert response.url == reverse("accounts:two_factor")
+    assert response.url.startswith(reverse("accounts:two_factor") + "?next=")
 
 
 def test_publisher_pages_require_recent_authentication(client, owner, project):
@@ -334,3 +336,56 @@ def test_account_page_lists_pending_publishers_with_pinned_queries(
     for pending in PendingPublisher.objects.all():
         remove = reverse("publishing:remove_pending", kwargs={"pending_id": pending.pk})
         assert f'<form method="post" action="{remove}" class="inline-form">' in content
+
+
+PAGES = [URL, "/manage/account/publishing/"]
+
+
+def _warning(client, page: str, provider: str) -> str:
+
+    content = client.get(page, {"provider": provider}).content.decode()
+    found = re.search(r'data-testid="publisher-setup-warning">([^<]*)<', content)
+    return unescape(found.group(1)) if found else ""
+
+
+@pytest.mark.usefixtures("project")
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("provider", [Provider.GITHUB, Provider.GITLAB, Provider.GOOGLE])
+def test_publisher_pages_warn_while_no_audience_is_configured(
+    client, owner, settings, page, provider
+):
+    _login(client, owner)
+    assert _warning(client, page, provider) == ""
+    settings.OIDC_AUDIENCE = ""
+    assert "OIDC_AUDIENCE is empty" in _warning(client, page, provider)
+    assert "cannot publish" in _warning(client, page, provider)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_publisher_pages_warn_while_trusted_publishing_is_switched_off(
+    client, owner, project, settings, page
+):
+    _login(client, owner)
+    settings.TRUSTED_PUBLISHING_ENABLED = False
+    assert "switched off on this server" in _warning(client, page, Provider.GITHUB)
+    settings.TRUSTED_PUBLISHING_ENABLED = True
+    AdminFlag.objects.create(id="disallow-gitlab-oidc", is_enabled=True)
+    assert "switched off on this server" in _warning(client, page, Provider.GITLAB)
+    assert _warning(client, page, Provider.GITHUB) == ""
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_custom_issuer_form_warns_until_an_issuer_with_an_audience_is_registered(
+    client, owner, project, settings, page
+):
+    _login(client, owner)
+    assert "No custom issuer is registered" in _warning(client, page, Provider.CUSTOM)
+    issuer = OIDCIssuer.objects.create(
+        name="Forgejo", issuer_url="https://forgejo.example", kind=OIDCIssuer.Kind.CUSTOM
+    )
+    assert _warning(client, page, Provider.CUSTOM) == ""
+    settings.OIDC_AUDIENCE = ""
+    assert "OIDC_AUDIENCE is empty" in _warning(client, page, Provider.CUSTOM)
+    issuer.audience = "forgejo-index"
+    issuer.save()
+    assert _warning(client, page, Provider.CUSTOM) == ""

@@ -31,7 +31,7 @@ from django.test import Client
 
 from projects.models import File, FilenameRegistry, Project, Release
 from projects.services.files import check_storage, delete_orphaned_files, storage_path_for
-from publishing.upload import COMMIT_OUTCOME_UNKNOWN_MESSAGE
+from publishing.upload.pipeline import COMMIT_OUTCOME_UNKNOWN_MESSAGE
 from tests.e2e.conftest import free_port
 from tests.factories import TwoFactorUserFactory
 from tests.publishing.upload.conftest import refusal

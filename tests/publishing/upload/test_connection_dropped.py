@@ -9,37 +9,15 @@ before the write transaction.
 
 import io
 
-import psycopg
 import pytest
 from django.db import connections
 
 from projects.models import File
+from tests.database_backends import terminate_request_backend
 from tests.publishing.upload.conftest import USER_AGENT, basic_auth
 from tests.publishing.upload.dists import make_wheel, multipart_body
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-
-def _admin_dsn() -> str:
-    config = connections["default"].settings_dict
-    return psycopg.conninfo.make_conninfo(
-        host=config["HOST"] or "127.0.0.1",
-        port=config["PORT"] or 5432,
-        user=config["USER"],
-        password=config["PASSWORD"] or None,
-        dbname=config["NAME"],
-    )
-
-
-def terminate_request_backend() -> int:
-    """Terminate the backend of this thread's connection, the request's; wait until it is gone."""
-    pid = connections["default"].connection.info.backend_pid
-    with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-        # pg_terminate_backend only signals; the request must meet a connection already dead.
-        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():
-            admin.execute("SELECT pg_sleep(0.01)")
-    return pid
 
 
 class BodyCutting(io.BytesIO):

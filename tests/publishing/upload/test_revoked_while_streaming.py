@@ -15,7 +15,7 @@ from django.test.client import FakePayload
 from projects.models import File, Release
 from publishing.models import TrustedPublisher
 from publishing.services import burn_publisher_token
-from publishing.upload import REVOKED_DURING_UPLOAD_MESSAGE
+from publishing.upload.access import REVOKED_DURING_UPLOAD_MESSAGE
 from tests.factories import ProjectFactory
 from tests.publishing.upload.conftest import USER_AGENT, basic_auth, refusal
 from tests.publishing.upload.dists import Dist, make_wheel, multipart_body

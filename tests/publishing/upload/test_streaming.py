@@ -7,7 +7,7 @@ import os
 import pytest
 from django.core.files.uploadhandler import StopUpload
 
-from publishing.upload_stream import CHUNK_SIZE, HashingUploadHandler, RawFilenameMultiPartParser
+from publishing.upload.stream import CHUNK_SIZE, HashingUploadHandler, RawFilenameMultiPartParser
 from tests.publishing.upload.dists import multipart_body
 
 

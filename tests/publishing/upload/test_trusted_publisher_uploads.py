@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from pymacaroons import Macaroon
 
+from accounts.login import SECOND_FACTOR_VERIFIED_KEY
 from auditlog.events import EventType
 from auditlog.models import AuditEvent
 from projects.models import File, Project, Role
@@ -196,3 +197,43 @@ def test_user_token_upload_is_not_affected_by_publishers(upload, uploader, publi
     response = upload(make_wheel(), auth=basic_auth(raw))
 
     assert response.status_code == 200, response.content
+
+
+def test_the_upload_history_names_the_ci_run_and_links_it(
+    upload, publisher, publisher_project, client
+):
+    run = {
+        "repository": "acme/widget",
+        "workflow": ".github/workflows/release.yml",
+        "ref": "refs/tags/v1.0.0",
+        "sha": "abcdef0123456789" * 2 + "abcdef01",
+        "run_url": "https://github.com/acme/widget/actions/runs/8123456789/attempts/1",
+    }
+    _row, raw = create_publisher_token(
+        publisher_id=publisher.pk, project_ids=[publisher_project.pk], ci_run=run
+    )
+    assert upload(make_wheel(), auth=basic_auth(raw)).status_code == 200
+    event = AuditEvent.objects.get(event_type=EventType.PROJECT_FILE_ADD)
+    assert event.data["ci_run"] == run
+
+    owner = TwoFactorUserFactory()
+    Role.objects.create(project=publisher_project, user=owner, role=Role.Kind.OWNER)
+    client.force_login(owner)
+    session = client.session
+    session[SECOND_FACTOR_VERIFIED_KEY] = True
+    session.save()
+    page = client.get(f"/manage/project/{publisher_project.normalized_name}/history/")
+    html = page.content.decode()
+    assert "From acme/widget, workflow .github/workflows/release.yml, refs/tags/v1.0.0" in html
+    assert "commit <code>abcdef012345…</code>" in html
+    assert f'<a href="{run["run_url"]}" rel="noopener noreferrer">Open the CI run</a>' in html
+
+
+def test_a_user_token_upload_names_no_ci_run(upload, publisher_project):
+    owner = TwoFactorUserFactory()
+    Role.objects.create(project=publisher_project, user=owner, role=Role.Kind.OWNER)
+    _row, raw = create_api_token(user=owner, name="laptop", actor=owner)
+    assert upload(make_wheel(), auth=basic_auth(raw)).status_code == 200
+    event = AuditEvent.objects.get(event_type=EventType.PROJECT_FILE_ADD)
+    assert "ci_run" not in event.data
+    assert event.ci_run is None

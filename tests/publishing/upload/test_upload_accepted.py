@@ -5,10 +5,12 @@ import json
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from auditlog.events import EventType
 from auditlog.models import AuditEvent
-from projects.models import File, FilenameRegistry, Project, Release, Role
+from projects.models import File, FilenameRegistry, ProhibitedProjectName, Project, Release, Role
 from projects.names import ultranormalize_project_name
 from tests.factories import ProjectFactory, RoleFactory
 from tests.publishing.upload.conftest import USER_AGENT
@@ -217,6 +219,18 @@ def test_errors_are_json_with_code_when_the_client_prefers_json(upload):
         "title": "Bad Request",
     }
     assert response.reason_phrase == "Unknown protocol version."
+
+
+def test_a_first_upload_reads_the_name_policy_and_the_metadata_once(upload):
+    # The name is checked before the archive is read, and that check is the one the project's
+    # creation relies on: the prohibited names are read once, not again inside the write.
+    with CaptureQueriesContext(connection) as queries:
+        response = upload(make_wheel("sample-pkg", "1.0"))
+
+    assert response.status_code == 200, response.content
+    prohibited = ProhibitedProjectName._meta.db_table
+    assert sum(prohibited in query["sql"] for query in queries.captured_queries) == 1
+    assert Release.objects.get().metadata["name"] == "sample-pkg"
 
 
 def test_upload_to_existing_project_runs_a_bounded_number_of_queries(

@@ -1,0 +1,2 @@
+"""The second factors: TOTP, WebAuthn (security keys, passkeys) and recovery codes, with their
+views, forms, urls and admin."""
