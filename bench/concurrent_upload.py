@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from bench import Measurement
-from bench.upload import TWINE_TIMEOUT, VENV_BIN, Server, _write_wheel, gatehouse_server
+from bench.upload import TWINE_TIMEOUT, Server, _write_wheel, gatehouse_server, twine_command
 
 WHEEL_SIZE = 1_000_000
 ROUNDS = 3
@@ -41,22 +41,6 @@ TAGS = [
     )
 ]
 MATRIX = len(TAGS)
-
-
-def _twine_command(server: Server, wheel: Path) -> list[str]:
-    return [
-        str(VENV_BIN / "twine"),
-        "upload",
-        "--non-interactive",
-        "--disable-progress-bar",
-        "--repository-url",
-        server.upload_url,
-        "-u",
-        server.username,
-        "-p",
-        server.password,
-        str(wheel),
-    ]
 
 
 def _matrix(directory: Path, project: str, version: str) -> list[Path]:
@@ -75,7 +59,7 @@ def _at_once(server: Server, wheels: list[Path]) -> float:
     started = time.perf_counter()
     processes = [
         subprocess.Popen(
-            _twine_command(server, wheel),
+            twine_command(server, [wheel]),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -91,7 +75,7 @@ def _one_at_a_time(server: Server, wheels: list[Path]) -> float:
     started = time.perf_counter()
     for wheel in wheels:
         process = subprocess.Popen(
-            _twine_command(server, wheel),
+            twine_command(server, [wheel]),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -32,12 +32,12 @@ from bench import Measurement
 from bench.simple_index import _fetch
 from bench.upload import (
     REPO_ROOT,
-    VENV_BIN,
     _database_urls,
     _free_port,
     _recreate_database,
     _stop,
     _wait_http,
+    gunicorn,
 )
 
 BENCH_DATABASE = "gh_bench_downloads"
@@ -129,34 +129,18 @@ def _nginx_binary() -> str:
     return found
 
 
-@contextmanager
 def _gatehouse(workdir: Path, mode: str):
-    """gunicorn serving the prepared database with FILE_DOWNLOADS=mode; yield its port."""
-    port = _free_port()
+    """gunicorn serving the prepared database with FILE_DOWNLOADS=mode; yields its port."""
     env = _env(workdir) | {"FILE_DOWNLOADS": mode}
     log = workdir / f"gunicorn-{mode}.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                str(VENV_BIN / "gunicorn"),
-                "index_site.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(WORKERS),
-                "--timeout",
-                "300",
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/_/health", process, log)
-        yield port
-    finally:
-        _stop(process)
+    return gunicorn(
+        "index_site.wsgi:application",
+        env,
+        log,
+        "/_/health",
+        workers=WORKERS,
+        extra=("--timeout", "300"),
+    )
 
 
 @contextmanager

@@ -28,12 +28,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bench import Measurement
-from bench.upload import REPO_ROOT, VENV_BIN, _free_port, _stop, _wait_http
+from bench.upload import REPO_ROOT, gunicorn
 
 # On a machine several people share, each names their own (it is dropped at the start).
 BENCH_DATABASE = os.environ.get("BENCH_SIMPLE_DATABASE", "gh_bench_simple")
@@ -117,31 +116,6 @@ def _recreate_database(admin_url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-
-
-@contextmanager
-def _gunicorn(app: str, env: dict[str, str], log: Path, health: str):
-    port = _free_port()
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                str(VENV_BIN / "gunicorn"),
-                app,
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(WORKERS),
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_http(f"http://127.0.0.1:{port}{health}", process, log)
-        yield port
-    finally:
-        _stop(process)
 
 
 def _gatehouse_env(workdir: Path) -> dict[str, str]:
@@ -237,7 +211,9 @@ def main() -> list[Measurement]:
 
 def _run(workdir: Path) -> dict[tuple[str, str], tuple[float, float, float]]:
     env = _gatehouse_env(workdir)
-    with _gunicorn("index_site.wsgi:application", env, workdir / "gatehouse.log", PATH) as port:
+    with gunicorn(
+        "index_site.wsgi:application", env, workdir / "gatehouse.log", PATH, workers=WORKERS
+    ) as port:
         pages = {}
         documents = (
             ("html", HTML_ACCEPT, PATH),
@@ -253,8 +229,12 @@ def _run(workdir: Path) -> dict[tuple[str, str], tuple[float, float, float]]:
         etag = _headers(pages["html"])["etag"]
         constant_env = {**os.environ, "CONSTANT_PAGE_DIR": str(workdir)}
         with (
-            _gunicorn(
-                "bench._constant_page:application", constant_env, workdir / "c.log", "/"
+            gunicorn(
+                "bench._constant_page:application",
+                constant_env,
+                workdir / "c.log",
+                "/",
+                workers=WORKERS,
             ) as constant_port,
             multiprocessing.get_context("fork").Pool(CLIENTS) as pool,
         ):

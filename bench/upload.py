@@ -34,6 +34,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -368,24 +369,29 @@ def _write_wheel(
     return path
 
 
+def twine_command(server: Server, files: list[Path]) -> list[str]:
+    """The twine upload of `files` to `server`, as CI runs it (no prompt, no progress bar)."""
+    return [
+        str(VENV_BIN / "twine"),
+        "upload",
+        "--non-interactive",
+        "--disable-progress-bar",
+        "--repository-url",
+        server.upload_url,
+        "-u",
+        server.username,
+        "-p",
+        server.password,
+        *map(str, files),
+    ]
+
+
 def _twine(server: Server, files: list[Path]) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWINE_")}
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
     started = time.perf_counter()
     result = subprocess.run(
-        [
-            str(VENV_BIN / "twine"),
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            server.upload_url,
-            "-u",
-            server.username,
-            "-p",
-            server.password,
-            *map(str, files),
-        ],
+        twine_command(server, files),
         env=env,
         capture_output=True,
         text=True,
@@ -586,3 +592,39 @@ def _report(results: dict[str, dict[str, Run]]) -> list[Measurement]:
 
 if __name__ == "__main__":
     main()
+
+
+@contextmanager
+def gunicorn(
+    app: str,
+    env: dict[str, str],
+    log: Path,
+    health: str,
+    *,
+    workers: int,
+    extra: tuple[str, ...] = (),
+) -> Iterator[int]:
+    """`app` under gunicorn with `workers` sync workers on a free port, once `health` answers;
+    yield the port."""
+    port = _free_port()
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                str(VENV_BIN / "gunicorn"),
+                app,
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                *extra,
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}{health}", process, log)
+        yield port
+    finally:
+        _stop(process)
