@@ -36,7 +36,7 @@ format: $(STAMP)
 
 # Branch coverage of the application's packages. CI (CI=true, the whole suite) fails below
 # COVERAGE_MIN: the figure the suite reached, minus one point (the README states it).
-COVERAGE_MIN ?= 94
+COVERAGE_MIN ?= 95
 COVERAGE_GATE := $(if $(and $(filter true,$(CI)),$(if $(PYTEST_ARGS),,1)),--fail-under=$(COVERAGE_MIN),)
 
 test: $(STAMP) lint
