@@ -26,13 +26,14 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from index_site.json_api import MessageSerializer
-from projects.documents import IDENTITY_FIELDS, respond_with_document
+from projects.documents import respond_with_document
 from projects.index_headers import add_index_headers
 from projects.models import Project
 from projects.names import normalize_project_name
 from projects.selectors import (
     files_for_project,
     offered_releases,
+    project_for_index,
     release_with_metadata,
     roles_for_project,
 )
@@ -129,11 +130,7 @@ class _IndexJSONView(GenericAPIView):
 
     def offered_project(self, normalized: str) -> Project | None:
         """The project, unless it is missing or quarantined (both: 404)."""
-        project = (
-            Project.objects.filter(normalized_name=normalized)
-            .only("name", "normalized_name", *IDENTITY_FIELDS)
-            .first()
-        )
+        project = project_for_index(normalized)
         if project is None or project.status == Project.Status.QUARANTINED:
             return None
         return project

@@ -30,8 +30,6 @@ DOCUMENT_VERSION = 3
 DOCUMENT_CACHE_SECONDS = 24 * 60 * 60
 # Bytes of documents each process also keeps itself (see _RecentDocuments).
 LOCAL_DOCUMENTS_BYTES = 16 * 1024 * 1024
-# The project row's columns a document's identity and headers need: all a 304 reads.
-IDENTITY_FIELDS = ("serial", "created_at", "status")
 
 
 def document_identity(project: Project, kind: str) -> str:

@@ -239,6 +239,23 @@ def release_with_metadata(project: Project, *, canonical_version: str) -> Releas
     )
 
 
+# Written out for the install path, which runs it on every simple page, JSON API document and
+# 304: the ORM's compilation of the same query was 30% of a cached page's answer (0.70 ms
+# against 0.49 ms a request, in-process on PostgreSQL).
+_PROJECT_FOR_INDEX_SQL = """
+SELECT id, name, normalized_name, status, status_reason, serial, created_at
+FROM {project} WHERE normalized_name = %s
+"""
+
+
+def project_for_index(normalized_name: str) -> Project | None:
+    """The project whose index documents (simple page, JSON API) `normalized_name` names, with
+    only what they read: its names, status, and the id, creation time and serial that name a
+    document (`projects.documents.document_identity`, all a 304 reads); or None."""
+    sql = _PROJECT_FOR_INDEX_SQL.format(project=Project._meta.db_table)
+    return next(iter(Project.objects.raw(sql, [normalized_name])), None)
+
+
 def project_names() -> QuerySet[Project]:
     """Every offered project's name and normalized name, for the simple index root (a
     quarantined project is left out)."""

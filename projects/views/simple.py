@@ -21,7 +21,7 @@ from django.views.decorators.http import require_safe
 
 from index_site.single_values import single_query_value
 from projects.conditional import respond_with_etag
-from projects.documents import IDENTITY_FIELDS, INDEX_CACHE_CONTROL, respond_with_document
+from projects.documents import INDEX_CACHE_CONTROL, respond_with_document
 from projects.index_headers import add_index_headers
 from projects.models import Project, Release
 from projects.names import normalize_project_name
@@ -32,7 +32,7 @@ from projects.negotiation import (
     TEXT_HTML,
     choose_simple_content_type,
 )
-from projects.selectors import files_for_project, project_names
+from projects.selectors import files_for_project, project_for_index, project_names
 
 # 1.4: PEP 700's versions, size and upload-time, and PEP 792's project status.
 API_VERSION = "1.4"
@@ -189,11 +189,7 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponseBase:
     content_type = _negotiate(request)
     if content_type is None:
         return _not_acceptable(request)
-    project = (
-        Project.objects.filter(normalized_name=normalized)
-        .only("normalized_name", "status_reason", *IDENTITY_FIELDS)
-        .first()
-    )
+    project = project_for_index(normalized)
     if project is None:
         missing = HttpResponse(
             f"No project named {name!r} is on this index.", status=404, content_type="text/plain"
