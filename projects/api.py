@@ -17,15 +17,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from packaging.utils import canonicalize_version
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.generics import GenericAPIView
-from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import BaseParser
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from index_site.json_api import MessageSerializer
+from index_site.json_api import JSONOnlyNegotiation, MessageSerializer
 from projects.documents import respond_with_document
 from projects.index_headers import add_index_headers
 from projects.models import Project
@@ -46,18 +44,6 @@ JSON_CONTENT_TYPE = "application/json"
 
 class _NotOfferedError(Exception):
     """The project has no release installers may see (under that version)."""
-
-
-class _AlwaysJSON(BaseContentNegotiation):
-    """JSON whatever the Accept header says (PyPI answers `Accept: text/html` with JSON too)."""
-
-    def select_parser(self, request: Request, parsers: list[BaseParser]) -> BaseParser | None:
-        return None  # GET only: there is no body to parse
-
-    def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
-    ) -> tuple[BaseRenderer, str]:
-        return renderers[0], renderers[0].media_type
 
 
 def _render(serializer: ProjectJSONSerializer | ReleaseJSONSerializer) -> bytes:
@@ -117,7 +103,8 @@ class _IndexJSONView(GenericAPIView):
     authentication_classes: list[type[BaseAuthentication]] = []
     permission_classes: list[type[BasePermission]] = []
     renderer_classes = [JSONRenderer]
-    content_negotiation_class = _AlwaysJSON
+    # JSON whatever the Accept header says (PyPI answers `Accept: text/html` with JSON too).
+    content_negotiation_class = JSONOnlyNegotiation
 
     def finalize_response(
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
