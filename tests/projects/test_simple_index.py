@@ -9,17 +9,11 @@ from projects.models import DownloadCount, File
 from projects.negotiation import choose_simple_content_type
 from tests.factories import FileFactory, ProjectFactory, ReleaseFactory
 
+pytestmark = pytest.mark.usefixtures("memory_storage")
+
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 HTML_V1 = "application/vnd.pypi.simple.v1+html"
 PIP_ACCEPT = f"{JSON_V1}, {HTML_V1}; q=0.1, text/html; q=0.01"
-
-
-@pytest.fixture(autouse=True)
-def _memory_storage(settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
-    }
 
 
 @pytest.fixture

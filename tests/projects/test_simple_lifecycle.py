@@ -12,15 +12,9 @@ from projects.models import Project
 from projects.services.projects import bump_serial
 from tests.factories import FileFactory, ProjectFactory, ReleaseFactory
 
+pytestmark = pytest.mark.usefixtures("memory_storage")
+
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
-
-
-@pytest.fixture(autouse=True)
-def _memory_storage(settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
-    }
 
 
 @pytest.fixture
