@@ -145,6 +145,8 @@ class HeldProject:
     release_id: int | None  # the existing release of this version
     is_release_closed: bool  # older than UPLOAD_RELEASE_MAX_AGE_DAYS
     release_has_sdist: bool
+    # The existing release's version when an administrator quarantined it, else None.
+    quarantined_release_version: str | None
 
 
 # Every upload runs this one query, so it is written out: composed by the ORM (five subqueries)
@@ -157,6 +159,7 @@ SELECT project.*,
     EXISTS (SELECT 1 FROM {registry} registry WHERE registry.filename = %s)
         AS is_filename_registered,
     release.id AS release_id,
+    CASE WHEN release.is_quarantined THEN release.version END AS quarantined_release_version,
     release.created_at < %s AS is_release_closed,
     EXISTS (SELECT 1 FROM {file} sdist
         WHERE sdist.release_id = release.id AND sdist.packagetype = %s) AS release_has_sdist
@@ -208,6 +211,7 @@ def hold_project_for_file(
         release_id=locked.release_id,  # type: ignore[attr-defined]
         is_release_closed=bool(locked.is_release_closed),  # type: ignore[attr-defined]
         release_has_sdist=bool(locked.release_has_sdist),  # type: ignore[attr-defined]
+        quarantined_release_version=locked.quarantined_release_version,  # type: ignore[attr-defined]
     )
 
 
@@ -226,7 +230,9 @@ def check_new_file(*, held: HeldProject, new_file: NewFile) -> File | None:
     quarantined), a filename or content clash, a deleted filename, a project over its total
     size, a release too old for new files, or a second sdist.
     """
-    if refusal := upload_refusal(project=held.project, release_id=held.release_id):
+    if refusal := upload_refusal(
+        project=held.project, quarantined_release_version=held.quarantined_release_version
+    ):
         raise FileRejectedError(refusal, status=403)
     if held.clashing_file_id is not None:
         existing = File.objects.select_related("release").get(pk=held.clashing_file_id)

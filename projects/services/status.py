@@ -70,11 +70,13 @@ def archived_upload_message(project: Project) -> str:
     return f"Project '{project.name}' is archived; unarchive it to upload."
 
 
-def upload_refusal(*, project: Project, release_id: int | None) -> str | None:
-    """Why no file may be added to `project` (its release `release_id`, if it exists), or None.
+def upload_refusal(*, project: Project, quarantined_release_version: str | None) -> str | None:
+    """Why no file may be added to `project` (or to its release of that version, quarantined),
+    or None.
 
-    Read under the upload's project row lock, so an archive or quarantine that commits first
-    stops an upload in flight.
+    Read under the upload's project row lock (`projects.services.files.hold_project_for_file`,
+    which reads both in its one query), so an archive or quarantine that commits first stops an
+    upload in flight.
     """
     if project.status == Project.Status.ARCHIVED:
         return archived_upload_message(project)
@@ -83,18 +85,11 @@ def upload_refusal(*, project: Project, release_id: int | None) -> str | None:
             f"Project '{project.name}' is quarantined: an administrator is reviewing it, so "
             f"uploads are refused. If you think this is a mistake, {appeal_instructions()}."
         )
-    if release_id is None:
-        return None
-    version = (
-        Release.objects.filter(pk=release_id, is_quarantined=True)
-        .values_list("version", flat=True)
-        .first()
-    )
-    if version is not None:
+    if quarantined_release_version is not None:
         return (
-            f"Release {version} of '{project.name}' is quarantined: an administrator is "
-            "reviewing it, so no files can be added to it. Publish a new version, or if you "
-            f"think this is a mistake, {appeal_instructions()}."
+            f"Release {quarantined_release_version} of '{project.name}' is quarantined: an "
+            "administrator is reviewing it, so no files can be added to it. Publish a new "
+            f"version, or if you think this is a mistake, {appeal_instructions()}."
         )
     return None
 
