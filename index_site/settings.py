@@ -81,6 +81,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A safe request for a view marked @stateless (the install path) is answered through
+    # STATELESS_MIDDLEWARE below instead of the rest of this list (index_site.stateless).
+    "index_site.stateless.StatelessViewMiddleware",
     "index_site.middleware.RequestContextMiddleware",
     # A database, cache or storage outage in any view answers 503 (index_site.outages).
     "index_site.outages.OutageMiddleware",
@@ -98,6 +101,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# What only pages about the person asking need: their session, CSRF token, user, device, messages.
+PERSONAL_MIDDLEWARE = {
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.known_clients.KnownDeviceCookieMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+}
+STATELESS_MIDDLEWARE = [m for m in MIDDLEWARE[1:] if m not in PERSONAL_MIDDLEWARE]
 
 ROOT_URLCONF = "index_site.urls"
 WSGI_APPLICATION = "index_site.wsgi.application"

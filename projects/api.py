@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from index_site.json_api import JSONOnlyNegotiation, MessageSerializer
+from index_site.stateless import stateless
 from projects.documents import respond_with_document
 from projects.index_headers import add_index_headers
 from projects.models import Project
@@ -99,6 +100,7 @@ def _documented(document: type[Serializer]) -> dict[int, Any]:
     }
 
 
+@stateless
 class _IndexJSONView(GenericAPIView):
     authentication_classes: list[type[BaseAuthentication]] = []
     permission_classes: list[type[BasePermission]] = []

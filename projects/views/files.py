@@ -16,6 +16,7 @@ from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
 
+from index_site.stateless import stateless
 from projects.conditional import respond_with_etag
 from projects.models import File
 from projects.services.downloads import record_download
@@ -77,6 +78,7 @@ def _redirect(storage_path: str) -> HttpResponseBase:
     return response
 
 
+@stateless
 @require_safe
 def download_file(request: HttpRequest, path: str) -> HttpResponseBase:
     """Serve a distribution file (counted as a download) or its core metadata (not counted)."""

@@ -20,6 +20,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
 from index_site.single_values import single_query_value
+from index_site.stateless import stateless
 from projects.conditional import respond_with_etag
 from projects.documents import INDEX_CACHE_CONTROL, respond_with_document
 from projects.index_headers import add_index_headers
@@ -82,6 +83,7 @@ def _not_acceptable(request: HttpRequest) -> HttpResponse:
     return add_index_headers(response)
 
 
+@stateless
 @require_safe
 def simple_index(request: HttpRequest) -> HttpResponseBase:
     """Every project, as `/simple/<normalized name>/` links (HTML) or a `projects` list (JSON)."""
@@ -177,6 +179,7 @@ def _render_project(project: Project, content_type: str) -> bytes:
     return content.encode()
 
 
+@stateless
 @require_safe
 def simple_project(request: HttpRequest, name: str) -> HttpResponseBase:
     """One project's files. A non-normalized name redirects (301) to the normalized URL."""

@@ -1,10 +1,11 @@
 import pytest
 
-from projects.models import Role
+from projects.models import Project, Role
 from projects.selectors import (
     get_project_with_role,
     is_owner,
     may_upload,
+    project_for_index,
     projects_for_user,
     role_for_user,
     sole_owned_projects,
@@ -64,3 +65,27 @@ def test_sole_owned_projects_lists_only_projects_without_another_owner():
     RoleFactory(project=alone, role=Role.Kind.MAINTAINER)
     RoleFactory(user=user, role=Role.Kind.MAINTAINER)
     assert list(sole_owned_projects(user)) == [alone]
+
+
+@pytest.mark.django_db
+def test_project_for_index_reads_the_row_as_the_orm_would():
+    project = ProjectFactory(name="Spam_Eggs", normalized_name="spam-eggs", total_size=42)
+    stored = Project.objects.get(pk=project.pk)
+
+    found = project_for_index("spam-eggs")
+
+    assert found is not None
+    for field in ("pk", "name", "normalized_name", "status", "status_reason", "serial"):
+        assert getattr(found, field) == getattr(stored, field), field
+    # Aware on every database (SQLite hands the cursor a naive datetime).
+    assert found.created_at == stored.created_at
+    assert found.created_at.tzinfo is not None
+    assert "total_size" in found.get_deferred_fields()
+    assert found.total_size == 42  # a field left out is read when first used
+
+
+@pytest.mark.django_db
+def test_project_for_index_is_none_for_an_unknown_name():
+    ProjectFactory(name="spam", normalized_name="spam")
+
+    assert project_for_index("eggs") is None
