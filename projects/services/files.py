@@ -26,6 +26,7 @@ from accounts.models import User
 from auditlog.events import EventType
 from auditlog.services import record_event
 from index_site.errors import UserFacingError
+from index_site.row_insert import insert_row
 from projects.models import File, FilenameRegistry, Project, Release
 from projects.services.projects import bump_serial, require_transaction
 from projects.services.status import upload_refusal
@@ -291,14 +292,17 @@ def create_release(
     """Create the release `release` of `project` and record its event, in the caller's
     transaction. `event_data` (who uploaded, how) goes into the event with the version."""
     require_transaction("create_release")
-    created = Release.objects.create(
-        project=project,
-        version=release.version,
-        canonical_version=release.canonical_version,
-        summary=release.summary,
-        requires_python=release.requires_python,
-        metadata=release.metadata,
-        uploaded_by=actor,
+    # Every upload writes its rows so: each statement is built once per process, not per row.
+    created = insert_row(
+        Release(
+            project=project,
+            version=release.version,
+            canonical_version=release.canonical_version,
+            summary=release.summary,
+            requires_python=release.requires_python,
+            metadata=release.metadata,
+            uploaded_by=actor,
+        )
     )
     record_event(
         event_type=EventType.PROJECT_RELEASE_ADD,
@@ -330,24 +334,26 @@ def add_file(
     IntegrityError, which must roll the whole transaction back (see `file_exists_error`).
     """
     require_transaction("add_file")
-    file = File.objects.create(
-        release_id=release_id,
-        filename=new_file.filename,
-        packagetype=new_file.packagetype,
-        python_version=new_file.python_version,
-        requires_python=new_file.requires_python,
-        size=new_file.size,
-        md5_digest=new_file.md5_digest,
-        sha256_digest=new_file.sha256_digest,
-        blake2_256_digest=new_file.blake2_256_digest,
-        path=storage_path_for(
-            blake2_256_digest=new_file.blake2_256_digest, filename=new_file.filename
-        ),
-        metadata_sha256_digest=new_file.metadata_sha256_digest,
-        uploaded_by=actor,
-        uploaded_via=(request.META.get("HTTP_USER_AGENT", "") if request else "")[:255],
+    file = insert_row(
+        File(
+            release_id=release_id,
+            filename=new_file.filename,
+            packagetype=new_file.packagetype,
+            python_version=new_file.python_version,
+            requires_python=new_file.requires_python,
+            size=new_file.size,
+            md5_digest=new_file.md5_digest,
+            sha256_digest=new_file.sha256_digest,
+            blake2_256_digest=new_file.blake2_256_digest,
+            path=storage_path_for(
+                blake2_256_digest=new_file.blake2_256_digest, filename=new_file.filename
+            ),
+            metadata_sha256_digest=new_file.metadata_sha256_digest,
+            uploaded_by=actor,
+            uploaded_via=(request.META.get("HTTP_USER_AGENT", "") if request else "")[:255],
+        )
     )
-    FilenameRegistry.objects.create(filename=new_file.filename)
+    insert_row(FilenameRegistry(filename=new_file.filename))
     bump_serial(project=project, size_change=new_file.size)
     # Two INSERTs, not one bulk_create: Django's bulk insert costs more for two rows than two
     # plain inserts (measured on PostgreSQL).
