@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from auditlog.events import EventType
 from auditlog.models import AuditEvent, HistoryVisit
 from index_site.client_ip import client_ip
-from index_site.row_insert import insert_row
+from index_site.model_statements import insert_row
 
 REDACTED = "[redacted]"
 SECRET_KEY_PARTS = ("password", "secret", "token", "code", "otp", "key", "jwt", "macaroon")
@@ -55,7 +55,7 @@ def record_event(
     if request is not None:
         ip_address = client_ip(request) or None
         user_agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX]
-    # Every change records one or more, so the statement is built once (index_site.row_insert).
+    # Every change records one or more: the statement is built once (index_site.model_statements).
     return insert_row(
         AuditEvent(
             event_type=EventType(event_type),

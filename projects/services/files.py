@@ -26,7 +26,7 @@ from accounts.models import User
 from auditlog.events import EventType
 from auditlog.services import record_event
 from index_site.errors import UserFacingError
-from index_site.row_insert import insert_row
+from index_site.model_statements import insert_row
 from projects.models import File, FilenameRegistry, Project, Release
 from projects.services.projects import bump_serial, require_transaction
 from projects.services.status import upload_refusal

@@ -6,7 +6,7 @@ from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
 from auditlog.models import AuditEvent
-from index_site.row_insert import insert_row
+from index_site.model_statements import insert_row
 from projects.models import Release
 from tests.factories import ProjectFactory, UserFactory
 
