@@ -26,7 +26,7 @@ from accounts.models import User
 from auditlog.events import EventType
 from auditlog.services import record_event
 from index_site.errors import UserFacingError
-from index_site.model_statements import insert_row
+from index_site.model_statements import column_count, insert_row, row_instance, select_list
 from projects.models import File, FilenameRegistry, Project, Release
 from projects.services.projects import bump_serial, require_transaction
 from projects.services.status import upload_refusal
@@ -155,7 +155,7 @@ class HeldProject:
 # more than PostgreSQL spent taking it. Named after the models' tables.
 _LOCK_PROJECT_SQL = "SELECT 1 FROM {project} WHERE id = %s FOR UPDATE"
 _FILE_CHECKS_SQL = """
-SELECT project.*,
+SELECT {columns},
     (SELECT clash.id FROM {file} clash
         WHERE clash.filename = %s OR clash.blake2_256_digest = %s
         ORDER BY clash.filename LIMIT 1) AS clashing_file_id,
@@ -192,6 +192,7 @@ def hold_project_for_file(
         with connection.cursor() as cursor:
             cursor.execute(_LOCK_PROJECT_SQL.format(project=Project._meta.db_table), [project.pk])
     sql = _FILE_CHECKS_SQL.format(
+        columns=select_list(Project, "project"),
         file=File._meta.db_table,
         registry=FilenameRegistry._meta.db_table,
         project=Project._meta.db_table,
@@ -207,15 +208,19 @@ def hold_project_for_file(
         canonical_version,
         project.pk,
     ]
-    locked = next(iter(Project.objects.raw(sql, params)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    split = column_count(Project)
+    clashing, registered, release_id, quarantined_version, closed, has_sdist = row[split:]
     return HeldProject(
-        project=locked,
-        clashing_file_id=locked.clashing_file_id,  # type: ignore[attr-defined]
-        is_filename_registered=bool(locked.is_filename_registered),  # type: ignore[attr-defined]
-        release_id=locked.release_id,  # type: ignore[attr-defined]
-        is_release_closed=bool(locked.is_release_closed),  # type: ignore[attr-defined]
-        release_has_sdist=bool(locked.release_has_sdist),  # type: ignore[attr-defined]
-        quarantined_release_version=locked.quarantined_release_version,  # type: ignore[attr-defined]
+        project=row_instance(Project, row[:split]),
+        clashing_file_id=clashing,
+        is_filename_registered=bool(registered),
+        release_id=release_id,
+        is_release_closed=bool(closed),
+        release_has_sdist=bool(has_sdist),
+        quarantined_release_version=quarantined_version,
     )
 
 
