@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from auditlog.events import EventType
 from auditlog.models import AuditEvent, HistoryVisit
 from index_site.client_ip import client_ip
+from index_site.model_statements import insert_row
 
 REDACTED = "[redacted]"
 SECRET_KEY_PARTS = ("password", "secret", "token", "code", "otp", "key", "jwt", "macaroon")
@@ -54,21 +55,24 @@ def record_event(
     if request is not None:
         ip_address = client_ip(request) or None
         user_agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX]
-    return AuditEvent.objects.create(
-        event_type=EventType(event_type),
-        # By primary key: this app knows users and projects only as models (it imports neither).
-        actor_id=getattr(actor, "pk", None),
-        actor_pk=getattr(actor, "pk", None),
-        actor_username=getattr(actor, "username", ""),
-        user_id=getattr(user, "pk", None),
-        user_pk=getattr(user, "pk", None),
-        username=getattr(user, "username", ""),
-        project_id=getattr(project, "pk", None),
-        project_pk=getattr(project, "pk", None),
-        project_name=getattr(project, "name", ""),
-        ip_address=ip_address,
-        user_agent=user_agent,
-        data=_redact(data or {}),
+    # Every change records one or more: the statement is built once (index_site.model_statements).
+    return insert_row(
+        AuditEvent(
+            event_type=EventType(event_type),
+            # By primary key: this app knows users and projects only as models (it imports neither).
+            actor_id=getattr(actor, "pk", None),
+            actor_pk=getattr(actor, "pk", None),
+            actor_username=getattr(actor, "username", ""),
+            user_id=getattr(user, "pk", None),
+            user_pk=getattr(user, "pk", None),
+            username=getattr(user, "username", ""),
+            project_id=getattr(project, "pk", None),
+            project_pk=getattr(project, "pk", None),
+            project_name=getattr(project, "name", ""),
+            ip_address=ip_address,
+            user_agent=user_agent,
+            data=_redact(data or {}),
+        )
     )
 
 

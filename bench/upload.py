@@ -5,7 +5,8 @@
 Workloads: one 1 MB, one 20 MB and one 100 MB wheel, then 50 small wheels in one twine call.
 Servers, all on 127.0.0.1:
 - Gatehouse under gunicorn (one sync worker) on PostgreSQL, in a database of its own
-  (`gh_bench_upload`, recreated each run; server from DATABASE_URL, default the local one);
+  (`gh_bench_upload` or BENCH_UPLOAD_DATABASE, recreated each run; server from DATABASE_URL,
+  default the local one);
 - a null server that reads the request body in 1 MiB chunks and discards it: the floor set by
   the client itself;
 - pypiserver with htpasswd authentication, installed in bench/.venv-pypiserver on first use.
@@ -45,7 +46,7 @@ from bench import Measurement
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 PYPISERVER_VENV = REPO_ROOT / "bench" / ".venv-pypiserver"
-BENCH_DATABASE = "gh_bench_upload"
+BENCH_DATABASE = os.environ.get("BENCH_UPLOAD_DATABASE", "gh_bench_upload")
 USERNAME = "bench"
 PASSWORD = "bench-password-not-secret"
 MB = 1_000_000

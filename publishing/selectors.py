@@ -3,6 +3,7 @@
 from uuid import UUID
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
@@ -66,9 +67,17 @@ def publisher_setup_warning(*, provider: str) -> str:
     return "" if settings.OIDC_AUDIENCE else AUDIENCE_MISSING_WARNING
 
 
+# Every upload by an API token runs it (the notice to the owners), so it is written out: the
+# ORM's compilation cost more CPU than PostgreSQL spent answering it.
+_PROJECT_HAS_PUBLISHER_SQL = "SELECT 1 FROM {attachment} WHERE project_id = %s LIMIT 1"
+
+
 def project_has_publisher(project: Project) -> bool:
     """Whether any trusted publisher may publish `project` (one table: the attachments)."""
-    return TrustedPublisher.projects.through.objects.filter(project=project).exists()
+    attachment = TrustedPublisher.projects.through._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(_PROJECT_HAS_PUBLISHER_SQL.format(attachment=attachment), [project.pk])
+        return cursor.fetchone() is not None
 
 
 def publishers_of_token(*, publisher_id: int, token_id: UUID | None = None) -> set[int]:

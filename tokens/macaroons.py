@@ -22,6 +22,7 @@ from pymacaroons.exceptions import MacaroonInvalidSignatureException
 from tokens import caveats as caveat_types
 from tokens.exceptions import CaveatError, TokenVerificationError
 from tokens.models import ApiToken
+from tokens.selectors import token_with_owner
 
 # Far above a real token (a few hundred characters, more with a long attenuation chain) and far
 # below anything that costs to parse: longer strings are refused before base64 or JSON decoding.
@@ -137,10 +138,9 @@ def verify_token(raw: str, *, client_ip: str, now: int) -> VerifiedToken:
     if len(presented) > MAX_CAVEATS:
         raise TokenVerificationError(MALFORMED)
 
-    try:
-        token = ApiToken.objects.select_related("user").get(pk=token_id)
-    except ApiToken.DoesNotExist:
-        raise TokenVerificationError(NOT_FOUND) from None
+    token = token_with_owner(token_id)
+    if token is None:
+        raise TokenVerificationError(NOT_FOUND)
     key = derive_root_key(key_id=token.key_id, token_id=token.id)
 
     issued = [serialize_caveat(caveat) for caveat in token.caveats]
@@ -183,7 +183,7 @@ def find_authentic_token(raw: str) -> ApiToken | None:
         macaroon, token_id = parse_token(raw)
         if macaroon.third_party_caveats():
             return None
-        token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
+        token = token_with_owner(token_id)
         if token is None:
             return None
         for caveat in token.caveats:

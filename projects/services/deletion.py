@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Q, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 from packaging.version import InvalidVersion, Version
@@ -334,8 +334,7 @@ def _delete_files(project: Project, files: list[File]) -> None:
     """Delete the rows (the registry keeps their names), shrink the project, bump its serial."""
     size = File.objects.filter(pk__in=[file.pk for file in files]).aggregate(total=Sum("size"))
     File.objects.filter(pk__in=[file.pk for file in files]).delete()
-    Project.objects.filter(pk=project.pk).update(total_size=F("total_size") - (size["total"] or 0))
-    bump_serial(project=project)
+    bump_serial(project=project, size_change=-(size["total"] or 0))
     _remove_stored_objects_on_commit(files)
 
 

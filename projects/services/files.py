@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import F, Max
+from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from accounts.models import User
 from auditlog.events import EventType
 from auditlog.services import record_event
 from index_site.errors import UserFacingError
+from index_site.model_statements import column_count, insert_row, row_instance, select_list
 from projects.models import File, FilenameRegistry, Project, Release
 from projects.services.projects import bump_serial, require_transaction
 from projects.services.status import upload_refusal
@@ -149,10 +150,12 @@ class HeldProject:
     quarantined_release_version: str | None
 
 
-# Every upload runs this one query, so it is written out: composed by the ORM (five subqueries)
-# it cost more CPU than all the rest of the upload's queries. Named after the models' tables.
+# Every upload runs these two statements, so they are written out: composed by the ORM (five
+# subqueries) the checks cost more CPU than all the rest of the upload's queries, and the lock
+# more than PostgreSQL spent taking it. Named after the models' tables.
+_LOCK_PROJECT_SQL = "SELECT 1 FROM {project} WHERE id = %s FOR UPDATE"
 _FILE_CHECKS_SQL = """
-SELECT project.*,
+SELECT {columns},
     (SELECT clash.id FROM {file} clash
         WHERE clash.filename = %s OR clash.blake2_256_digest = %s
         ORDER BY clash.filename LIMIT 1) AS clashing_file_id,
@@ -186,8 +189,10 @@ def hold_project_for_file(
     # release created by the upload it waited for. SQLite has no row locks: it serialises
     # writing transactions itself.
     if connection.features.has_select_for_update:
-        list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk"))
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK_PROJECT_SQL.format(project=Project._meta.db_table), [project.pk])
     sql = _FILE_CHECKS_SQL.format(
+        columns=select_list(Project, "project"),
         file=File._meta.db_table,
         registry=FilenameRegistry._meta.db_table,
         project=Project._meta.db_table,
@@ -203,15 +208,19 @@ def hold_project_for_file(
         canonical_version,
         project.pk,
     ]
-    locked = next(iter(Project.objects.raw(sql, params)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    split = column_count(Project)
+    clashing, registered, release_id, quarantined_version, closed, has_sdist = row[split:]
     return HeldProject(
-        project=locked,
-        clashing_file_id=locked.clashing_file_id,  # type: ignore[attr-defined]
-        is_filename_registered=bool(locked.is_filename_registered),  # type: ignore[attr-defined]
-        release_id=locked.release_id,  # type: ignore[attr-defined]
-        is_release_closed=bool(locked.is_release_closed),  # type: ignore[attr-defined]
-        release_has_sdist=bool(locked.release_has_sdist),  # type: ignore[attr-defined]
-        quarantined_release_version=locked.quarantined_release_version,  # type: ignore[attr-defined]
+        project=row_instance(Project, row[:split]),
+        clashing_file_id=clashing,
+        is_filename_registered=bool(registered),
+        release_id=release_id,
+        is_release_closed=bool(closed),
+        release_has_sdist=bool(has_sdist),
+        quarantined_release_version=quarantined_version,
     )
 
 
@@ -288,14 +297,17 @@ def create_release(
     """Create the release `release` of `project` and record its event, in the caller's
     transaction. `event_data` (who uploaded, how) goes into the event with the version."""
     require_transaction("create_release")
-    created = Release.objects.create(
-        project=project,
-        version=release.version,
-        canonical_version=release.canonical_version,
-        summary=release.summary,
-        requires_python=release.requires_python,
-        metadata=release.metadata,
-        uploaded_by=actor,
+    # Every upload writes its rows so: each statement is built once per process, not per row.
+    created = insert_row(
+        Release(
+            project=project,
+            version=release.version,
+            canonical_version=release.canonical_version,
+            summary=release.summary,
+            requires_python=release.requires_python,
+            metadata=release.metadata,
+            uploaded_by=actor,
+        )
     )
     record_event(
         event_type=EventType.PROJECT_RELEASE_ADD,
@@ -327,26 +339,27 @@ def add_file(
     IntegrityError, which must roll the whole transaction back (see `file_exists_error`).
     """
     require_transaction("add_file")
-    file = File.objects.create(
-        release_id=release_id,
-        filename=new_file.filename,
-        packagetype=new_file.packagetype,
-        python_version=new_file.python_version,
-        requires_python=new_file.requires_python,
-        size=new_file.size,
-        md5_digest=new_file.md5_digest,
-        sha256_digest=new_file.sha256_digest,
-        blake2_256_digest=new_file.blake2_256_digest,
-        path=storage_path_for(
-            blake2_256_digest=new_file.blake2_256_digest, filename=new_file.filename
-        ),
-        metadata_sha256_digest=new_file.metadata_sha256_digest,
-        uploaded_by=actor,
-        uploaded_via=(request.META.get("HTTP_USER_AGENT", "") if request else "")[:255],
+    file = insert_row(
+        File(
+            release_id=release_id,
+            filename=new_file.filename,
+            packagetype=new_file.packagetype,
+            python_version=new_file.python_version,
+            requires_python=new_file.requires_python,
+            size=new_file.size,
+            md5_digest=new_file.md5_digest,
+            sha256_digest=new_file.sha256_digest,
+            blake2_256_digest=new_file.blake2_256_digest,
+            path=storage_path_for(
+                blake2_256_digest=new_file.blake2_256_digest, filename=new_file.filename
+            ),
+            metadata_sha256_digest=new_file.metadata_sha256_digest,
+            uploaded_by=actor,
+            uploaded_via=(request.META.get("HTTP_USER_AGENT", "") if request else "")[:255],
+        )
     )
-    FilenameRegistry.objects.create(filename=new_file.filename)
-    Project.objects.filter(pk=project.pk).update(total_size=F("total_size") + new_file.size)
-    bump_serial(project=project)
+    insert_row(FilenameRegistry(filename=new_file.filename))
+    bump_serial(project=project, size_change=new_file.size)
     # Two INSERTs, not one bulk_create: Django's bulk insert costs more for two rows than two
     # plain inserts (measured on PostgreSQL).
     record_event(

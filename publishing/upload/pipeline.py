@@ -25,7 +25,7 @@ from packaging.metadata import Metadata
 from packaging.utils import canonicalize_version
 
 from index_site.commit_outcome import CommitOutcomeUnknownError
-from index_site.fresh_connection import reconnect_if_dropped
+from index_site.fresh_connection import with_fresh_connection
 from projects.services.files import (
     NewFile,
     NewRelease,
@@ -249,11 +249,11 @@ def check_transport(request: HttpRequest) -> None:
 def upload_file(request: HttpRequest) -> PublishedFile:
     """Run the whole pipeline for one `POST /legacy/`; raise the first refusal."""
     check_transport(request)
-    identity = authenticate(request)
+    # Both steps that begin with a wait for the database run again on a fresh connection if
+    # theirs died meanwhile: the token read, after the connection idled between requests, and
+    # the project read, after the body streamed in (which may have taken a minute).
+    identity = with_fresh_connection(lambda: authenticate(request))
     post, upload, handler = read_body(request)
-    # The token was checked before the body streamed in, which may have taken a minute: the
-    # connection used then may be gone, and the write must not fail for that.
-    reconnect_if_dropped()
     try:
         check_sent_once(post, repeatable=REPEATABLE_FIELDS, content_parts=handler.content_parts)
         check_action(post)
@@ -267,7 +267,9 @@ def upload_file(request: HttpRequest) -> PublishedFile:
         if upload is None and not handler.is_too_large:
             raise UploadError("Upload payload does not have a file.")
 
-        project, normalized_name = project_for_upload(request, identity, metadata.name)
+        project, normalized_name = with_fresh_connection(
+            lambda: project_for_upload(request, identity, metadata.name)
+        )
         project_name = project.name if project is not None else metadata.name
         check_description_renders(metadata)
 

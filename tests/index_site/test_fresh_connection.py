@@ -11,7 +11,6 @@ import json
 import pytest
 from django.db import connections
 
-from index_site.fresh_connection import reconnect_if_dropped
 from tests.database_backends import terminate_request_backend
 from tests.factories import ProjectFactory, UserFactory
 
@@ -25,7 +24,9 @@ def _postgresql():
     if connections["default"].vendor != "postgresql":
         pytest.skip("Needs PostgreSQL (DATABASE_URL).")
     yield
-    reconnect_if_dropped()  # the database flush after each test needs a live connection
+    connection = connections["default"]
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()  # the database flush after each test needs a live connection
 
 
 @pytest.fixture

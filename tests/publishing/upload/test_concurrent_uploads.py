@@ -183,7 +183,7 @@ def test_a_revocation_during_the_uploads_commit_waits_for_it_and_then_takes_effe
 
     def held_upload():
         # Held inside the write transaction, just after the token's row was read (and locked).
-        with held_after('"tokens_apitoken"', reached=reached, release=release, backend=backend):
+        with held_after("tokens_apitoken", reached=reached, release=release, backend=backend):
             return post_upload(make_wheel(name="held-pkg"), raw)
 
     upload = run_in_thread(held_upload, answers, "upload")
@@ -218,7 +218,7 @@ def test_two_files_of_a_new_release_uploaded_at_once_to_an_existing_project_both
     def held_upload():
         # Held inside its write transaction, under the project's row lock, before it creates
         # the release both files belong to.
-        with held_after('"tokens_apitoken"', reached=reached, release=release, backend=backend):
+        with held_after("tokens_apitoken", reached=reached, release=release, backend=backend):
             return post_upload(linux, raw)
 
     first = run_in_thread(held_upload, answers, "linux")

@@ -67,3 +67,34 @@ def test_upload_survives_its_connection_dropped_while_the_body_streamed(client, 
     download = client.get(f"/files/{file.path}")
     assert b"".join(download.streaming_content) == wheel.content
     download.close()
+
+
+def _post(client, token, wheel):
+    body, content_type = multipart_body(
+        wheel.form(),
+        filename=wheel.filename,
+        content=wheel.content,
+        content_type="application/octet-stream",
+    )
+    return client.generic(
+        "POST",
+        "/legacy/",
+        body,
+        content_type=content_type,
+        HTTP_AUTHORIZATION=basic_auth(token),
+        HTTP_USER_AGENT=USER_AGENT,
+    )
+
+
+def test_upload_on_a_connection_cut_between_requests_reads_its_token_again(client, token):
+    assert _post(client, token, make_wheel(version="1.0")).status_code == 200
+    dead = terminate_request_backend()
+    # What request_started does in a worker (the test client leaves it out): a check of the
+    # connection would be due before the next request's first query; the upload makes none.
+    connections["default"].close_if_unusable_or_obsolete()
+
+    response = _post(client, token, make_wheel(version="2.0"))
+
+    assert response.status_code == 200, response.content
+    assert connections["default"].connection.info.backend_pid != dead
+    assert sorted(File.objects.values_list("release__version", flat=True)) == ["1.0", "2.0"]
