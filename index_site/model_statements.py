@@ -106,30 +106,48 @@ def insert_row(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
 
 
 @cache
-def _columns_for(model: type[models.Model], alias: str) -> tuple[_Column, ...]:
-    return tuple(_read_column(field, alias) for field in model._meta.concrete_fields)
+def _columns_for(
+    model: type[models.Model], alias: str, fields: frozenset[str] | None
+) -> tuple[_Column, ...]:
+    return tuple(
+        _read_column(field, alias)
+        for field in model._meta.concrete_fields
+        if fields is None or field.attname in fields
+    )
 
 
 def select_list(
-    model: type[models.Model], table_alias: str, *, using: str = DEFAULT_DB_ALIAS
+    model: type[models.Model],
+    table_alias: str,
+    *,
+    fields: frozenset[str] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> str:
-    """Every column of `model` under `table_alias`, in the order `row_instance` reads them."""
+    """The columns of `model` under `table_alias` (every one, or those of `fields`, by
+    attribute name), in the order `row_instance` reads them."""
     quote = connections[using].ops.quote_name
     return ", ".join(
         f"{table_alias}.{quote(_column_name(column.col.target))}"
-        for column in _columns_for(model, using)
+        for column in _columns_for(model, using, fields)
     )
 
 
 def column_count(model: type[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> int:
-    """How many values of a row `select_list` names."""
-    return len(_columns_for(model, using))
+    """How many values of a row `select_list` names, with every column."""
+    return len(_columns_for(model, using, None))
 
 
-def row_instance(model: type[M], values: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS) -> M:
-    """The `model` instance of a row read in `select_list`'s order, as a queryset builds it."""
+def row_instance(
+    model: type[M],
+    values: Sequence[Any],
+    *,
+    fields: frozenset[str] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> M:
+    """The `model` instance of a row read in `select_list`'s order (with the same `fields`), as
+    a queryset builds it; a field left out is read when first used, as after `.only()`."""
     connection = connections[using]
-    columns = _columns_for(model, using)
+    columns = _columns_for(model, using, fields)
     return model.from_db(
         using,
         [column.attname for column in columns],

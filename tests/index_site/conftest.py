@@ -16,6 +16,18 @@ from tests.outage_servers import PrivateRedis, TcpProxy
 from tokens.services import create_api_token
 
 
+@pytest.fixture
+def postgresql_connections_cut():
+    """For tests that terminate PostgreSQL backends: skipped elsewhere, and the connection is
+    replaced afterwards if it died, since the database flush after each test needs a live one."""
+    if connections["default"].vendor != "postgresql":
+        pytest.skip("Needs PostgreSQL (DATABASE_URL).")
+    yield
+    connection = connections["default"]
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_episodes():
     episodes.reset()

@@ -14,19 +14,13 @@ from django.db import connections
 from tests.database_backends import terminate_request_backend
 from tests.factories import ProjectFactory, UserFactory
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("postgresql_connections_cut"),
+]
 
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
-
-
-@pytest.fixture(autouse=True)
-def _postgresql():
-    if connections["default"].vendor != "postgresql":
-        pytest.skip("Needs PostgreSQL (DATABASE_URL).")
-    yield
-    connection = connections["default"]
-    if connection.connection is not None and not connection.is_usable():
-        connection.close()  # the database flush after each test needs a live connection
 
 
 @pytest.fixture

@@ -7,17 +7,11 @@ from index_site.fresh_connection import with_fresh_connection
 from tests.database_backends import terminate_request_backend
 from tests.factories import UserFactory
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _postgresql():
-    if connections["default"].vendor != "postgresql":
-        pytest.skip("Needs PostgreSQL (DATABASE_URL).")
-    yield
-    connection = connections["default"]
-    if connection.connection is not None and not connection.is_usable():
-        connection.close()  # the database flush after each test needs a live connection
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("postgresql_connections_cut"),
+]
 
 
 def _count_users(runs: list[int]) -> int:

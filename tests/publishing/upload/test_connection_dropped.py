@@ -40,16 +40,13 @@ def _postgresql():
         pytest.skip("Needs PostgreSQL (DATABASE_URL).")
 
 
-def test_upload_survives_its_connection_dropped_while_the_body_streamed(client, token):
-    wheel = make_wheel()
+def _post(client, token, wheel, *, stream: type[io.BytesIO] = io.BytesIO):
     body, content_type = multipart_body(
         wheel.form(),
         filename=wheel.filename,
         content=wheel.content,
         content_type="application/octet-stream",
     )
-    stream = BodyCutting(body)
-
     response = client.generic(
         "POST",
         "/legacy/",
@@ -57,8 +54,15 @@ def test_upload_survives_its_connection_dropped_while_the_body_streamed(client, 
         content_type=content_type,
         HTTP_AUTHORIZATION=basic_auth(token),
         HTTP_USER_AGENT=USER_AGENT,
-        **{"wsgi.input": stream},
+        **{"wsgi.input": (sent := stream(body))},
     )
+    return response, sent
+
+
+def test_upload_survives_its_connection_dropped_while_the_body_streamed(client, token):
+    wheel = make_wheel()
+
+    response, stream = _post(client, token, wheel, stream=BodyCutting)
 
     assert stream.terminated, "The body was never read."
     assert response.status_code == 200, response.content
@@ -69,31 +73,14 @@ def test_upload_survives_its_connection_dropped_while_the_body_streamed(client, 
     download.close()
 
 
-def _post(client, token, wheel):
-    body, content_type = multipart_body(
-        wheel.form(),
-        filename=wheel.filename,
-        content=wheel.content,
-        content_type="application/octet-stream",
-    )
-    return client.generic(
-        "POST",
-        "/legacy/",
-        body,
-        content_type=content_type,
-        HTTP_AUTHORIZATION=basic_auth(token),
-        HTTP_USER_AGENT=USER_AGENT,
-    )
-
-
 def test_upload_on_a_connection_cut_between_requests_reads_its_token_again(client, token):
-    assert _post(client, token, make_wheel(version="1.0")).status_code == 200
+    assert _post(client, token, make_wheel(version="1.0"))[0].status_code == 200
     dead = terminate_request_backend()
     # What request_started does in a worker (the test client leaves it out): a check of the
     # connection would be due before the next request's first query; the upload makes none.
     connections["default"].close_if_unusable_or_obsolete()
 
-    response = _post(client, token, make_wheel(version="2.0"))
+    response, _stream = _post(client, token, make_wheel(version="2.0"))
 
     assert response.status_code == 200, response.content
     assert connections["default"].connection.info.backend_pid != dead
