@@ -10,11 +10,13 @@ run: export DATA_DIR ?= $(CURDIR)/var
 .PHONY: run test lint format bench venv clean
 
 # uv installs the dependencies several times faster than pip (parallel downloads, a shared
-# cache); pip does the work if uv cannot be had.
+# cache); pip does the work if uv cannot be had. Both write the bytecode at install, as pip
+# does by default: with PYTHONDONTWRITEBYTECODE set (the image sets it) nothing else would, and
+# every process the tests start (gunicorn, celery, pip, twine) would compile its imports again.
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	( $(PY) -m pip install --quiet uv \
-		&& $(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]' ) \
+		&& $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]' ) \
 		|| $(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

@@ -14,10 +14,20 @@ def pytest_configure(config):
 
     Passwords are hashed by Argon2id at its smallest cost (`tests.hashers`), production's
     hasher list following it, so hashes made with production's cost still verify.
+
+    On PostgreSQL, Django's backend empties tables between transactional tests by DELETE
+    rather than TRUNCATE (`tests.postgresql_backend`); every query is otherwise its own.
     """
     from django.conf import settings  # noqa: PLC0415 - settings are configured by pytest-django
+    from django.db import connections  # noqa: PLC0415 - after the settings, as above
 
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database["ENGINE"] = "tests.postgresql_backend"
+        # The connection already made (pytest-django's setup) is replaced by one of the backend.
+        connections["default"].close()
+        del connections["default"]
     settings.PASSWORD_HASHERS = [
         "tests.hashers.MinimalArgon2PasswordHasher",
         *settings.PASSWORD_HASHERS,

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -167,7 +168,7 @@ def stop_live_site(site: LiveSite) -> None:
 
 @pytest.fixture(scope="session")
 def _requires_postgres(django_db_setup):
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         pytest.skip("End-to-end tests need PostgreSQL: set DATABASE_URL=postgres://...")
 
 

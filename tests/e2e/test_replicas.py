@@ -18,24 +18,35 @@ pytestmark = [pytest.mark.e2e, pytest.mark.services]
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture
-def replicas(_requires_postgres, transactional_db, tmp_path):
+def _shared_redis_url() -> str:
     redis_url = os.environ.get("REDIS_URL", "")
     if not redis_url:
         pytest.skip("Replicas share their cache through Redis: set REDIS_URL=redis://...")
-    # A Redis database of their own, emptied first, so counters start at zero.
-    shared = re.sub(r"/\d*$", "/9", redis_url)
-    env = {"CACHE_URL": shared.replace("redis://", "rediscache://", 1), "REDIS_URL": shared}
-    import redis  # noqa: PLC0415 - only with Redis configured
+    # A Redis database of their own, emptied before each test, so counters start at zero.
+    return re.sub(r"/\d*$", "/9", redis_url)
 
-    redis.Redis.from_url(shared).flushdb()
-    media = tmp_path / "shared-media"
+
+@pytest.fixture(scope="module")
+def _replica_sites(_requires_postgres, tmp_path_factory):
+    """Two servers for the module's tests: each test empties the database and the cache."""
+    shared = _shared_redis_url()
+    env = {"CACHE_URL": shared.replace("redis://", "rediscache://", 1), "REDIS_URL": shared}
+    directory = tmp_path_factory.mktemp("replicas")
+    media = directory / "shared-media"
     media.mkdir()
     env["MEDIA_ROOT"] = str(media)
-    sites = [start_live_site(tmp_path / name, env=env) for name in ("a", "b")]
+    sites = [start_live_site(directory / name, env=env) for name in ("a", "b")]
     yield sites
     for site in sites:
         stop_live_site(site)
+
+
+@pytest.fixture
+def replicas(_replica_sites, transactional_db):
+    import redis  # noqa: PLC0415 - only with Redis configured
+
+    redis.Redis.from_url(_shared_redis_url()).flushdb()
+    return _replica_sites
 
 
 def _csrf(session: requests.Session, url: str) -> str:
