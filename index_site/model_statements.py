@@ -59,9 +59,15 @@ class _Insert:
     returned: tuple[_Column, ...]  # the primary key, then the columns with database defaults
 
 
+def _backend(alias: str) -> str:
+    """Part of every statement's cache key besides the alias: a test may point an alias at
+    another kind of database, whose quoting and converters differ."""
+    return connections[alias].vendor
+
+
 @cache
-def _insert_for(model: type[models.Model], alias: str) -> _Insert:
-    """The INSERT of one `model` row on database `alias`."""
+def _insert_for(model: type[models.Model], alias: str, backend: str) -> _Insert:
+    """The INSERT of one `model` row on database `alias` (a `backend` database)."""
     quote = connections[alias].ops.quote_name
     meta = model._meta
     sent: list[Field] = []
@@ -90,7 +96,7 @@ def insert_row(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
     if not instance._state.adding:
         raise ValueError("insert_row takes a new row only.")
     connection = connections[using]
-    insert = _insert_for(type(instance), using)
+    insert = _insert_for(type(instance), using, _backend(using))
     values = [
         field.get_db_prep_save(field.pre_save(instance, add=True), connection)
         for field in insert.sent
@@ -107,7 +113,7 @@ def insert_row(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
 
 @cache
 def _columns_for(
-    model: type[models.Model], alias: str, fields: frozenset[str] | None
+    model: type[models.Model], alias: str, backend: str, fields: frozenset[str] | None
 ) -> tuple[_Column, ...]:
     return tuple(
         _read_column(field, alias)
@@ -128,13 +134,13 @@ def select_list(
     quote = connections[using].ops.quote_name
     return ", ".join(
         f"{table_alias}.{quote(_column_name(column.col.target))}"
-        for column in _columns_for(model, using, fields)
+        for column in _columns_for(model, using, _backend(using), fields)
     )
 
 
 def column_count(model: type[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> int:
     """How many values of a row `select_list` names, with every column."""
-    return len(_columns_for(model, using, None))
+    return len(_columns_for(model, using, _backend(using), None))
 
 
 def row_instance(
@@ -147,7 +153,7 @@ def row_instance(
     """The `model` instance of a row read in `select_list`'s order (with the same `fields`), as
     a queryset builds it; a field left out is read when first used, as after `.only()`."""
     connection = connections[using]
-    columns = _columns_for(model, using, fields)
+    columns = _columns_for(model, using, _backend(using), fields)
     return model.from_db(
         using,
         [column.attname for column in columns],
