@@ -38,6 +38,7 @@ from bench.upload import (
     _stop,
     _wait_http,
     gunicorn,
+    server_env,
 )
 
 BENCH_DATABASE = "gh_bench_downloads"
@@ -175,21 +176,7 @@ def _nginx(workdir: Path, upstream: int):
 
 def _env(workdir: Path) -> dict[str, str]:
     _admin, bench_url = _database_urls(BENCH_DATABASE)
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "index_site.settings",
-        "DATABASE_URL": bench_url,
-        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
-        "DEBUG": "false",
-        "SITE_URL": "http://127.0.0.1",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATA_DIR": str(workdir / "data"),
-        "MEDIA_ROOT": str(workdir / "media"),
-        "CACHE_URL": "locmemcache://",
-        "LOG_LEVEL": "WARNING",
-        "CONN_MAX_AGE": "60",
-        "FILE_DOWNLOADS_INTERNAL_PREFIX": INTERNAL_PREFIX,
-    }
+    return server_env(workdir, bench_url, FILE_DOWNLOADS_INTERNAL_PREFIX=INTERNAL_PREFIX)
 
 
 def _prepare(workdir: Path) -> tuple[str, str]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bench import Measurement
-from bench.upload import REPO_ROOT, gunicorn
+from bench.upload import REPO_ROOT, gunicorn, server_env
 
 # On a machine several people share, each names their own (it is dropped at the start).
 BENCH_DATABASE = os.environ.get("BENCH_SIMPLE_DATABASE", "gh_bench_simple")
@@ -122,21 +122,12 @@ def _gatehouse_env(workdir: Path) -> dict[str, str]:
     admin_url, bench_url = _database_urls()
     _recreate_database(admin_url)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "index_site.settings",
-        "DATABASE_URL": bench_url,
-        "REDIS_URL": redis_url,
-        "CACHE_URL": redis_url.replace("redis://", "rediscache://", 1),
-        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
-        "DEBUG": "false",
-        "SITE_URL": "http://127.0.0.1",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATA_DIR": str(workdir / "data"),
-        "MEDIA_ROOT": str(workdir / "media"),
-        "LOG_LEVEL": "WARNING",
-        "CONN_MAX_AGE": "60",
-    }
+    env = server_env(
+        workdir,
+        bench_url,
+        REDIS_URL=redis_url,
+        CACHE_URL=redis_url.replace("redis://", "rediscache://", 1),
+    )
     result = subprocess.run(
         [sys.executable, "-c", PREPARE_SCRIPT],
         cwd=REPO_ROOT,

@@ -238,28 +238,37 @@ def _prepare_gatehouse(env: dict[str, str]) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-@contextmanager
-def gatehouse_server(workdir: Path, *, workers: int = 1, database: str = BENCH_DATABASE):
-    """Gatehouse under gunicorn with `workers` sync workers, on a new PostgreSQL `database`."""
-    admin_url, bench_url = _database_urls(database)
-    _recreate_database(admin_url, database)
-    port = _free_port()
-    env = {
+def server_env(
+    workdir: Path, database_url: str, *, site_url: str = "http://127.0.0.1", **extra: str
+) -> dict[str, str]:
+    """The environment of a Gatehouse server under benchmark: production settings (DEBUG off,
+    persistent database connections), its files under `workdir`, `extra` on top."""
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "index_site.settings",
-        "DATABASE_URL": bench_url,
+        "DATABASE_URL": database_url,
         "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
         "DEBUG": "false",
-        "SITE_URL": f"http://127.0.0.1:{port}",
+        "SITE_URL": site_url,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATA_DIR": str(workdir / "data"),
         "MEDIA_ROOT": str(workdir / "media"),
         "CACHE_URL": "locmemcache://",
         "LOG_LEVEL": "WARNING",
         # Persistent database connections, as in production (the settings' default): a new
-        # connection per upload would cost more than the upload's queries.
+        # connection per request would cost more than the request's queries.
         "CONN_MAX_AGE": "60",
+        **extra,
     }
+
+
+@contextmanager
+def gatehouse_server(workdir: Path, *, workers: int = 1, database: str = BENCH_DATABASE):
+    """Gatehouse under gunicorn with `workers` sync workers, on a new PostgreSQL `database`."""
+    admin_url, bench_url = _database_urls(database)
+    _recreate_database(admin_url, database)
+    port = _free_port()
+    env = server_env(workdir, bench_url, site_url=f"http://127.0.0.1:{port}")
     token = _prepare_gatehouse(env)
     log = workdir / f"{database}.log"
     with log.open("wb") as output:
