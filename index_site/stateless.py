@@ -9,8 +9,9 @@ else: the request id, the 503 answer to an outage, the dead-connection retry, th
 and every security header. Measured on a cached simple page's 304: a fifth of its time
 in-process. A request with another method goes through the whole chain (CSRF included).
 
-The decision is made on the resolved view, never on a path prefix, and only once: the chain
-for stateless views reuses the match.
+The decision is made on the resolved view, never on a path prefix. The chain for stateless
+views reuses the match; any other safe request is resolved a second time by Django (about
+0.05 ms, on pages that cost ten times more).
 """
 
 from collections.abc import Callable
